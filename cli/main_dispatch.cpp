@@ -19,6 +19,8 @@ constexpr Subcommand subcommands[] = {
     {"agent", "keep this node's engine warm with the images the controller names", run_agent},
     {"images", "print the images a Compose / stack file set would run (no engine needed)",
      run_images},
+    {"wait", "warm images on their nodes and wait until they are present (before a deploy)",
+     run_wait},
 };
 
 void print_help(std::ostream& out) {

@@ -8,7 +8,9 @@
 #include <charconv>
 #include <variant>
 
+#include "reconcile/constraint.h"
 #include "reconcile/plan.h"
+#include "reconcile/reference.h"
 #include "reconcile/snapshot.h"
 
 namespace swarm_prepull::controller {
@@ -106,13 +108,22 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
       requests_services_(metrics_.common.engine_requests.at("/services")),
       requests_configs_(metrics_.common.engine_requests.at("/configs")),
       requests_events_(metrics_.common.engine_requests.at("/events")),
+      requests_distribution_(metrics_.common.engine_requests.at("/distribution")),
       state_(StateOptions{.max_parallel_node_pulls = options_.max_parallel_node_pulls,
                           .agent_stale_after = options_.agent_stale_after,
                           .wall_ms = {}}),
+      warm_(options_.max_warm_requests),
       stop_signal_(context, Clock::time_point::max()),
       reconcile_timer_(context) {
   options_.server.protected_prefix = "/v1/";
   options_.server.bearer_token = options_.token;
+  if (!options_.resolve) {
+    options_.resolve = [this](std::string ref) {
+      requests_distribution_.Increment();
+      return client_.distribution(ref);
+    };
+  }
+  options_.resolve_concurrency = std::max<std::size_t>(options_.resolve_concurrency, 1);
 }
 
 Controller::~Controller() = default;
@@ -265,12 +276,13 @@ net::awaitable<void> Controller::reconcile_once() {
     }
     co_return;
   }
-  auto plan = reconcile::desired_images(snapshot->nodes, snapshot->services, snapshot->configs);
   const bool first = !state_.has_plan();
-  auto errors = error_lines(plan);
-  const std::size_t image_count = plan.images.size();
-  const std::size_t node_count = plan.nodes.size();
-  const auto changes = apply_plan(std::move(plan));
+  const std::size_t service_count = snapshot->services.size();
+  warm_.expire(Clock::now());
+  const auto changes = apply_snapshot(std::move(*snapshot));
+  auto errors = error_lines(state_.plan());
+  const std::size_t image_count = state_.plan().images.size();
+  const std::size_t node_count = state_.plan().nodes.size();
   if (consecutive_failures_ > 0) {
     logger_->info("reconcile succeeded again after {} failed pass(es)", consecutive_failures_);
     consecutive_failures_ = 0;
@@ -288,12 +300,32 @@ net::awaitable<void> Controller::reconcile_once() {
     logger_->info(
         "reconcile changed nodes={} changed=[{}] services={} images={} generation={} "
         "took_ms={:.1f}",
-        node_count, hostnames, snapshot->services.size(), image_count, state_.generation(),
-        seconds * 1000);
+        node_count, hostnames, service_count, image_count, state_.generation(), seconds * 1000);
   }
   if (errors != last_plan_errors_) {
     for (const auto& line : errors) logger_->warn("plan error {}", line);
     last_plan_errors_ = std::move(errors);
+  }
+}
+
+Changes Controller::apply_snapshot(reconcile::Snapshot snapshot) {
+  snapshot_ = std::move(snapshot);
+  return republish();
+}
+
+Changes Controller::republish() {
+  if (!snapshot_) return {};
+  return apply_plan(reconcile::desired_images(snapshot_->nodes, snapshot_->services,
+                                              snapshot_->configs, warm_.image_sets()));
+}
+
+void Controller::expire_warm_requests(Clock::time_point now) {
+  const auto failures = warm_.failures().size();
+  if (warm_.expire(now)) {
+    logger_->info("warm request(s) expired, remaining={}", warm_.size());
+    republish();
+  } else if (warm_.failures().size() != failures) {
+    update_readiness_metrics();
   }
 }
 
@@ -351,6 +383,7 @@ net::awaitable<void> Controller::agents_loop() {
     const bool running = co_await sleep_until(Clock::now() + std::chrono::seconds(1));
     if (!running) break;
     update_agent_metrics(true);
+    expire_warm_requests(Clock::now());
   }
 }
 
@@ -373,6 +406,9 @@ void Controller::update_readiness_metrics() {
   metrics_.image_nodes_desired.set(desired);
   metrics_.image_nodes_present.set(present);
   metrics_.node_images_missing.set(missing);
+  std::map<std::string, double> unresolved;
+  for (const auto& failure : warm_.failures()) unresolved[failure.ref] = 1;
+  metrics_.image_resolve_failed.set(unresolved);
   metrics_.common.cache_hit_ratio.Set(readiness.hit_ratio());
 }
 
@@ -414,15 +450,18 @@ server::Router Controller::routes() {
              [this](const server::RequestContext& context) { return get_desired(context); });
   router.post("/v1/nodes/{node_id}/status",
               [this](const server::RequestContext& context) { return post_status(context); });
-  router.get(
-      "/v1/images",
-      [this](const server::RequestContext& context) -> net::awaitable<server::Response> {
-        if (!state_.has_plan()) {
-          co_return server::error_response(context.request, http::status::service_unavailable,
-                                           "no reconcile has completed yet");
-        }
-        co_return server::json_response(context.request, http::status::ok, state_.images_json());
-      });
+  router.get("/v1/images",
+             [this](const server::RequestContext& context) -> net::awaitable<server::Response> {
+               if (!state_.has_plan()) {
+                 co_return server::error_response(context.request,
+                                                  http::status::service_unavailable,
+                                                  "no reconcile has completed yet");
+               }
+               co_return server::json_response(context.request, http::status::ok,
+                                               state_.images_json(warm_.failures()));
+             });
+  router.post("/v1/warm",
+              [this](const server::RequestContext& context) { return post_warm(context); });
   return router;
 }
 
@@ -493,6 +532,155 @@ net::awaitable<server::Response> Controller::post_status(const server::RequestCo
   server::Response response{http::status::no_content, request.version()};
   response.keep_alive(request.keep_alive());
   co_return response;
+}
+
+}  // namespace swarm_prepull::controller
+
+namespace swarm_prepull::controller {
+
+net::awaitable<std::vector<engine::Result<engine::Distribution>>> Controller::resolve_all(
+    const std::vector<std::string>& refs) {
+  std::vector<engine::Result<engine::Distribution>> results(
+      refs.size(), engine::Error{make_error_code(engine::engine_errc::cancelled),
+                                 {},
+                                 {},
+                                 0,
+                                 "the controller is stopping"});
+  std::size_t next = 0;
+  // A few workers take the refs in turn: at most resolve_concurrency requests
+  // to the manager's engine at once, each bounded by resolve_timeout.
+  auto worker = [&]() -> net::awaitable<void> {
+    while (next < refs.size() && !stopping_) {
+      const std::size_t i = next++;
+      net::steady_timer timer(context_, options_.resolve_timeout);
+      auto outcome =
+          co_await (options_.resolve(refs[i]) || timer.async_wait(use_tuple) || stopped());
+      if (outcome.index() == 0) {
+        results[i] = std::move(std::get<0>(outcome));
+      } else if (outcome.index() == 1) {
+        results[i] = engine::Error{
+            make_error_code(engine::engine_errc::timeout),
+            {},
+            "GET /distribution/" + refs[i] + "/json",
+            0,
+            "no answer within " + std::to_string(options_.resolve_timeout.count()) + " ms"};
+      }
+    }
+  };
+  std::size_t running = std::min(options_.resolve_concurrency, refs.size());
+  net::steady_timer all_done(context_, Clock::time_point::max());
+  for (std::size_t i = 0, count = running; i < count; ++i) {
+    net::co_spawn(context_, worker(), [&](std::exception_ptr) {
+      if (--running == 0) all_done.cancel();
+    });
+  }
+  // Every worker ends within resolve_timeout of its last start, or at stop().
+  if (running > 0) co_await all_done.async_wait(use_tuple);
+  co_return results;
+}
+
+}  // namespace swarm_prepull::controller
+
+namespace swarm_prepull::controller {
+
+net::awaitable<server::Response> Controller::post_warm(const server::RequestContext& context) {
+  const auto& request = context.request;
+  json body;
+  try {
+    body = json::parse(request.body());
+  } catch (const json::parse_error& error) {
+    co_return server::error_response(request, http::status::bad_request,
+                                     std::string("malformed JSON: ") + error.what());
+  }
+  auto warm = decode_warm_request(body);
+  if (!warm) {
+    co_return server::error_response(request, http::status::bad_request, warm.error().message);
+  }
+  if (!snapshot_) {
+    co_return server::error_response(request, http::status::service_unavailable,
+                                     "no reconcile has completed yet");
+  }
+  const auto started = Clock::now();
+  auto resolved = co_await resolve_all(warm->images);
+  if (stopping_) {
+    co_return server::error_response(request, http::status::service_unavailable,
+                                     "the controller is stopping");
+  }
+
+  const auto now = Clock::now();
+  const auto expires = now + warm->ttl;
+  std::vector<WarmImage> images;
+  json results = json::array();
+  std::size_t failed = 0;
+  for (std::size_t i = 0; i < warm->images.size(); ++i) {
+    const std::string& ref = warm->images[i];
+    json item = {{"ref", ref}};
+    if (auto& result = resolved[i]) {
+      auto reference = reconcile::parse_reference(ref).value();
+      reference.digest = result->digest;
+      auto pinned = reconcile::parse_reference(reference.canonical());
+      // A digest the engine made up would not parse: keep the tag then.
+      const std::string target = pinned ? pinned->canonical() : ref;
+      images.push_back({ref, target});
+      warm_.clear_failure(ref);
+      item["warm"] = target;
+      item["resolved"] = true;
+    } else {
+      const std::string reason = resolve_failure_reason(result.error());
+      const std::string& message = result.error().message;
+      if (is_final_resolve_failure(reason)) {
+        ++failed;
+        warm_.record_failure({ref, reason, message}, expires);
+        item["failure"] = {{"reason", reason}, {"message", message}};
+        logger_->warn("warm image not resolvable image={} reason={} message={}", ref, reason,
+                      message);
+      } else {
+        // The manager's engine could not say: the nodes try the tag themselves.
+        images.push_back({ref, ref});
+        item["warm"] = ref;
+        item["resolved"] = false;
+        item["note"] = reason + ": " + message;
+        logger_->warn("warm image not resolved, warming by tag image={} reason={} error={}", ref,
+                      reason, result.error().to_string());
+      }
+    }
+    results.push_back(std::move(item));
+  }
+  const std::size_t accepted = images.size();
+  auto id = warm_.add(*warm, std::move(images), expires);
+  if (!id) {
+    co_return server::error_response(request, http::status::too_many_requests, id.error().message);
+  }
+  republish();
+  update_readiness_metrics();
+
+  // The nodes this request's placement selects (a service may want the same
+  // image on more): what `wait` waits for.
+  const auto constraints_parsed = reconcile::parse_constraints(warm->constraints).value();
+  json selected = json::array();
+  for (const auto& node : snapshot_->nodes) {
+    if (reconcile::node_is_eligible(node) &&
+        reconcile::constraints_match(constraints_parsed, node)) {
+      selected.push_back({{"id", node.id}, {"hostname", node.hostname}});
+    }
+  }
+  for (auto& item : results) {
+    if (!item.contains("warm")) continue;
+    item["nodes_desired"] = selected.size();
+    item["nodes"] = selected;
+  }
+  std::string constraints;
+  for (const auto& text : warm->constraints) constraints += (constraints.empty() ? "" : ",") + text;
+  logger_->info(
+      "warm request id={} images={} accepted={} failed={} constraints=[{}] ttl_s={} "
+      "took_ms={:.1f}",
+      *id, warm->images.size(), accepted, failed, constraints,
+      std::chrono::duration_cast<std::chrono::seconds>(warm->ttl).count(),
+      std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+  co_return server::json_response(request, http::status::accepted,
+                                  {{"id", *id},
+                                   {"expires_in", std::chrono::duration<double>(warm->ttl).count()},
+                                   {"images", std::move(results)}});
 }
 
 }  // namespace swarm_prepull::controller

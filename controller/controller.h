@@ -14,14 +14,17 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
 #include "controller/state.h"
+#include "controller/warm.h"
 #include "engine/client.h"
 #include "metrics/metrics.h"
+#include "reconcile/snapshot.h"
 #include "server/http_server.h"
 
 namespace swarm_prepull::controller {
@@ -42,6 +45,13 @@ struct ControllerOptions {
   std::chrono::milliseconds events_backoff_min{std::chrono::milliseconds(250)};
   std::chrono::milliseconds events_backoff_max{std::chrono::seconds(10)};
   server::ServerOptions server;  // token and prefix are filled in from the above
+  // Warm requests: how an image is resolved before any node pulls it (default:
+  // the engine's GET /distribution/{name}/json; a seam for tests), how many
+  // resolutions run at once, and how long one may take.
+  std::function<net::awaitable<engine::Result<engine::Distribution>>(std::string)> resolve;
+  std::size_t resolve_concurrency = 4;
+  std::chrono::milliseconds resolve_timeout{std::chrono::seconds(10)};
+  std::size_t max_warm_requests = 256;
 };
 
 class Controller {
@@ -63,6 +73,14 @@ class Controller {
   // updates metrics); the reconcile loop's last step, public for tests.
   Changes apply_plan(reconcile::Plan plan);
 
+  // Keeps the swarm's state and publishes its plan with the warm requests
+  // placed in it; a reconcile pass's last step, public for tests.
+  Changes apply_snapshot(reconcile::Snapshot snapshot);
+
+  // Drops expired warm requests and resolve failures (the loop calls it every
+  // second); public for tests.
+  void expire_warm_requests(Clock::time_point now);
+
   State& state() { return state_; }
   bool stopping() const { return stopping_; }
 
@@ -70,6 +88,11 @@ class Controller {
   server::Router routes();
   net::awaitable<server::Response> get_desired(const server::RequestContext& context);
   net::awaitable<server::Response> post_status(const server::RequestContext& context);
+  net::awaitable<server::Response> post_warm(const server::RequestContext& context);
+  net::awaitable<std::vector<engine::Result<engine::Distribution>>> resolve_all(
+      const std::vector<std::string>& refs);
+  // The plan of the last snapshot with the warm requests, published.
+  Changes republish();
 
   net::awaitable<void> reconcile_loop();
   net::awaitable<void> events_loop();
@@ -102,8 +125,11 @@ class Controller {
   prometheus::Counter& requests_services_;
   prometheus::Counter& requests_configs_;
   prometheus::Counter& requests_events_;
+  prometheus::Counter& requests_distribution_;
 
   State state_;
+  std::optional<reconcile::Snapshot> snapshot_;  // the last one a pass read
+  WarmRequests warm_;
   std::unique_ptr<server::Server> server_;
   net::steady_timer stop_signal_;                           // never expires; cancelled by stop()
   net::steady_timer reconcile_timer_;                       // when the next pass is due

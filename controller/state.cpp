@@ -283,18 +283,29 @@ std::vector<AgentTransition> State::agent_transitions(Clock::time_point now) {
   return transitions;
 }
 
-json State::images_json() const {
+json State::images_json(const std::vector<ResolveFailure>& resolve_failures) const {
   std::map<std::string, json, std::less<>> images;
+  const auto item_of = [&](const std::string& ref) -> json& {
+    auto& item = images[ref];
+    if (item.is_null()) {
+      item = {{"ref", ref},
+              {"nodes_desired", 0},
+              {"nodes_present", 0},
+              {"nodes", json::array()},
+              {"failures", json::array()}};
+    }
+    return item;
+  };
+  for (const auto& failure : resolve_failures) {
+    item_of(failure.ref)["failures"].push_back({{"node", ""},
+                                                {"hostname", ""},
+                                                {"reason", failure.reason},
+                                                {"message", failure.message},
+                                                {"stage", "resolve"}});
+  }
   for (const auto& [id, entry] : nodes_) {
     for (const auto& image : entry.published.images) {
-      auto& item = images[image.ref];
-      if (item.is_null()) {
-        item = {{"ref", image.ref},
-                {"nodes_desired", 0},
-                {"nodes_present", 0},
-                {"nodes", json::array()},
-                {"failures", json::array()}};
-      }
+      auto& item = item_of(image.ref);
       item["nodes_desired"] = item["nodes_desired"].get<std::uint64_t>() + 1;
       const auto* state = state_of(entry, image.ref);
       if (state != nullptr && state->state == ImageState::present) {
@@ -308,7 +319,8 @@ json State::images_json() const {
         item["failures"].push_back({{"node", id},
                                     {"hostname", entry.published.hostname},
                                     {"reason", state->reason},
-                                    {"message", state->message}});
+                                    {"message", state->message},
+                                    {"stage", "pull"}});
       }
     }
   }

@@ -18,8 +18,8 @@
 #include <string_view>
 #include <vector>
 
-#include "reconcile/image_state.h"
 #include "reconcile/expected.h"
+#include "reconcile/image_state.h"
 #include "reconcile/plan.h"
 
 namespace swarm_prepull::controller {
@@ -32,8 +32,8 @@ using reconcile::ImageState;
 struct ImageReport {
   std::string ref;
   ImageState state = ImageState::waiting;
-  std::string reason{}; // failed only: one of metrics::pull_failure_reasons
-  std::string message{}; // failed only
+  std::string reason{};   // failed only: one of metrics::pull_failure_reasons
+  std::string message{};  // failed only
   std::uint64_t attempts = 0;
   double since = 0;  // pulling: unix time the pull started
 };
@@ -98,6 +98,15 @@ struct Readiness {
   }
 };
 
+// An image the manager's engine could not resolve (a warm request's image;
+// see controller/warm.h): shown in GET /v1/images as a failure with no node.
+struct ResolveFailure {
+  std::string ref;      // canonical, as requested
+  std::string reason;   // not_found, unauthorized
+  std::string message;  // the engine's
+  bool operator==(const ResolveFailure&) const = default;
+};
+
 struct AgentTransition {
   std::string node_id;
   std::string hostname;
@@ -129,8 +138,9 @@ class State {
   // Agents whose state changed since the last call (first contact included).
   std::vector<AgentTransition> agent_transitions(Clock::time_point now);
 
-  // GET /v1/images.
-  nlohmann::json images_json() const;
+  // GET /v1/images; resolve failures are listed under their ref, as failures
+  // with node "" and stage "resolve" (agents' failures have stage "pull").
+  nlohmann::json images_json(const std::vector<ResolveFailure>& resolve_failures = {}) const;
 
   // The highest generation handed out (0 before the first plan).
   std::uint64_t generation() const { return last_generation_; }

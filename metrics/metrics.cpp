@@ -118,6 +118,12 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                               .Help("Desired images the node has not reported present")
                               .Register(registry),
                           "node"),
+      image_resolve_failed(
+          BuildGauge()
+              .Name("swarm_prepull_image_resolve_failed")
+              .Help("1 while a warm-requested image is recorded as not resolvable by the manager")
+              .Register(registry),
+          "image"),
       agents_connected([&]() -> prometheus::Gauge& {
         return BuildGauge()
             .Name("swarm_prepull_agents")

@@ -32,8 +32,8 @@ bool is_pull_failure_reason(std::string_view reason);
 
 // The engine endpoints the controller calls (label endpoint of
 // swarm_prepull_engine_requests_total); the agent passes its own list.
-inline constexpr std::array<std::string_view, 5> controller_engine_endpoints = {
-    "/_ping", "/nodes", "/services", "/configs", "/events"};
+inline constexpr std::array<std::string_view, 6> controller_engine_endpoints = {
+    "/_ping", "/nodes", "/services", "/configs", "/events", "/distribution"};
 
 // Counters of one label whose values are all known at start-up.
 class LabeledCounters {
@@ -84,6 +84,7 @@ struct ControllerMetrics {
   PlanGauges image_nodes_desired;       // swarm_prepull_image_nodes_desired{image}
   PlanGauges image_nodes_present;       // swarm_prepull_image_nodes_present{image}
   PlanGauges node_images_missing;       // swarm_prepull_node_images_missing{node}
+  PlanGauges image_resolve_failed;      // swarm_prepull_image_resolve_failed{image}
   prometheus::Gauge& agents_connected;  // swarm_prepull_agents{state="connected"}
   prometheus::Gauge& agents_stale;      // swarm_prepull_agents{state="stale"}
 };

@@ -371,10 +371,14 @@ class Planner {
     const std::string name = "config:" + config.name;
     auto set = parse_imageset(config.data);
     if (!set) return error(name, set.error().message);
-    auto placement = place(set->placement);
+    add_set(name, *set);
+  }
+
+  void add_set(const std::string& name, const ImageSet& set) {
+    auto placement = place(set.placement);
     if (!placement) return error(name, placement.error().message);
     const std::uint32_t source = sources_.intern(name);
-    for (const std::string& ref : set->images) want_image(ref, name, source, *placement, "");
+    for (const std::string& ref : set.images) want_image(ref, name, source, *placement, "");
   }
 
   Plan finish() &&;
@@ -608,11 +612,17 @@ bool node_is_eligible(const Node& node) {
 
 Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
                     const std::vector<Config>& configs) {
+  return desired_images(nodes, services, configs, {});
+}
+
+Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
+                    const std::vector<Config>& configs, const std::vector<NamedImageSet>& sets) {
   Planner planner(nodes);
   for (const Service& service : services) planner.add_service(service);
   for (const Config& config : configs) {
     if (is_imageset(config)) planner.add_imageset(config);
   }
+  for (const NamedImageSet& set : sets) planner.add_set(set.source, set.set);
   return std::move(planner).finish();
 }
 

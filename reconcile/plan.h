@@ -14,6 +14,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "reconcile/imageset.h"
 #include "reconcile/swarm.h"
 
 namespace swarm_prepull::reconcile {
@@ -70,6 +71,18 @@ struct Plan {
 // document, that set.
 Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
                     const std::vector<Config>& configs = {});
+
+// An image set that lives outside the swarm, e.g. a warm request of
+// `swarm-prepull wait` held by the controller; `source` is how the plan names
+// it among the services ("warm:<id>").
+struct NamedImageSet {
+  std::string source;
+  ImageSet set;
+};
+
+// The same plan with more image sets, placed exactly like image-set configs.
+Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
+                    const std::vector<Config>& configs, const std::vector<NamedImageSet>& sets);
 
 // The plan entries of one node, resolved.
 std::vector<const DesiredImage*> desired_of(const Plan& plan, const NodePlan& node);

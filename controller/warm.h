@@ -1,0 +1,108 @@
+// Warm requests (POST /v1/warm, what `swarm-prepull wait` sends): images to
+// pre-pull now, before any service names them, placed by constraints like an
+// image set (docs/imagesets.md). The controller holds them in memory only,
+// each for a TTL: a restarted controller forgets them, and whoever still
+// needs them (a running `wait`) posts again. Without I/O or clock: times
+// come in as arguments.
+//
+// Before a request reaches the agents, the manager's engine resolves each
+// image (GET /distribution/{name}/json). Nodes are then given name@digest, so
+// every node pulls the same content whatever the tag names later; an image
+// the registry does not know (or refuses) is recorded as a failure and given
+// to no node.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "controller/state.h"
+#include "engine/error.h"
+#include "reconcile/expected.h"
+#include "reconcile/plan.h"
+
+namespace swarm_prepull::controller {
+
+inline constexpr std::chrono::milliseconds default_warm_ttl = std::chrono::hours(1);
+inline constexpr std::chrono::milliseconds max_warm_ttl = std::chrono::hours(24);
+inline constexpr std::size_t max_warm_images = 1000;  // per request
+
+// A validated POST /v1/warm body.
+struct WarmRequest {
+  std::vector<std::string> images;       // canonical (Reference::canonical()), distinct, in order
+  std::vector<std::string> constraints;  // as written; each one parses
+  std::chrono::milliseconds ttl = default_warm_ttl;
+};
+
+// {"images": ["ref", ...], "constraints": ["node.role==worker", ...], "ttl": "30m"}:
+// `images` required and non-empty, `constraints` and `ttl` (a duration
+// string or a number of seconds, at most 24 h) optional, no other key. The
+// error says what and where: "images[1]: invalid reference format: ...".
+reconcile::Expected<WarmRequest> decode_warm_request(const nlohmann::json& body);
+
+// Why the manager's engine could not resolve an image, in the agent API's
+// closed set of reasons: not_found (404, "manifest unknown"), unauthorized
+// (401/403, "denied", "authentication required"), rate_limited, timeout,
+// network (engine or registry unreachable), other.
+std::string resolve_failure_reason(const engine::Error& error);
+
+// not_found and unauthorized are final: the image is given to no node, since
+// every node would fail the same way. Other failures say nothing about the
+// image (the manager's engine was slow or away): the image is warmed by its
+// tag, unpinned, and the agents' own pulls decide.
+bool is_final_resolve_failure(std::string_view reason);
+
+// One image of an accepted request.
+struct WarmImage {
+  std::string requested;  // canonical, as requested: "10.0.0.1:5000/app:2"
+  std::string ref;        // what nodes are given: name@digest, or `requested` when unresolved
+  bool operator==(const WarmImage&) const = default;
+};
+
+class WarmRequests {
+ public:
+  explicit WarmRequests(std::size_t max_requests = 256) : max_requests_(max_requests) {}
+
+  // Adds the request, or refreshes the one with the same images and
+  // constraints (its images and expiry are replaced): posting the same
+  // request again is idempotent. Returns its id ("warm:" + 12 hex digits),
+  // or an error when max_requests are held already.
+  reconcile::Expected<std::string> add(const WarmRequest& request, std::vector<WarmImage> images,
+                                       Clock::time_point expires);
+
+  void record_failure(ResolveFailure failure, Clock::time_point expires);
+  void clear_failure(std::string_view ref);
+
+  // Drops requests and failures that expired at `now`; true when a request
+  // went (the plan must be recomputed).
+  bool expire(Clock::time_point now);
+
+  // The requests as image sets for reconcile::desired_images, named by id.
+  std::vector<reconcile::NamedImageSet> image_sets() const;
+  std::vector<ResolveFailure> failures() const;  // sorted by ref
+  std::size_t size() const { return requests_.size(); }
+
+  // The id a request has (or would have): stable across restarts.
+  static std::string id_of(const WarmRequest& request);
+
+ private:
+  struct Entry {
+    std::vector<WarmImage> images;
+    std::vector<std::string> constraints;
+    Clock::time_point expires;
+  };
+  struct FailureEntry {
+    ResolveFailure failure;
+    Clock::time_point expires;
+  };
+
+  std::size_t max_requests_;
+  std::map<std::string, Entry, std::less<>> requests_;         // by id
+  std::map<std::string, FailureEntry, std::less<>> failures_;  // by requested ref
+};
+
+}  // namespace swarm_prepull::controller

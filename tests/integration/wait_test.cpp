@@ -1,0 +1,246 @@
+// `swarm-prepull wait`, the upgrade gate, on the real sandbox swarm: a
+// controller and one agent per node as processes, then `wait` as a process
+// too. Presence is checked by asking each node's engine directly.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <memory>
+
+#include "engine/client.h"
+#include "reconcile/plan.h"
+#include "reconcile/reference.h"
+#include "tests/integration/processes.h"
+#include "tests/integration/sandbox.h"
+
+namespace swarm_prepull::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string docker(const std::string& host, const std::string& args) {
+  return "DOCKER_HOST='" + host + "' /usr/bin/docker " + args + " 2>&1";
+}
+
+struct WaitResult {
+  int status = -1;
+  double seconds = 0;
+  std::string output;  // stdout and stderr
+};
+
+class WaitTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    box_ = sandbox();
+    if (box_ == nullptr) GTEST_FAIL() << "no sandbox: run scripts/sandbox up";
+    ASSERT_GE(box_->nodes.size(), 3u);
+    ASSERT_GE(box_->images.size(), 6u);
+    dir_ = "/tmp/swarm-prepull-wait-test-" + std::to_string(::getpid());
+    run_command("rm -rf " + dir_ + " && mkdir -p " + dir_);
+    token_file_ = dir_ + "/token";
+    std::ofstream(token_file_) << "wait-test-token-" << ::getpid() << "\n";
+    // Below the ephemeral range; apart from agent_test's ports.
+    base_port_ = 20005 + static_cast<int>(::getpid() % 1200) * 10;
+    for (const auto& node : box_->nodes) {
+      const auto id =
+          run_command(docker(manager().docker_host, "node inspect -f '{{.ID}}' " + node.name));
+      ASSERT_EQ(id.status, 0) << id.output;
+      node_ids_.push_back(trim(id.output));
+      clients_.push_back(client_for(node));
+    }
+  }
+
+  void TearDown() override {
+    for (auto& process : agents_) process.stop();
+    controller_.stop();
+    for (const auto& ref : pulled_) remove_everywhere(ref);
+    if (!HasFailure()) run_command("rm -rf " + dir_);
+  }
+
+  const SandboxNode& manager() const { return box_->nodes[0]; }
+  std::string controller_url() const { return "http://127.0.0.1:" + std::to_string(base_port_); }
+
+  static std::unique_ptr<engine::Client> client_for(const SandboxNode& node) {
+    engine::ClientOptions options;
+    auto endpoint = engine::parse_docker_host(node.docker_host);
+    EXPECT_TRUE(endpoint) << endpoint.error().to_string();
+    options.endpoint = *endpoint;
+    options.request_timeout = 10s;
+    return std::make_unique<engine::Client>(options);
+  }
+
+  void start(bool with_agents = true) {
+    controller_ = Process::start(
+        {"controller", "--listen", "127.0.0.1:" + std::to_string(base_port_), "--token-file",
+         token_file_, "--host", manager().docker_host, "--resync-interval", "5s"},
+        dir_ + "/controller.log");
+    if (with_agents) {
+      for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+        agents_.push_back(Process::start(
+            {"agent", "--node-id", node_ids_[node], "--controller", controller_url(),
+             "--token-file", token_file_, "--host", box_->nodes[node].docker_host, "--listen",
+             "127.0.0.1:" + std::to_string(base_port_ + 1 + static_cast<int>(node)),
+             "--check-interval", "2s", "--poll-wait", "10"},
+            dir_ + "/agent-" + std::to_string(node + 1) + ".log"));
+      }
+    }
+    ASSERT_TRUE(eventually(15s, [&] {
+      return run_command("curl -sf " + controller_url() + "/healthz").status == 0;
+    })) << read_text(controller_.log);
+  }
+
+  WaitResult wait(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"wait",      "--controller", controller_url(), "--token-file",
+                                    token_file_, "--interval",   "200ms"};
+    all.insert(all.end(), args.begin(), args.end());
+    const std::string log = dir_ + "/wait-" + std::to_string(++waits_) + ".log";
+    const auto started = ProcessClock::now();
+    auto process = Process::start(all, log);
+    WaitResult result;
+    result.status = process.wait_exit(120s);
+    result.seconds = seconds_since(started);
+    result.output = read_text(log);
+    return result;
+  }
+
+  // name@digest as the manager's engine resolves the tag: what nodes get.
+  std::string pinned(const std::string& image) {
+    auto distribution = engine::run_blocking(clients_[0]->distribution(image));
+    EXPECT_TRUE(distribution) << distribution.error().to_string();
+    auto reference = reconcile::parse_reference(image).value();
+    reference.digest = distribution ? distribution->digest : "";
+    return reference.canonical();
+  }
+
+  bool present_on(std::size_t node, const std::string& ref) const {
+    auto images = engine::run_blocking(clients_[node]->images());
+    if (!images) return false;
+    return reconcile::missing_images(std::vector<std::string>{ref}, *images).empty();
+  }
+
+  void remove_everywhere(const std::string& ref) {
+    for (auto& client : clients_) {
+      auto image = engine::run_blocking(client->inspect_image(ref));
+      if (!image) continue;
+      (void)engine::run_blocking(client->remove_image(image->id, /*force=*/true));
+    }
+  }
+
+  // An image no service and no other test uses (the sandbox may carry another
+  // swarm-prepull stack that keeps the seeded images warm): 8 MiB of fresh
+  // random data, built and pushed through the manager, then removed there, so
+  // no node holds it. Removed from every node again at the end.
+  std::string fresh_image() {
+    const std::string context = dir_ + "/image-" + std::to_string(++images_);
+    const std::string image = box_->registry + "/prepull/wait-test:" + std::to_string(::getpid()) +
+                              "-" + std::to_string(images_);
+    run_command("mkdir -p " + context + " && head -c 8388608 /dev/urandom > " + context +
+                "/blob && printf 'FROM scratch\\nCOPY blob /blob\\n' > " + context + "/Dockerfile");
+    const auto built =
+        run_command(docker(manager().docker_host, "build -q -t " + image + " " + context));
+    EXPECT_EQ(built.status, 0) << built.output;
+    const auto pushed = run_command(docker(manager().docker_host, "push -q " + image));
+    EXPECT_EQ(pushed.status, 0) << pushed.output;
+    const std::string ref = pinned(image);
+    remove_everywhere(image);
+    pulled_.push_back(ref);
+    for (std::size_t node = 0; node < clients_.size(); ++node) {
+      EXPECT_FALSE(present_on(node, ref)) << box_->nodes[node].name;
+    }
+    return image;
+  }
+
+  const Sandbox* box_ = nullptr;
+  std::string dir_, token_file_;
+  int base_port_ = 0;
+  int waits_ = 0;
+  int images_ = 0;
+  std::vector<std::string> node_ids_;
+  std::vector<std::unique_ptr<engine::Client>> clients_;
+  std::vector<std::string> pulled_;
+  Process controller_;
+  std::vector<Process> agents_;
+};
+
+TEST_F(WaitTest, ReturnsOnceAFreshImageIsOnEveryNode) {
+  start();
+  const std::string image = fresh_image();
+  const auto result = wait({image, "--timeout", "60s"});
+  EXPECT_EQ(result.status, 0) << result.output << read_text(controller_.log);
+  const std::string ref = pinned(image);
+  for (std::size_t node = 0; node < clients_.size(); ++node) {
+    EXPECT_TRUE(present_on(node, ref)) << box_->nodes[node].name;
+  }
+  EXPECT_THAT(result.output, ::testing::HasSubstr("3/3 nodes"));
+  std::printf("[ figures  ] wait %s (fresh, 3 nodes) -> exit 0 after %.2f s\n", image.c_str(),
+              result.seconds);
+  // Already warm: at once.
+  const auto again = wait({image, "--timeout", "10s"});
+  EXPECT_EQ(again.status, 0) << again.output;
+  std::printf("[ figures  ] wait %s (already warm) -> exit 0 after %.2f s\n", image.c_str(),
+              again.seconds);
+}
+
+TEST_F(WaitTest, AMissingTagFailsFastNamingNotFound) {
+  start();
+  const auto result = wait({box_->missing_image, "--timeout", "60s"});
+  EXPECT_EQ(result.status, 1) << result.output;
+  EXPECT_LT(result.seconds, 2.0) << result.output;
+  EXPECT_THAT(result.output, ::testing::HasSubstr("not_found"));
+  EXPECT_THAT(result.output, ::testing::HasSubstr("resolved by the manager"));
+  std::printf("[ figures  ] wait %s -> exit 1 after %.2f s: %s", box_->missing_image.c_str(),
+              result.seconds, result.output.c_str());
+  // The controller lists the failure for operators.
+  const auto images =
+      run_command("curl -sf -H 'Authorization: Bearer " + trim(read_text(token_file_)) + "' " +
+                  controller_url() + "/v1/images");
+  EXPECT_THAT(images.output, ::testing::HasSubstr("\"stage\":\"resolve\""));
+}
+
+TEST_F(WaitTest, ConstraintsLimitTheNodesWaitedFor) {
+  start();
+  const std::string image = fresh_image();
+  const auto result = wait({image, "--constraint", "node.role==worker", "--timeout", "60s"});
+  EXPECT_EQ(result.status, 0) << result.output;
+  EXPECT_THAT(result.output, ::testing::HasSubstr("2/2 nodes"));
+  const std::string ref = pinned(image);
+  EXPECT_FALSE(present_on(0, ref)) << "the manager got it";
+  EXPECT_TRUE(present_on(1, ref));
+  EXPECT_TRUE(present_on(2, ref));
+  std::printf("[ figures  ] wait --constraint node.role==worker -> exit 0 after %.2f s\n",
+              result.seconds);
+}
+
+TEST_F(WaitTest, ATimeoutNamesWhatIsMissingWhere) {
+  start(/*with_agents=*/false);
+  const std::string image = fresh_image();
+  const auto result = wait({image, "--timeout", "1s"});
+  EXPECT_EQ(result.status, 4) << result.output;
+  EXPECT_LT(result.seconds, 3.0);
+  EXPECT_THAT(result.output, ::testing::HasSubstr("timed out after 1s"));
+  for (const auto& node : box_->nodes) {
+    EXPECT_THAT(result.output, ::testing::HasSubstr(node.name + " (unknown)"));
+  }
+}
+
+TEST_F(WaitTest, SurvivesAControllerRestart) {
+  start();
+  const std::string image = fresh_image();
+  for (auto& agent : agents_) agent.stop();  // nothing arrives while the controller restarts
+  agents_.clear();
+  std::vector<std::string> all = {"wait",      "--controller", controller_url(), "--token-file",
+                                  token_file_, "--interval",   "200ms",          image,
+                                  "--timeout", "60s"};
+  auto waiting = Process::start(all, dir_ + "/wait-restart.log");
+  std::this_thread::sleep_for(1s);
+  controller_.kill();
+  std::this_thread::sleep_for(500ms);
+  start();  // a controller that never heard of the request, and the agents
+  const int status = waiting.wait_exit(60s);
+  EXPECT_EQ(status, 0) << read_text(dir_ + "/wait-restart.log");
+  EXPECT_TRUE(present_on(1, pinned(image)));
+}
+
+}  // namespace
+}  // namespace swarm_prepull::testing
