@@ -46,7 +46,11 @@ std::string format_seconds(std::chrono::milliseconds duration) {
 std::string describe(const Failure& failure) {
   std::string text = failure.reason;
   if (!failure.message.empty()) text += ": " + failure.message;
-  if (failure.at_registry) return text + " at the registry (resolved by the manager)";
+  if (failure.at_registry) {
+    text += " at the registry (resolved by the manager)";
+    if (!failure.nodes.empty()) text += "; not pulled on " + join(failure.nodes, 10);
+    return text;
+  }
   if (!failure.nodes.empty()) text += " on " + join(failure.nodes);
   return text;
 }
@@ -78,8 +82,16 @@ reconcile::Expected<std::vector<Tracked>> decode_warm_answer(const json& answer)
       std::sort(image.node_ids.begin(), image.node_ids.end());
     }
     if (const auto failure = item.find("failure"); failure != item.end()) {
-      image.failures.push_back(
-          {string_at(*failure, "reason"), string_at(*failure, "message"), {}, true});
+      Failure refused{string_at(*failure, "reason"), string_at(*failure, "message"), {}, true};
+      if (const auto nodes = item.find("nodes"); nodes != item.end() && nodes->is_array()) {
+        for (const json& node : *nodes) {
+          std::string name = string_at(node, "hostname");
+          if (name.empty()) name = string_at(node, "id");
+          if (!name.empty()) refused.nodes.push_back(std::move(name));
+        }
+        std::sort(refused.nodes.begin(), refused.nodes.end());
+      }
+      image.failures.push_back(std::move(refused));
       image.ref.clear();
     } else if (image.ref.empty()) {
       return reconcile::Error{"an answer's image has neither warm nor failure: " + item.dump()};

@@ -25,7 +25,7 @@ bool is_final_pull_failure(std::string_view reason);
 struct Failure {
   std::string reason;              // not_found, unauthorized, ...
   std::string message;             // the engine's
-  std::vector<std::string> nodes;  // hostnames (ids when empty); empty at resolution
+  std::vector<std::string> nodes;  // hostnames (ids when empty); at resolution, those meant
   bool at_registry = false;        // the manager's engine failed to resolve it
 };
 

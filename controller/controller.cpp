@@ -665,9 +665,9 @@ net::awaitable<server::Response> Controller::post_warm(const server::RequestCont
     }
   }
   for (auto& item : results) {
-    if (!item.contains("warm")) continue;
-    item["nodes_desired"] = selected.size();
+    // A failed image names the nodes it was meant for, none of which was told.
     item["nodes"] = selected;
+    if (item.contains("warm")) item["nodes_desired"] = selected.size();
   }
   std::string constraints;
   for (const auto& text : warm->constraints) constraints += (constraints.empty() ? "" : ",") + text;

@@ -189,6 +189,7 @@ TEST_F(WaitTest, AMissingTagFailsFastNamingNotFound) {
   EXPECT_LT(result.seconds, 2.0) << result.output;
   EXPECT_THAT(result.output, ::testing::HasSubstr("not_found"));
   EXPECT_THAT(result.output, ::testing::HasSubstr("resolved by the manager"));
+  EXPECT_THAT(result.output, ::testing::HasSubstr("not pulled on node-1, node-2, node-3"));
   std::printf("[ figures  ] wait %s -> exit 1 after %.2f s: %s", box_->missing_image.c_str(),
               result.seconds, result.output.c_str());
   // The controller lists the failure for operators.

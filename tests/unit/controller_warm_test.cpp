@@ -222,6 +222,9 @@ TEST_F(ControllerWarmTest, AResolutionFailureIsRecordedAndGivenToNoNode) {
   EXPECT_EQ(body["images"][0]["failure"]["message"],
             "manifest for registry.test/app:nope not found: manifest unknown");
   EXPECT_FALSE(body["images"][0].contains("warm"));
+  EXPECT_FALSE(body["images"][0].contains("nodes_desired"));
+  EXPECT_EQ(body["images"][0]["nodes"].size(), body["images"][1]["nodes"].size());
+  EXPECT_FALSE(body["images"][0]["nodes"].empty());  // named in wait's message
   EXPECT_EQ(body["images"][1]["failure"]["reason"], "unauthorized");
   EXPECT_EQ(generation("id2"), generation_before);  // nothing given to any node
 

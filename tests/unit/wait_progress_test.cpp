@@ -115,6 +115,17 @@ TEST(WaitProgress, ARetriedFailureKeepsWaitingAndShowsInTheTimeout) {
                 " 2/3 nodes, missing on node-2 (failed: network: connection refused)\n");
 }
 
+TEST(WaitProgress, AResolutionFailureNamesTheNodesItWasMeantFor) {
+  auto tracked = decode_warm_answer(json::parse(R"({"images": [
+      {"ref": "10.0.0.1:5000/app:nope",
+       "failure": {"reason": "not_found", "message": "manifest unknown"},
+       "nodes": [{"id": "i3", "hostname": "node-3"}, {"id": "i1", "hostname": ""}]}]})"));
+  ASSERT_TRUE(tracked);
+  EXPECT_EQ(failure_message(evaluate_answer(*tracked)),
+            "wait: 10.0.0.1:5000/app:nope: not_found: manifest unknown at the registry "
+            "(resolved by the manager); not pulled on i1, node-3\n");
+}
+
 TEST(WaitProgress, AResolutionFailureFailsFromThePostAnswer) {
   auto tracked = decode_warm_answer(json::parse(R"({"images": [
       {"ref": "10.0.0.1:5000/app:nope",
