@@ -38,6 +38,17 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
   return value;
 }
 
+// A request's JSON body through `decode`: one error path for text that is not
+// JSON (with the parser's position) and for JSON that is not the request.
+template <typename Decode>
+auto decode_json_body(const std::string& body, Decode decode) -> decltype(decode(json())) {
+  try {
+    return decode(json::parse(body));
+  } catch (const json::parse_error& error) {
+    return reconcile::Error{std::string("malformed JSON: ") + error.what()};
+  }
+}
+
 std::vector<std::string> error_lines(const reconcile::Plan& plan) {
   std::vector<std::string> lines;
   for (const auto& error : plan.errors) lines.push_back(error.service + ": " + error.message);
@@ -508,14 +519,7 @@ net::awaitable<server::Response> Controller::get_desired(const server::RequestCo
 net::awaitable<server::Response> Controller::post_status(const server::RequestContext& context) {
   const auto& request = context.request;
   const std::string node_id = context.params.at("node_id");
-  json body;
-  try {
-    body = json::parse(request.body());
-  } catch (const json::parse_error& error) {
-    co_return server::error_response(request, http::status::bad_request,
-                                     std::string("malformed JSON: ") + error.what());
-  }
-  auto report = decode_report(body);
+  auto report = decode_json_body(request.body(), decode_report);
   if (!report) {
     co_return server::error_response(request, http::status::bad_request, report.error().message);
   }
@@ -585,14 +589,7 @@ namespace swarm_prepull::controller {
 
 net::awaitable<server::Response> Controller::post_warm(const server::RequestContext& context) {
   const auto& request = context.request;
-  json body;
-  try {
-    body = json::parse(request.body());
-  } catch (const json::parse_error& error) {
-    co_return server::error_response(request, http::status::bad_request,
-                                     std::string("malformed JSON: ") + error.what());
-  }
-  auto warm = decode_warm_request(body);
+  auto warm = decode_json_body(request.body(), decode_warm_request);
   if (!warm) {
     co_return server::error_response(request, http::status::bad_request, warm.error().message);
   }

@@ -20,33 +20,15 @@
 #include "engine/client.h"
 #include "reconcile/plan.h"
 #include "reconcile/reference.h"
+#include "tests/integration/node_engines.h"
+#include "tests/integration/processes.h"
 #include "tests/integration/sandbox.h"
 
 namespace swarm_prepull::testing {
 namespace {
 
 using namespace std::chrono_literals;
-using Clock = std::chrono::steady_clock;
-
-std::string docker(const std::string& host, const std::string& args) {
-  return "DOCKER_HOST='" + host + "' /usr/bin/docker " + args + " 2>&1";
-}
-
-std::string trim(std::string text) {
-  while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
-  return text;
-}
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string read_text(const std::string& path) {
-  std::ifstream file(path);
-  std::stringstream text;
-  text << file.rdbuf();
-  return text.str();
-}
+using Clock = ProcessClock;
 
 // The value of one sample in the Prometheus text format; -1 when absent.
 double counter_value(const std::string& text, const std::string& series) {
@@ -54,80 +36,6 @@ double counter_value(const std::string& text, const std::string& series) {
   if (at == std::string::npos) return -1;
   return std::atof(text.c_str() + at + 1 + series.size() + 1);
 }
-
-// Polls `done` every 100 ms until it holds or `limit` passes.
-bool eventually(std::chrono::milliseconds limit, const std::function<bool()>& done) {
-  const auto deadline = Clock::now() + limit;
-  while (Clock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(100ms);
-  }
-  return done();
-}
-
-// One swarm-prepull process, started with its output in a log file, stopped by pid.
-struct Process {
-  pid_t pid = -1;
-  std::string log;
-
-  static Process start(const std::vector<std::string>& args, const std::string& log) {
-    Process process;
-    process.log = log;
-    process.pid = ::fork();
-    if (process.pid == 0) {
-      std::FILE* out = std::freopen(log.c_str(), "w", stderr);
-      if (out == nullptr) ::_exit(127);
-      ::dup2(::fileno(stderr), STDOUT_FILENO);
-      std::vector<char*> argv;
-      std::string binary = SWARM_PREPULL_BINARY;
-      argv.push_back(binary.data());
-      std::vector<std::string> copy = args;
-      for (auto& arg : copy) argv.push_back(arg.data());
-      argv.push_back(nullptr);
-      ::execv(binary.c_str(), argv.data());
-      ::_exit(127);
-    }
-    return process;
-  }
-
-  bool alive() const { return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0; }
-
-  // SIGTERM, then the seconds until it exited (-1: killed after 10 s) and its status.
-  std::pair<double, int> stop() {
-    if (pid <= 0) return {0, 0};
-    const auto start = Clock::now();
-    ::kill(pid, SIGTERM);
-    int status = 0;
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
-      if (seconds_since(start) > 10) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        pid = -1;
-        return {-1, -1};
-      }
-      std::this_thread::sleep_for(10ms);
-    }
-    pid = -1;
-    return {seconds_since(start), WIFEXITED(status) ? WEXITSTATUS(status) : -1};
-  }
-
-  // SIGKILL: a crash, no chance to clean up.
-  void kill() {
-    if (pid <= 0) return;
-    ::kill(pid, SIGKILL);
-    ::waitpid(pid, nullptr, 0);
-    pid = -1;
-  }
-
-  long rss_kib() const {
-    std::ifstream status("/proc/" + std::to_string(pid) + "/status");
-    std::string line;
-    while (std::getline(status, line)) {
-      if (line.rfind("VmRSS:", 0) == 0) return std::atol(line.c_str() + 6);
-    }
-    return -1;
-  }
-};
 
 class AgentTest : public ::testing::Test {
  protected:
@@ -143,13 +51,8 @@ class AgentTest : public ::testing::Test {
     token_ = trim(read_text(token_file_));
     // Below the ephemeral range (32768+), where outgoing connections take their ports.
     base_port_ = 20000 + static_cast<int>(::getpid() % 1200) * 10;
-    for (const auto& node : box_->nodes) {
-      const auto id =
-          run_command(docker(manager().docker_host, "node inspect -f '{{.ID}}' " + node.name));
-      ASSERT_EQ(id.status, 0) << id.output;
-      node_ids_.push_back(trim(id.output));
-      clients_.push_back(client_for(node));
-    }
+    engines_ = NodeEngines(*box_);
+    node_ids_ = engines_.node_ids();
   }
 
   void TearDown() override {
@@ -158,21 +61,12 @@ class AgentTest : public ::testing::Test {
     for (const auto& name : services_) {
       run_command(docker(manager().docker_host, "service rm " + name));
     }
-    for (const auto& ref : pulled_) remove_everywhere(ref);
+    for (const auto& ref : pulled_) engines_.remove_everywhere(ref);
     if (!HasFailure()) run_command("rm -rf " + dir_);
   }
 
   const SandboxNode& manager() const { return box_->nodes[0]; }
   std::string controller_url() const { return "http://127.0.0.1:" + std::to_string(base_port_); }
-
-  static std::unique_ptr<engine::Client> client_for(const SandboxNode& node) {
-    engine::ClientOptions options;
-    auto endpoint = engine::parse_docker_host(node.docker_host);
-    EXPECT_TRUE(endpoint) << endpoint.error().to_string();
-    options.endpoint = *endpoint;
-    options.request_timeout = 10s;
-    return std::make_unique<engine::Client>(options);
-  }
 
   void start_controller() {
     controller_ = Process::start(
@@ -238,33 +132,11 @@ class AgentTest : public ::testing::Test {
     return name;
   }
 
-  bool present_on(std::size_t node, const std::string& ref) const {
-    auto images = engine::run_blocking(clients_[node]->images());
-    if (!images) return false;
-    return reconcile::missing_images(std::vector<std::string>{ref}, *images).empty();
-  }
-
-  bool present_everywhere(const std::string& ref) const {
-    for (std::size_t i = 0; i < clients_.size(); ++i) {
-      if (!present_on(i, ref)) return false;
-    }
-    return true;
-  }
-
-  // Removes the image a ref names (by id, so tags and digests all go) from every node.
-  void remove_everywhere(const std::string& ref) {
-    for (auto& client : clients_) {
-      auto image = engine::run_blocking(client->inspect_image(ref));
-      if (!image) continue;
-      (void)engine::run_blocking(client->remove_image(image->id, /*force=*/true));
-    }
-  }
-
   const Sandbox* box_ = nullptr;
   std::string dir_, token_file_, token_;
   int base_port_ = 0;
   std::vector<std::string> node_ids_;
-  std::vector<std::unique_ptr<engine::Client>> clients_;
+  NodeEngines engines_;
   std::vector<std::string> services_;
   std::vector<std::string> pulled_;
   Process controller_;
@@ -277,7 +149,7 @@ TEST_F(AgentTest, WholePathWarmsEveryNodeAndReportsMissingTags) {
   const std::string first = box_->images[4];
   const std::string update = box_->images[1];
   const std::string other = box_->images[5];
-  for (const auto& ref : {first, update, other}) remove_everywhere(ref);
+  for (const auto& ref : {first, update, other}) engines_.remove_everywhere(ref);
 
   // The last agent starts before the controller exists and must converge anyway.
   agents_.push_back(start_agent(2, token_file_, 3));
@@ -293,7 +165,7 @@ TEST_F(AgentTest, WholePathWarmsEveryNodeAndReportsMissingTags) {
   const std::string first_ref = service_ref(service);
   pulled_.push_back(first_ref);
   const auto created = Clock::now();
-  ASSERT_TRUE(eventually(30s, [&] { return present_everywhere(first_ref); }))
+  ASSERT_TRUE(eventually(30s, [&] { return engines_.present_everywhere(first_ref); }))
       << first_ref << "\n"
       << read_text(agents_[2].log);
   std::printf("[ figures  ] service create -> %s on all 3 nodes: %.2f s\n", first_ref.c_str(),
@@ -306,7 +178,7 @@ TEST_F(AgentTest, WholePathWarmsEveryNodeAndReportsMissingTags) {
   ASSERT_EQ(updated.status, 0) << updated.output;
   const std::string update_ref = service_ref(service);
   pulled_.push_back(update_ref);
-  ASSERT_TRUE(eventually(30s, [&] { return present_everywhere(update_ref); })) << update_ref;
+  ASSERT_TRUE(eventually(30s, [&] { return engines_.present_everywhere(update_ref); })) << update_ref;
   const double update_seconds = seconds_since(updating);
   std::printf("[ figures  ] service update -> %s on all 3 nodes: %.2f s\n", update_ref.c_str(),
               update_seconds);
@@ -318,7 +190,7 @@ TEST_F(AgentTest, WholePathWarmsEveryNodeAndReportsMissingTags) {
   const std::string other_service = create_service("other", other);
   const std::string other_ref = service_ref(other_service);
   pulled_.push_back(other_ref);
-  EXPECT_TRUE(eventually(30s, [&] { return present_everywhere(other_ref); })) << other_ref;
+  EXPECT_TRUE(eventually(30s, [&] { return engines_.present_everywhere(other_ref); })) << other_ref;
   for (std::size_t node = 0; node < 3; ++node) {
     // Retried only when the desired set changes (the "other" service did once).
     EXPECT_TRUE(eventually(
@@ -386,14 +258,14 @@ TEST_F(AgentTest, KilledAndRestartedControllerConverges) {
   // Created while no controller runs: nobody can have been told about it.
   const std::string service = create_service("restart", box_->images[2]);
   const std::string ref = service_ref(service);
-  remove_everywhere(ref);
+  engines_.remove_everywhere(ref);
   pulled_.push_back(ref);
   std::this_thread::sleep_for(1s);
-  EXPECT_FALSE(present_everywhere(ref));
+  EXPECT_FALSE(engines_.present_everywhere(ref));
 
   const auto restarted = Clock::now();
   start_controller();
-  ASSERT_TRUE(eventually(30s, [&] { return present_everywhere(ref); }))
+  ASSERT_TRUE(eventually(30s, [&] { return engines_.present_everywhere(ref); }))
       << ref << "\n"
       << read_text(controller_.log) << "\n"
       << read_text(agents_[0].log);

@@ -31,10 +31,6 @@ using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 constexpr const char* token = "integration-token";
 
-std::string docker(const std::string& host, const std::string& args) {
-  return "DOCKER_HOST='" + host + "' /usr/bin/docker " + args + " 2>&1";
-}
-
 std::string read_text(const std::string& path) {
   std::ifstream file(path);
   std::stringstream text;

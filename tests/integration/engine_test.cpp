@@ -31,10 +31,6 @@ using engine::engine_errc;
 using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-std::string docker(const std::string& host, const std::string& args) {
-  return "DOCKER_HOST='" + host + "' /usr/bin/docker " + args + " 2>&1";
-}
-
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }

@@ -18,10 +18,6 @@ namespace {
 using nlohmann::json;
 using Hostnames = std::set<std::string>;
 
-std::string docker(const std::string& host, const std::string& args) {
-  return "DOCKER_HOST='" + host + "' /usr/bin/docker " + args + " 2>&1";
-}
-
 class PlanTest : public ::testing::Test {
  protected:
   void SetUp() override {

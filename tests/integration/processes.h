@@ -1,6 +1,6 @@
 // Helpers for integration tests that run swarm-prepull as processes on the
 // sandbox: start one with its output in a log file, stop it by pid, poll for
-// a condition. (The same as agent_test.cpp's, shared from here.)
+// a condition.
 #pragma once
 
 #include <signal.h>

@@ -66,4 +66,8 @@ CommandResult run_command(const std::string& command) {
   return result;
 }
 
+std::string docker(const std::string& host, const std::string& args) {
+  return "DOCKER_HOST='" + host + "' /usr/bin/docker " + args + " 2>&1";
+}
+
 }  // namespace swarm_prepull::testing

@@ -32,4 +32,8 @@ struct CommandResult {
 };
 CommandResult run_command(const std::string& command);
 
+// A Debian docker CLI command line (the sandbox engines speak API 1.41) for
+// one node's engine, stderr folded into the output.
+std::string docker(const std::string& host, const std::string& args);
+
 }  // namespace swarm_prepull::testing

@@ -11,6 +11,7 @@
 #include "engine/client.h"
 #include "reconcile/plan.h"
 #include "reconcile/reference.h"
+#include "tests/integration/node_engines.h"
 #include "tests/integration/processes.h"
 #include "tests/integration/sandbox.h"
 
@@ -18,10 +19,6 @@ namespace swarm_prepull::testing {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::string docker(const std::string& host, const std::string& args) {
-  return "DOCKER_HOST='" + host + "' /usr/bin/docker " + args + " 2>&1";
-}
 
 struct WaitResult {
   int status = -1;
@@ -42,33 +39,19 @@ class WaitTest : public ::testing::Test {
     std::ofstream(token_file_) << "wait-test-token-" << ::getpid() << "\n";
     // Below the ephemeral range; apart from agent_test's ports.
     base_port_ = 20005 + static_cast<int>(::getpid() % 1200) * 10;
-    for (const auto& node : box_->nodes) {
-      const auto id =
-          run_command(docker(manager().docker_host, "node inspect -f '{{.ID}}' " + node.name));
-      ASSERT_EQ(id.status, 0) << id.output;
-      node_ids_.push_back(trim(id.output));
-      clients_.push_back(client_for(node));
-    }
+    engines_ = NodeEngines(*box_);
+    node_ids_ = engines_.node_ids();
   }
 
   void TearDown() override {
     for (auto& process : agents_) process.stop();
     controller_.stop();
-    for (const auto& ref : pulled_) remove_everywhere(ref);
+    for (const auto& ref : pulled_) engines_.remove_everywhere(ref);
     if (!HasFailure()) run_command("rm -rf " + dir_);
   }
 
   const SandboxNode& manager() const { return box_->nodes[0]; }
   std::string controller_url() const { return "http://127.0.0.1:" + std::to_string(base_port_); }
-
-  static std::unique_ptr<engine::Client> client_for(const SandboxNode& node) {
-    engine::ClientOptions options;
-    auto endpoint = engine::parse_docker_host(node.docker_host);
-    EXPECT_TRUE(endpoint) << endpoint.error().to_string();
-    options.endpoint = *endpoint;
-    options.request_timeout = 10s;
-    return std::make_unique<engine::Client>(options);
-  }
 
   void start(bool with_agents = true) {
     controller_ = Process::start(
@@ -106,25 +89,11 @@ class WaitTest : public ::testing::Test {
 
   // name@digest as the manager's engine resolves the tag: what nodes get.
   std::string pinned(const std::string& image) {
-    auto distribution = engine::run_blocking(clients_[0]->distribution(image));
+    auto distribution = engine::run_blocking(engines_[0].distribution(image));
     EXPECT_TRUE(distribution) << distribution.error().to_string();
     auto reference = reconcile::parse_reference(image).value();
     reference.digest = distribution ? distribution->digest : "";
     return reference.canonical();
-  }
-
-  bool present_on(std::size_t node, const std::string& ref) const {
-    auto images = engine::run_blocking(clients_[node]->images());
-    if (!images) return false;
-    return reconcile::missing_images(std::vector<std::string>{ref}, *images).empty();
-  }
-
-  void remove_everywhere(const std::string& ref) {
-    for (auto& client : clients_) {
-      auto image = engine::run_blocking(client->inspect_image(ref));
-      if (!image) continue;
-      (void)engine::run_blocking(client->remove_image(image->id, /*force=*/true));
-    }
   }
 
   // An image no service and no other test uses (the sandbox may carry another
@@ -143,10 +112,10 @@ class WaitTest : public ::testing::Test {
     const auto pushed = run_command(docker(manager().docker_host, "push -q " + image));
     EXPECT_EQ(pushed.status, 0) << pushed.output;
     const std::string ref = pinned(image);
-    remove_everywhere(image);
+    engines_.remove_everywhere(image);
     pulled_.push_back(ref);
-    for (std::size_t node = 0; node < clients_.size(); ++node) {
-      EXPECT_FALSE(present_on(node, ref)) << box_->nodes[node].name;
+    for (std::size_t node = 0; node < engines_.size(); ++node) {
+      EXPECT_FALSE(engines_.present_on(node, ref)) << box_->nodes[node].name;
     }
     return image;
   }
@@ -157,7 +126,7 @@ class WaitTest : public ::testing::Test {
   int waits_ = 0;
   int images_ = 0;
   std::vector<std::string> node_ids_;
-  std::vector<std::unique_ptr<engine::Client>> clients_;
+  NodeEngines engines_;
   std::vector<std::string> pulled_;
   Process controller_;
   std::vector<Process> agents_;
@@ -169,8 +138,8 @@ TEST_F(WaitTest, ReturnsOnceAFreshImageIsOnEveryNode) {
   const auto result = wait({image, "--timeout", "60s"});
   EXPECT_EQ(result.status, 0) << result.output << read_text(controller_.log);
   const std::string ref = pinned(image);
-  for (std::size_t node = 0; node < clients_.size(); ++node) {
-    EXPECT_TRUE(present_on(node, ref)) << box_->nodes[node].name;
+  for (std::size_t node = 0; node < engines_.size(); ++node) {
+    EXPECT_TRUE(engines_.present_on(node, ref)) << box_->nodes[node].name;
   }
   EXPECT_THAT(result.output, ::testing::HasSubstr("3/3 nodes"));
   std::printf("[ figures  ] wait %s (fresh, 3 nodes) -> exit 0 after %.2f s\n", image.c_str(),
@@ -206,9 +175,9 @@ TEST_F(WaitTest, ConstraintsLimitTheNodesWaitedFor) {
   EXPECT_EQ(result.status, 0) << result.output;
   EXPECT_THAT(result.output, ::testing::HasSubstr("2/2 nodes"));
   const std::string ref = pinned(image);
-  EXPECT_FALSE(present_on(0, ref)) << "the manager got it";
-  EXPECT_TRUE(present_on(1, ref));
-  EXPECT_TRUE(present_on(2, ref));
+  EXPECT_FALSE(engines_.present_on(0, ref)) << "the manager got it";
+  EXPECT_TRUE(engines_.present_on(1, ref));
+  EXPECT_TRUE(engines_.present_on(2, ref));
   std::printf("[ figures  ] wait --constraint node.role==worker -> exit 0 after %.2f s\n",
               result.seconds);
 }
@@ -240,7 +209,7 @@ TEST_F(WaitTest, SurvivesAControllerRestart) {
   start();  // a controller that never heard of the request, and the agents
   const int status = waiting.wait_exit(60s);
   EXPECT_EQ(status, 0) << read_text(dir_ + "/wait-restart.log");
-  EXPECT_TRUE(present_on(1, pinned(image)));
+  EXPECT_TRUE(engines_.present_on(1, pinned(image)));
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "controller/controller.h"
 #include "metrics/metrics.h"
 #include "tests/unit/controller_test_support.h"
+#include "tests/unit/loopback_controller.h"
 
 namespace swarm_prepull::controller {
 namespace {
@@ -24,47 +25,9 @@ using verb = server::http::verb;
 
 const std::map<std::string, std::string> token = {{"Authorization", "Bearer t0ken"}};
 
-class ControllerApiTest : public ::testing::Test {
+class ControllerApiTest : public testing::LoopbackControllerTest {
  protected:
-  void SetUp() override {
-    engine::ClientOptions client_options;
-    client_options.endpoint =
-        engine::parse_docker_host("unix:///nonexistent/swarm-prepull-test.sock").value();
-    client_options.request_timeout = std::chrono::seconds(1);
-    client_ = std::make_unique<engine::Client>(client_options);
-    ControllerOptions options;
-    options.listen = {net::ip::make_address("127.0.0.1"), 0};
-    options.token = "t0ken";
-    options.resync_interval = std::chrono::seconds(60);
-    options.events_backoff_min = std::chrono::seconds(5);
-    controller_ = std::make_unique<Controller>(
-        context_, *client_, options,
-        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>()),
-        registry_);
-    port_ = controller_->start().port();
-    thread_ = std::thread([this] { context_.run(); });
-  }
-
-  // Runs `work` on the controller's thread and returns its result; `stop` then stops it.
-  template <class F>
-  auto on_loop(F work, bool stop = false) {
-    using T = decltype(work());
-    std::promise<T> result;
-    net::co_spawn(
-        context_,
-        [&]() -> net::awaitable<void> {
-          T value = work();
-          if (stop) co_await controller_->stop();
-          result.set_value(std::move(value));
-        },
-        net::detached);
-    return result.get_future().get();
-  }
-
-  void TearDown() override {
-    if (!controller_->stopping()) on_loop([] { return 0; }, true);
-    thread_.join();
-  }
+  void SetUp() override { start(loopback_options()); }
 
   std::uint64_t publish(std::vector<reconcile::Service> services) {
     return on_loop([&] {
@@ -74,14 +37,6 @@ class ControllerApiTest : public ::testing::Test {
     });
   }
 
-  std::string metrics_text() { return http_call(port_, verb::get, "/metrics").body; }
-
-  net::io_context context_;
-  prometheus::Registry registry_;
-  std::unique_ptr<engine::Client> client_;
-  std::unique_ptr<Controller> controller_;
-  std::thread thread_;
-  unsigned short port_ = 0;
 };
 
 TEST_F(ControllerApiTest, NotReadyUntilAPlanIsPublished) {

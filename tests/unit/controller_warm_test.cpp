@@ -11,6 +11,7 @@
 #include "controller/controller.h"
 #include "controller/warm.h"
 #include "tests/unit/controller_test_support.h"
+#include "tests/unit/loopback_controller.h"
 
 namespace swarm_prepull::controller {
 namespace {
@@ -30,19 +31,10 @@ engine::Error engine_error(engine_errc code, unsigned status, std::string messag
                        status, std::move(message)};
 }
 
-class ControllerWarmTest : public ::testing::Test {
+class ControllerWarmTest : public testing::LoopbackControllerTest {
  protected:
   void SetUp() override {
-    engine::ClientOptions client_options;
-    client_options.endpoint =
-        engine::parse_docker_host("unix:///nonexistent/swarm-prepull-test.sock").value();
-    client_options.request_timeout = std::chrono::seconds(1);
-    client_ = std::make_unique<engine::Client>(client_options);
-    ControllerOptions options;
-    options.listen = {net::ip::make_address("127.0.0.1"), 0};
-    options.token = "t0ken";
-    options.resync_interval = std::chrono::seconds(60);
-    options.events_backoff_min = std::chrono::seconds(5);
+    auto options = loopback_options();
     options.resolve_timeout = std::chrono::milliseconds(300);
     options.resolve =
         [this](std::string ref) -> net::awaitable<engine::Result<engine::Distribution>> {
@@ -66,32 +58,7 @@ class ControllerWarmTest : public ::testing::Test {
       }
       co_return engine::Distribution{digest, "application/vnd.oci.image.index.v1+json", 100, {}};
     };
-    controller_ = std::make_unique<Controller>(
-        context_, *client_, options,
-        std::make_shared<spdlog::logger>("test", std::make_shared<spdlog::sinks::null_sink_mt>()),
-        registry_);
-    port_ = controller_->start().port();
-    thread_ = std::thread([this] { context_.run(); });
-  }
-
-  template <class F>
-  auto on_loop(F work, bool stop = false) {
-    using T = decltype(work());
-    std::promise<T> result;
-    net::co_spawn(
-        context_,
-        [&]() -> net::awaitable<void> {
-          T value = work();
-          if (stop) co_await controller_->stop();
-          result.set_value(std::move(value));
-        },
-        net::detached);
-    return result.get_future().get();
-  }
-
-  void TearDown() override {
-    if (!controller_->stopping()) on_loop([] { return 0; }, true);
-    thread_.join();
+    start(std::move(options));
   }
 
   // node-1 is a manager, node-2 and node-3 workers; one service on all.
@@ -127,14 +94,6 @@ class ControllerWarmTest : public ::testing::Test {
 
   json images() { return json::parse(http_call(port_, verb::get, "/v1/images", {}, token).body); }
 
-  std::string metrics_text() { return http_call(port_, verb::get, "/metrics").body; }
-
-  net::io_context context_;
-  prometheus::Registry registry_;
-  std::unique_ptr<engine::Client> client_;
-  std::unique_ptr<Controller> controller_;
-  std::thread thread_;
-  unsigned short port_ = 0;
   std::atomic<int> resolve_calls_{0};
 };
 
