@@ -47,7 +47,7 @@ std::vector<OptionSpec> wait_option_specs() {
        .repeatable = true},
       {.name = "interval",
        .value_name = "DURATION",
-       .help = "how often to ask the controller",
+       .help = "how often to ask the controller (sooner at first: 125 ms, doubling up to this)",
        .default_value = "1s"},
       {.name = "ttl",
        .value_name = "DURATION",
@@ -247,6 +247,7 @@ int run_wait(const std::vector<std::string>& args, const CommandIo& io) {
   };
   const std::string controller_name = options->get("controller");
 
+  Clock::duration pause = std::min<Clock::duration>(milliseconds(125), *interval);
   std::vector<wait::Tracked> tracked;
   wait::Progress progress;
   for (const auto& image : images) progress.images.push_back({.requested = image});
@@ -313,7 +314,9 @@ int run_wait(const std::vector<std::string>& args, const CommandIo& io) {
     }
     if (Clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::min<Clock::duration>(
-        *interval, std::max<Clock::duration>(deadline - Clock::now(), Clock::duration::zero())));
+        pause, std::max<Clock::duration>(deadline - Clock::now(), Clock::duration::zero())));
+    // Small images land within a second: ask soon at first, then every --interval.
+    pause = std::min<Clock::duration>(pause * 2, *interval);
   }
   if (!reached) {
     io.err << "swarm-prepull wait: the controller at " << controller_name

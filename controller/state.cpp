@@ -113,6 +113,12 @@ std::uint64_t State::next_generation() {
   return last_generation_;
 }
 
+State::GrantInput State::grant_input(const ImageReport* state) {
+  if (state == nullptr) return GrantInput::other;
+  if (state->state == ImageState::present) return GrantInput::present;
+  return state->state == ImageState::failed ? GrantInput::failed : GrantInput::other;
+}
+
 const ImageReport* State::state_of(const NodeEntry& entry, std::string_view ref) const {
   auto found = entry.by_ref.find(ref);
   return found == entry.by_ref.end() ? nullptr : found->second;
@@ -141,6 +147,16 @@ std::optional<Changes> State::report(std::string_view node_id, NodeReport report
   auto found = nodes_.find(node_id);
   if (found == nodes_.end()) return std::nullopt;
   auto& entry = found->second;
+  // What the grants read of this node's report, before and after it.
+  const auto grant_inputs = [&] {
+    std::vector<GrantInput> inputs;
+    inputs.reserve(entry.published.images.size());
+    for (const auto& image : entry.published.images) {
+      inputs.push_back(grant_input(state_of(entry, image.ref)));
+    }
+    return inputs;
+  };
+  const auto inputs_before = grant_inputs();
   entry.report = std::move(report);
   entry.by_ref.clear();
   for (const auto& image : entry.report->images) entry.by_ref[image.ref] = &image;
@@ -157,7 +173,11 @@ std::optional<Changes> State::report(std::string_view node_id, NodeReport report
     observed->second = present;
     ++(present ? changes.cache_hits : changes.cache_misses);
   }
-  publish(changes);
+  // Published sets are a function of the plan and, through the grants only,
+  // of the reports: without a cap, or when this report leaves every grant
+  // input as it was (the steady state: agents report every cycle), publishing
+  // would change nothing, and it costs O(nodes x images).
+  if (options_.max_parallel_node_pulls > 0 && grant_inputs() != inputs_before) publish(changes);
   return changes;
 }
 
@@ -181,12 +201,12 @@ void State::publish(Changes& changes) {
       std::vector<std::string> holders, fresh, failed;
       for (const auto& id : ids) {
         const auto& entry = nodes_.at(id);
-        const auto* state = state_of(entry, ref);
-        if (state != nullptr && state->state == ImageState::present) continue;  // needs no slot
+        const auto input = grant_input(state_of(entry, ref));
+        if (input == GrantInput::present) continue;  // needs no slot
         const bool had_grant = std::any_of(
             entry.published.images.begin(), entry.published.images.end(),
             [&](const PublishedImage& image) { return image.ref == ref && image.pull; });
-        const bool is_failed = state != nullptr && state->state == ImageState::failed;
+        const bool is_failed = input == GrantInput::failed;
         // A failed pull frees its slot; a node granted before keeps it while
         // it waits, pulls, or has not reported the image yet.
         if (had_grant && !is_failed) {
@@ -213,9 +233,8 @@ void State::publish(Changes& changes) {
     for (const auto& ref : wanted[id]) {
       bool pull = true;
       if (cap > 0) {
-        const auto* state = state_of(entry, ref);
-        const bool present = state != nullptr && state->state == ImageState::present;
-        pull = present || granted.contains({id, ref});
+        pull = grant_input(state_of(entry, ref)) == GrantInput::present ||
+               granted.contains({id, ref});
       }
       images.push_back(PublishedImage{ref, pull});
     }

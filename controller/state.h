@@ -160,6 +160,9 @@ class State {
   void publish(Changes& changes);
   std::uint64_t next_generation();
   const ImageReport* state_of(const NodeEntry& entry, std::string_view ref) const;
+  // All that publish() reads of one reported image.
+  enum class GrantInput { present, failed, other };
+  static GrantInput grant_input(const ImageReport* state);
 
   StateOptions options_;
   bool has_plan_ = false;

@@ -161,6 +161,36 @@ TEST_F(StateTest, GrantsStickWhileTheHolderPulls) {
   EXPECT_FALSE(pulls(state, "id2")[ref_a]);
 }
 
+// report() publishes only when a grant input changed; a full publish (what
+// set_plan does with the same plan) right after must then find nothing to change.
+TEST_F(StateTest, AReportThatSkipsPublishingMissesNothing) {
+  for (const std::uint32_t cap : {0u, 1u, 2u}) {
+    auto state = make_state(cap);
+    const auto same_plan = plan({test_service("web", image_a), test_service("db", image_b),
+                                 test_service("one", "registry.test/c:1", "node-2")},
+                                5);
+    state.set_plan(same_plan);
+    const std::vector<std::string> refs = {ref_a, ref_b, "registry.test/c:1"};
+    const std::vector<ImageState> states = {ImageState::present, ImageState::pulling,
+                                            ImageState::waiting, ImageState::failed};
+    std::uint64_t seed = 42;
+    const auto next = [&](std::size_t n) {
+      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+      return static_cast<std::size_t>((seed >> 33) % n);
+    };
+    for (int step = 0; step < 400; ++step) {
+      const std::string node = "id" + std::to_string(1 + next(5));
+      std::vector<std::pair<std::string, ImageState>> reported;
+      for (const auto& ref : refs) {
+        if (next(4) != 0) reported.emplace_back(ref, states[next(states.size())]);
+      }
+      ASSERT_TRUE(state.report(node, report(reported), now_));
+      ASSERT_TRUE(state.set_plan(same_plan).bumped_nodes.empty())
+          << "cap " << cap << ", step " << step << ": a report left a stale published set";
+    }
+  }
+}
+
 TEST_F(StateTest, ReadinessCountsReportedPresentPairs) {
   auto state = make_state();
   state.set_plan(plan({test_service("web", image_a), test_service("db", image_b, "node-2")}, 3));
