@@ -153,6 +153,8 @@ Progress evaluate(const std::vector<Tracked>& tracked, const json& body) {
           item.missing.push_back({std::move(name), string_at(node, "state")});
         }
       }
+      std::sort(item.missing.begin(), item.missing.end(),
+                [](const NodeState& a, const NodeState& b) { return a.node < b.node; });
       if (scoped) {
         item.desired = image.node_ids.size();
         item.present = item.desired - std::min<std::uint64_t>(item.missing.size(), item.desired);
@@ -202,7 +204,17 @@ std::string progress_line(const ImageProgress& image) {
   std::string line = image.requested + "  " + std::to_string(image.present) + "/" +
                      std::to_string(image.desired) + " nodes";
   if (image.ready()) return line + "  ready";
-  if (!image.listed) return line + (image.ref.empty() ? "  refused" : "  (not listed yet)");
+  if (image.ref.empty()) {
+    // Refused at resolution: no node was told; say why on the line itself.
+    for (const auto& failure : image.failures) {
+      if (failure.at_registry) {
+        return image.requested + "  0/" + std::to_string(failure.nodes.size()) +
+               " nodes  refused at the registry: " + failure.reason;
+      }
+    }
+    return line + "  refused";
+  }
+  if (!image.listed) return line + "  (not listed yet)";
   std::vector<std::string> missing;
   for (const auto& node : image.missing) missing.push_back(node.node + " " + node.state);
   if (!missing.empty()) line += "  waiting: " + join(missing, 4);

@@ -46,10 +46,10 @@ TEST(WaitProgress, PendingUntilEveryNodeHasIt) {
   EXPECT_EQ(progress.verdict, Verdict::pending);
   EXPECT_FALSE(progress.needs_repost);
   EXPECT_EQ(progress_line(progress.images[0]),
-            tag + "  1/3 nodes  waiting: node-2 pulling, i3 unknown");
+            tag + "  1/3 nodes  waiting: i3 unknown, node-2 pulling");
   EXPECT_EQ(timeout_message(progress, std::chrono::seconds(1)),
             "wait: timed out after 1s: " + tag +
-                " 1/3 nodes, missing on node-2 (pulling), i3 (unknown)\n");
+                " 1/3 nodes, missing on i3 (unknown), node-2 (pulling)\n");
 
   progress = evaluate(tracked, listing(3, json::array()));
   EXPECT_EQ(progress.verdict, Verdict::ready);
@@ -121,9 +121,13 @@ TEST(WaitProgress, AResolutionFailureNamesTheNodesItWasMeantFor) {
        "failure": {"reason": "not_found", "message": "manifest unknown"},
        "nodes": [{"id": "i3", "hostname": "node-3"}, {"id": "i1", "hostname": ""}]}]})"));
   ASSERT_TRUE(tracked);
-  EXPECT_EQ(failure_message(evaluate_answer(*tracked)),
+  const auto progress = evaluate_answer(*tracked);
+  EXPECT_EQ(failure_message(progress),
             "wait: 10.0.0.1:5000/app:nope: not_found: manifest unknown at the registry "
             "(resolved by the manager); not pulled on i1, node-3\n");
+  ASSERT_EQ(progress.images.size(), 1u);
+  EXPECT_EQ(progress_line(progress.images[0]),
+            "10.0.0.1:5000/app:nope  0/2 nodes  refused at the registry: not_found");
 }
 
 TEST(WaitProgress, AResolutionFailureFailsFromThePostAnswer) {
