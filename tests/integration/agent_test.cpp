@@ -20,8 +20,7 @@
 #include "engine/client.h"
 #include "reconcile/plan.h"
 #include "reconcile/reference.h"
-#include "tests/integration/node_engines.h"
-#include "tests/integration/processes.h"
+#include "tests/integration/process_swarm.h"
 #include "tests/integration/sandbox.h"
 
 namespace swarm_prepull::testing {
@@ -37,65 +36,18 @@ double counter_value(const std::string& text, const std::string& series) {
   return std::atof(text.c_str() + at + 1 + series.size() + 1);
 }
 
-class AgentTest : public ::testing::Test {
+class AgentTest : public ProcessSwarmTest {
  protected:
   void SetUp() override {
-    box_ = sandbox();
-    if (box_ == nullptr) GTEST_FAIL() << "no sandbox: run scripts/sandbox up";
-    ASSERT_GE(box_->nodes.size(), 3u);
-    ASSERT_GE(box_->images.size(), 6u);
-    dir_ = "/tmp/swarm-prepull-agent-test-" + std::to_string(::getpid());
-    run_command("rm -rf " + dir_ + " && mkdir -p " + dir_);
-    token_file_ = dir_ + "/token";
-    std::ofstream(token_file_) << "agent-test-token-" << ::getpid() << "\n";
+    set_up("agent-test", 20000);
     token_ = trim(read_text(token_file_));
-    // Below the ephemeral range (32768+), where outgoing connections take their ports.
-    base_port_ = 20000 + static_cast<int>(::getpid() % 1200) * 10;
-    engines_ = NodeEngines(*box_);
-    node_ids_ = engines_.node_ids();
   }
 
   void TearDown() override {
-    for (auto& process : agents_) process.stop();
-    controller_.stop();
     for (const auto& name : services_) {
       run_command(docker(manager().docker_host, "service rm " + name));
     }
-    for (const auto& ref : pulled_) engines_.remove_everywhere(ref);
-    if (!HasFailure()) run_command("rm -rf " + dir_);
-  }
-
-  const SandboxNode& manager() const { return box_->nodes[0]; }
-  std::string controller_url() const { return "http://127.0.0.1:" + std::to_string(base_port_); }
-
-  void start_controller() {
-    controller_ = Process::start(
-        {"controller", "--listen", "127.0.0.1:" + std::to_string(base_port_), "--token-file",
-         token_file_, "--host", manager().docker_host, "--resync-interval", "5s"},
-        dir_ + "/controller.log");
-  }
-
-  Process start_agent(std::size_t node, const std::string& token_file, int port_offset) {
-    std::vector<std::string> args = {"agent",
-                                     "--node-id",
-                                     node_ids_[node],
-                                     "--controller",
-                                     controller_url(),
-                                     "--host",
-                                     box_->nodes[node].docker_host,
-                                     "--listen",
-                                     "127.0.0.1:" + std::to_string(base_port_ + port_offset),
-                                     "--check-interval",
-                                     "2s",
-                                     "--poll-wait",
-                                     "10",
-                                     "--log-format",
-                                     "json"};
-    if (!token_file.empty()) {
-      args.push_back("--token-file");
-      args.push_back(token_file);
-    }
-    return Process::start(args, dir_ + "/agent-" + std::to_string(port_offset) + ".log");
+    ProcessSwarmTest::TearDown();
   }
 
   std::string metrics_of(std::size_t node) const {
@@ -132,15 +84,8 @@ class AgentTest : public ::testing::Test {
     return name;
   }
 
-  const Sandbox* box_ = nullptr;
-  std::string dir_, token_file_, token_;
-  int base_port_ = 0;
-  std::vector<std::string> node_ids_;
-  NodeEngines engines_;
+  std::string token_;
   std::vector<std::string> services_;
-  std::vector<std::string> pulled_;
-  Process controller_;
-  std::vector<Process> agents_;
 };
 
 TEST_F(AgentTest, WholePathWarmsEveryNodeAndReportsMissingTags) {

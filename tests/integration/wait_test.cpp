@@ -11,8 +11,7 @@
 #include "engine/client.h"
 #include "reconcile/plan.h"
 #include "reconcile/reference.h"
-#include "tests/integration/node_engines.h"
-#include "tests/integration/processes.h"
+#include "tests/integration/process_swarm.h"
 #include "tests/integration/sandbox.h"
 
 namespace swarm_prepull::testing {
@@ -26,46 +25,16 @@ struct WaitResult {
   std::string output;  // stdout and stderr
 };
 
-class WaitTest : public ::testing::Test {
+class WaitTest : public ProcessSwarmTest {
  protected:
-  void SetUp() override {
-    box_ = sandbox();
-    if (box_ == nullptr) GTEST_FAIL() << "no sandbox: run scripts/sandbox up";
-    ASSERT_GE(box_->nodes.size(), 3u);
-    ASSERT_GE(box_->images.size(), 6u);
-    dir_ = "/tmp/swarm-prepull-wait-test-" + std::to_string(::getpid());
-    run_command("rm -rf " + dir_ + " && mkdir -p " + dir_);
-    token_file_ = dir_ + "/token";
-    std::ofstream(token_file_) << "wait-test-token-" << ::getpid() << "\n";
-    // Below the ephemeral range; apart from agent_test's ports.
-    base_port_ = 20005 + static_cast<int>(::getpid() % 1200) * 10;
-    engines_ = NodeEngines(*box_);
-    node_ids_ = engines_.node_ids();
-  }
-
-  void TearDown() override {
-    for (auto& process : agents_) process.stop();
-    controller_.stop();
-    for (const auto& ref : pulled_) engines_.remove_everywhere(ref);
-    if (!HasFailure()) run_command("rm -rf " + dir_);
-  }
-
-  const SandboxNode& manager() const { return box_->nodes[0]; }
-  std::string controller_url() const { return "http://127.0.0.1:" + std::to_string(base_port_); }
+  // Ports apart from agent_test's.
+  void SetUp() override { set_up("wait-test", 20005); }
 
   void start(bool with_agents = true) {
-    controller_ = Process::start(
-        {"controller", "--listen", "127.0.0.1:" + std::to_string(base_port_), "--token-file",
-         token_file_, "--host", manager().docker_host, "--resync-interval", "5s"},
-        dir_ + "/controller.log");
+    start_controller();
     if (with_agents) {
       for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
-        agents_.push_back(Process::start(
-            {"agent", "--node-id", node_ids_[node], "--controller", controller_url(),
-             "--token-file", token_file_, "--host", box_->nodes[node].docker_host, "--listen",
-             "127.0.0.1:" + std::to_string(base_port_ + 1 + static_cast<int>(node)),
-             "--check-interval", "2s", "--poll-wait", "10"},
-            dir_ + "/agent-" + std::to_string(node + 1) + ".log"));
+        agents_.push_back(start_agent(node, token_file_, static_cast<int>(node) + 1));
       }
     }
     ASSERT_TRUE(eventually(15s, [&] {
@@ -120,16 +89,8 @@ class WaitTest : public ::testing::Test {
     return image;
   }
 
-  const Sandbox* box_ = nullptr;
-  std::string dir_, token_file_;
-  int base_port_ = 0;
   int waits_ = 0;
   int images_ = 0;
-  std::vector<std::string> node_ids_;
-  NodeEngines engines_;
-  std::vector<std::string> pulled_;
-  Process controller_;
-  std::vector<Process> agents_;
 };
 
 TEST_F(WaitTest, ReturnsOnceAFreshImageIsOnEveryNode) {
