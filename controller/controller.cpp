@@ -347,6 +347,7 @@ Changes Controller::apply_plan(reconcile::Plan plan) {
     if (state_.desired(node) == nullptr) timer->cancel();
   }
   apply(changes);
+  update_readiness_metrics();
   return changes;
 }
 
@@ -402,7 +403,6 @@ void Controller::apply(const Changes& changes) {
   for (const auto& node : changes.bumped_nodes) wake(node);
   if (changes.cache_hits > 0) metrics_.common.cache_hits.Increment(changes.cache_hits);
   if (changes.cache_misses > 0) metrics_.common.cache_misses.Increment(changes.cache_misses);
-  update_readiness_metrics();
 }
 
 void Controller::update_readiness_metrics() {
@@ -533,6 +533,10 @@ net::awaitable<server::Response> Controller::post_status(const server::RequestCo
                                      "node " + node_id + " is not in the swarm");
   }
   apply(*changes);
+  // Readiness is a function of the plan and of which desired images each node
+  // reports present; a report changes the latter exactly when it counts a hit
+  // or a miss. Agents report every cycle, and readiness is O(nodes x images).
+  if (changes->cache_hits > 0 || changes->cache_misses > 0) update_readiness_metrics();
   server::Response response{http::status::no_content, request.version()};
   response.keep_alive(request.keep_alive());
   co_return response;

@@ -109,7 +109,8 @@ class Controller {
   net::awaitable<void> wait_for_change(const std::string& node_id, Clock::time_point deadline);
   void wake(const std::string& node_id);
 
-  // Wakes long polls and updates the metrics after State changed.
+  // Wakes long polls and counts hits and misses after State changed (readiness
+  // metrics are the callers': a report rarely changes them).
   void apply(const Changes& changes);
   void update_readiness_metrics();
   void update_agent_metrics(bool log_transitions);
