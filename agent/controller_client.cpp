@@ -68,23 +68,20 @@ ControllerClient::ControllerClient(ControllerClientOptions options)
 
 ControllerClient::~ControllerClient() = default;
 
-namespace {
-
-http::request<http::string_body> make_request(http::verb method, const std::string& target,
-                                              const ControllerClientOptions& options) {
+http::request<http::string_body> controller_request(http::verb method, const std::string& target,
+                                                    const engine::Endpoint& endpoint,
+                                                    const std::string& token,
+                                                    std::string_view user_agent) {
   http::request<http::string_body> request{method, target, 11};
-  const auto& endpoint = options.url.endpoint;
   const bool v6 = endpoint.host.find(':') != std::string::npos;
   request.set(http::field::host, (v6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" +
                                      std::to_string(endpoint.port));
-  request.set(http::field::user_agent, "swarm-prepull-agent");
+  request.set(http::field::user_agent, user_agent);
   request.set(http::field::accept, "application/json");
-  if (!options.token.empty()) request.set(http::field::authorization, "Bearer " + options.token);
+  if (!token.empty()) request.set(http::field::authorization, "Bearer " + token);
   request.set(http::field::connection, "close");
   return request;
 }
-
-}  // namespace
 
 boost::asio::awaitable<engine::Result<DesiredSet>> ControllerClient::desired(std::uint64_t after) {
   const std::string path =
@@ -92,7 +89,8 @@ boost::asio::awaitable<engine::Result<DesiredSet>> ControllerClient::desired(std
   const std::string target =
       path + "?after=" + std::to_string(after) + "&wait=" + std::to_string(options_.wait.count());
   const engine::detail::Call call{options_.url.endpoint.to_string(), "GET " + path};
-  auto request = make_request(http::verb::get, target, options_);
+  auto request = controller_request(http::verb::get, target, options_.url.endpoint, options_.token,
+                                    "swarm-prepull-agent");
   request.prepare_payload();
   const engine::detail::Limits limits{options_.wait + options_.request_timeout, 16 * 1024,
                                       options_.body_limit};
@@ -107,7 +105,8 @@ boost::asio::awaitable<engine::Result<void>> ControllerClient::post_status(nlohm
   const std::string path =
       options_.url.base_path + "/v1/nodes/" + engine::percent_encode(options_.node_id) + "/status";
   const engine::detail::Call call{options_.url.endpoint.to_string(), "POST " + path};
-  auto request = make_request(http::verb::post, path, options_);
+  auto request = controller_request(http::verb::post, path, options_.url.endpoint, options_.token,
+                                    "swarm-prepull-agent");
   request.set(http::field::content_type, "application/json");
   request.body() = report.dump();
   request.prepare_payload();

@@ -7,6 +7,9 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <boost/beast/http/message.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/verb.hpp>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -28,6 +31,12 @@ struct ControllerUrl {
   engine::Endpoint endpoint;  // tcp host:port
   std::string base_path;      // "" or "/prefix" without a trailing '/'
 };
+
+// A request to the controller's API with the headers every client sends:
+// Host, Accept, the bearer token (when not empty), one request per connection.
+boost::beast::http::request<boost::beast::http::string_body> controller_request(
+    boost::beast::http::verb method, const std::string& target, const engine::Endpoint& endpoint,
+    const std::string& token, std::string_view user_agent);
 
 // "http://host:port", "http://host" (port 80), "http://[::1]:7946/prefix".
 // https:// is refused (the agent API runs on the swarm's internal network).

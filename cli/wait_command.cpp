@@ -77,15 +77,8 @@ class ControllerApi {
     const std::string target = url_.base_path + path;
     const engine::detail::Call call{url_.endpoint.to_string(),
                                     std::string(http::to_string(method)) + " " + target};
-    http::request<http::string_body> request{method, target, 11};
-    const auto& endpoint = url_.endpoint;
-    const bool v6 = endpoint.host.find(':') != std::string::npos;
-    request.set(http::field::host, (v6 ? "[" + endpoint.host + "]" : endpoint.host) + ":" +
-                                       std::to_string(endpoint.port));
-    request.set(http::field::user_agent, "swarm-prepull-wait");
-    request.set(http::field::accept, "application/json");
-    if (!token_.empty()) request.set(http::field::authorization, "Bearer " + token_);
-    request.set(http::field::connection, "close");
+    auto request =
+        agent::controller_request(method, target, url_.endpoint, token_, "swarm-prepull-wait");
     if (method == http::verb::post) {
       request.set(http::field::content_type, "application/json");
       request.body() = body;
