@@ -1,4 +1,6 @@
+#include <CLI/CLI.hpp>
 #include <algorithm>
+#include <memory>
 #include <ostream>
 #include <string_view>
 
@@ -23,38 +25,59 @@ constexpr Subcommand subcommands[] = {
      run_wait},
 };
 
-void print_help(std::ostream& out) {
-  std::size_t width = 0;
-  for (const auto& command : subcommands) width = std::max(width, command.name.size());
-  out << "swarm-prepull: pre-pulls the images of a Docker Swarm's services on every node\n\n"
-         "Usage: swarm-prepull COMMAND [OPTIONS]\n\nCommands:\n";
+// The top-level command line: the subcommands, --help and --version. Each
+// subcommand takes every argument after its name (prefix_command) and parses
+// them itself, so `swarm-prepull wait --help` is the command's own help.
+std::unique_ptr<CLI::App> make_main_app() {
+  auto app = std::make_unique<CLI::App>(
+      "swarm-prepull: pre-pulls the images of a Docker Swarm's services on every node",
+      "swarm-prepull");
+  app->set_help_flag("-h,--help", "show help (also after a command)");
+  app->add_flag("--version")->description("print the version");
+  app->require_subcommand(0, 1);
   for (const auto& command : subcommands) {
-    out << "  " << command.name << std::string(width + 2 - command.name.size(), ' ')
-        << command.summary << "\n";
+    app->add_subcommand(std::string(command.name), std::string(command.summary))
+        ->prefix_command()
+        ->set_help_flag();
   }
-  out << "\nOptions:\n  -h, --help     show help (also after a command)\n"
-         "  --version      print the version\n\n"
-         "Every option is also read from an environment variable SWARM_PREPULL_<OPTION>\n"
-         "(upper case, '-' as '_'); a flag wins over the variable.\n";
+  app->footer(
+      "Every option is also read from an environment variable SWARM_PREPULL_<OPTION>\n"
+      "(upper case, '-' as '_'); a flag wins over the variable. `swarm-prepull COMMAND --help`\n"
+      "lists a command's options with their variables and defaults.");
+  return app;
 }
 
 }  // namespace
 
 int run_main(const std::vector<std::string>& args, const CommandIo& io) {
-  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-    print_help(io.out);
+  auto app = make_main_app();
+  if (args.empty() || args[0] == "help") {
+    io.out << app->help();
     return args.empty() ? exit_usage : exit_ok;
   }
-  if (args[0] == "--version" || args[0] == "version") {
+  if (args[0] == "version") {
     io.out << "swarm-prepull " << SWARM_PREPULL_VERSION << "\n";
     return exit_ok;
   }
+  try {
+    app->parse(std::vector<std::string>(args.rbegin(), args.rend()));
+  } catch (const CLI::CallForHelp&) {
+    io.out << app->help();
+    return exit_ok;
+  } catch (const CLI::ParseError& error) {
+    io.err << "swarm-prepull: " << error.what() << " (see swarm-prepull --help)\n";
+    return exit_usage;
+  }
   for (const auto& command : subcommands) {
-    if (command.name == args[0]) {
-      return command.run(std::vector<std::string>(args.begin() + 1, args.end()), io);
+    if (CLI::App* chosen = app->get_subcommand(std::string(command.name)); chosen->parsed()) {
+      return command.run(chosen->remaining(), io);
     }
   }
-  io.err << "swarm-prepull: unknown command '" << args[0] << "' (see swarm-prepull --help)\n";
+  if (app->get_option("--version")->count() > 0) {
+    io.out << "swarm-prepull " << SWARM_PREPULL_VERSION << "\n";
+    return exit_ok;
+  }
+  io.out << app->help();
   return exit_usage;
 }
 

@@ -1,5 +1,6 @@
 #include "cli/options.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cctype>
 #include <cstdlib>
@@ -8,11 +9,49 @@
 namespace swarm_prepull::cli {
 namespace {
 
-const OptionSpec* find_spec(const std::vector<OptionSpec>& specs, std::string_view name) {
-  for (const auto& spec : specs) {
-    if (spec.name == name) return &spec;
+// One-letter options are short forms of positional-like input (-f FILE): they
+// have no environment variable.
+bool has_environment_variable(const OptionSpec& spec) { return spec.name.size() > 1; }
+
+std::string flag_name(const OptionSpec& spec) {
+  return (spec.name.size() == 1 ? "-" : "--") + spec.name;
+}
+
+// What --help says of an option: its text, default and variable, so that the
+// help alone tells an operator every way to set it.
+std::string description(const OptionSpec& spec) {
+  std::string text = spec.help;
+  if (!spec.choices.empty()) {
+    std::string allowed;
+    for (const auto& choice : spec.choices) allowed += (allowed.empty() ? "" : ", ") + choice;
+    text += " (one of " + allowed + ")";
   }
-  return nullptr;
+  if (!spec.default_value.empty()) text += " (default: " + spec.default_value + ")";
+  if (has_environment_variable(spec)) text += " [" + environment_name(spec.name) + "]";
+  return text;
+}
+
+// The CLI11 description of `specs`; `positional` receives every argument that
+// is not an option (after "--" too). The help flag is ours, so that parsing
+// never exits the process.
+std::unique_ptr<CLI::App> make_app(const std::vector<OptionSpec>& specs,
+                                   std::vector<std::string>* positional,
+                                   std::vector<CLI::Option*>* options) {
+  auto app = std::make_unique<CLI::App>();
+  app->set_help_flag();
+  app->add_flag("-h,--help")->description("show this help");
+  for (const auto& spec : specs) {
+    CLI::Option* option = spec.value_name.empty()
+                              ? app->add_flag(flag_name(spec))
+                              : app->add_option(flag_name(spec))->type_name(spec.value_name);
+    option->description(description(spec));
+    option->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
+    if (options != nullptr) options->push_back(option);
+  }
+  auto* rest = positional != nullptr ? app->add_option("args", *positional)
+                                     : app->add_option("args");
+  rest->group("");  // the command's own usage line names its arguments
+  return app;
 }
 
 std::optional<reconcile::Error> check_choice(const OptionSpec& spec, const std::string& value,
@@ -32,6 +71,33 @@ bool parse_switch_value(const std::string& value) {
   std::transform(lowered.begin(), lowered.end(), lowered.begin(),
                  [](unsigned char c) { return std::tolower(c); });
   return lowered == "1" || lowered == "true" || lowered == "yes" || lowered == "on";
+}
+
+// CLI11's messages, in the words the rest of the command line uses.
+reconcile::Error usage_error(const CLI::ParseError& error, const std::vector<std::string>& args) {
+  const std::string what = error.what();
+  if (error.get_name() == "ArgumentMismatch") {
+    // "--snapshot: 1 required FILE missing"
+    const auto colon = what.find(':');
+    const auto required = what.find("required ");
+    const auto missing = what.rfind(" missing");
+    if (colon != std::string::npos && required != std::string::npos &&
+        missing != std::string::npos && missing > required) {
+      return reconcile::Error{"option '" + what.substr(0, colon) + "' needs a value (" +
+                              what.substr(required + 9, missing - required - 9) + ")"};
+    }
+  }
+  if (error.get_name() == "ExtrasError") {
+    // Name the first argument that is not an option of this command.
+    for (const auto& arg : args) {
+      if (arg == "--") break;
+      if (arg.size() > 1 && arg[0] == '-' && what.find(arg.substr(0, arg.find('='))) !=
+                                                  std::string::npos) {
+        return reconcile::Error{"unknown option '" + arg + "'"};
+      }
+    }
+  }
+  return reconcile::Error{what};
 }
 
 }  // namespace
@@ -64,56 +130,36 @@ reconcile::Expected<ParsedOptions> parse_options(const std::vector<OptionSpec>& 
                                                  const std::vector<std::string>& args,
                                                  EnvironmentLookup environment) {
   ParsedOptions parsed;
-  std::map<std::string, std::vector<std::string>> from_flags;
-  bool only_positional = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& arg = args[i];
-    if (only_positional || arg.size() < 2 || arg[0] != '-') {
-      parsed.positional.push_back(arg);
-      continue;
-    }
-    if (arg == "--") {
-      only_positional = true;
-      continue;
-    }
-    if (arg == "-h" || arg == "--help") {
+  std::vector<CLI::Option*> options;
+  auto app = make_app(specs, &parsed.positional, &options);
+  try {
+    // CLI11 takes a vector of arguments last-first.
+    std::vector<std::string> reversed(args.rbegin(), args.rend());
+    app->parse(reversed);
+  } catch (const CLI::ParseError& error) {
+    if (app->get_option("--help")->count() > 0) {
       parsed.help = true;
-      continue;
+      return parsed;
     }
-    // Short forms are spelled out as options named by one letter ("f").
-    std::string name = arg.rfind("--", 0) == 0 ? arg.substr(2) : arg.substr(1);
-    std::optional<std::string> inline_value;
-    if (auto equals = name.find('='); equals != std::string::npos) {
-      inline_value = name.substr(equals + 1);
-      name.resize(equals);
-    }
-    const OptionSpec* spec = find_spec(specs, name);
-    if (spec == nullptr) return reconcile::Error{"unknown option '" + arg + "'"};
-    std::string value;
-    if (spec->value_name.empty()) {
-      value = inline_value.value_or("true");
-    } else if (inline_value) {
-      value = *inline_value;
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return reconcile::Error{"option '" + arg + "' needs a value (" + spec->value_name + ")"};
-    }
-    if (auto error = check_choice(*spec, value, "--" + spec->name)) return *error;
-    auto& slot = from_flags[spec->name];
-    if (!spec->repeatable) slot.clear();
-    slot.push_back(std::move(value));
+    return usage_error(error, args);
   }
+  parsed.help = app->get_option("--help")->count() > 0;
 
-  for (const auto& spec : specs) {
-    if (auto flagged = from_flags.find(spec.name); flagged != from_flags.end()) {
-      parsed.values[spec.name] = std::move(flagged->second);
+  // The environment is read here rather than by CLI11 (Option::envname) so
+  // that tests can hand in their own; a flag wins over its variable.
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    const OptionSpec& spec = specs[i];
+    std::vector<std::string> given = options[i]->results();
+    if (!given.empty()) {
+      for (const auto& value : given) {
+        if (auto error = check_choice(spec, value, flag_name(spec))) return *error;
+      }
+      if (!spec.repeatable) given.erase(given.begin(), given.end() - 1);
+      parsed.values[spec.name] = std::move(given);
       continue;
     }
-    // One-letter options are short forms of positional-like input (-f FILE):
-    // they have no environment variable.
     const std::string variable = environment_name(spec.name);
-    if (auto value = spec.name.size() > 1 ? environment(variable) : std::nullopt;
+    if (auto value = has_environment_variable(spec) ? environment(variable) : std::nullopt;
         value && !value->empty()) {
       if (auto error = check_choice(spec, *value, variable)) return *error;
       // A repeatable option given by environment is a comma-separated list.
@@ -135,22 +181,12 @@ reconcile::Expected<ParsedOptions> parse_options(const std::vector<OptionSpec>& 
 }
 
 std::string format_options_help(const std::vector<OptionSpec>& specs) {
-  std::vector<std::pair<std::string, std::string>> rows;
-  std::size_t width = 0;
-  for (const auto& spec : specs) {
-    std::string left = (spec.name.size() == 1 ? "  -" : "  --") + spec.name;
-    if (!spec.value_name.empty()) left += " " + spec.value_name;
-    std::string right = spec.help;
-    if (!spec.default_value.empty()) right += " (default: " + spec.default_value + ")";
-    if (spec.name.size() > 1) right += " [" + environment_name(spec.name) + "]";
-    width = std::max(width, left.size());
-    rows.emplace_back(std::move(left), std::move(right));
-  }
-  std::string out;
-  for (const auto& [left, right] : rows) {
-    out += left + std::string(width + 2 - left.size(), ' ') + right + "\n";
-  }
-  return out;
+  auto app = make_app(specs, nullptr, nullptr);
+  auto formatter = std::make_shared<CLI::Formatter>();
+  formatter->column_width(32);
+  app->formatter(formatter);
+  // Only the options section: each command prints its own usage line.
+  return formatter->make_groups(app.get(), CLI::AppFormatMode::Normal);
 }
 
 }  // namespace swarm_prepull::cli
