@@ -1,0 +1,239 @@
+// The agent API's messages (docs/agent-api.md) as plain structs, with one
+// encoder and one decoder each, used by both sides: the agent encodes the
+// status report that the controller decodes; the controller encodes the
+// desired set, the warm answer and the readiness listing that the agent and
+// `swarm-prepull wait` decode. Nothing here does I/O.
+//
+// Decoders take the body as it came off the wire and never throw, whatever it
+// holds (invalid UTF-8, 1e400, wrong types, deep nesting): a body that is not
+// the message is a DecodeError naming where ("images[2].state: unknown state
+// 'gone'"), which the controller answers with 400 and a client reports as a
+// bad response. Error texts are always valid UTF-8: bytes that are not are
+// shown as \xNN, so an error body can always be encoded.
+//
+// Encoders never throw either: text that is not valid UTF-8 (an engine's
+// message, say) is encoded with U+FFFD in place of the bad bytes.
+#pragma once
+
+#include <array>
+#include <boost/assert/source_location.hpp>
+#include <boost/system/result.hpp>
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "reconcile/image_state.h"
+
+namespace swarm_prepull::api {
+
+// Why a body is not the message it should be.
+struct DecodeError {
+  std::string where;    // "images[2].state"; "body" for the body as a whole
+  std::string message;  // "unknown state 'gone' (expected present, pulling, failed or waiting)"
+  // "images[2].state: unknown state 'gone' (...)"
+  std::string to_string() const;
+};
+
+// Makes Decoded<T>::value() on an error throw a std::invalid_argument with
+// to_string() (a programmer error: check first).
+[[noreturn]] void throw_exception_from_error(const DecodeError& error,
+                                             const boost::source_location& location);
+
+template <class T>
+using Decoded = boost::system::result<T, DecodeError>;
+
+// Bodies nested deeper than this are refused before they are parsed (the
+// deepest message is 4 levels).
+inline constexpr std::size_t max_nesting = 32;
+
+// ---------------------------------------------------------------------------
+// The vocabularies: image states and failure reasons.
+
+using reconcile::ImageState;
+inline constexpr std::array<ImageState, 4> all_image_states = {
+    ImageState::present, ImageState::pulling, ImageState::failed, ImageState::waiting};
+
+// Why a pull (or the manager's resolution of a warm image) failed: a closed
+// set, also the values of swarm_prepull_pull_failures_total{reason}.
+enum class FailureReason {
+  not_found,     // the registry has no such repository, tag or manifest
+  unauthorized,  // the registry refused the credentials (or none were sent)
+  rate_limited,  // HTTP 429 / toomanyrequests
+  network,       // the registry or the engine could not be reached, or the connection broke
+  timeout,       // no answer within a bound
+  disk_full,     // no space left on device
+  other,         // anything else
+};
+inline constexpr std::array<FailureReason, 7> all_failure_reasons = {
+    FailureReason::not_found, FailureReason::unauthorized, FailureReason::rate_limited,
+    FailureReason::network,   FailureReason::timeout,      FailureReason::disk_full,
+    FailureReason::other};
+std::string_view to_string(FailureReason reason);
+std::optional<FailureReason> parse_failure_reason(std::string_view text);
+
+// ---------------------------------------------------------------------------
+// GET /v1/nodes/{node_id}/desired: 200
+
+struct DesiredImage {
+  std::string ref;   // canonical
+  bool pull = true;  // false: the per-image pull cap holds this node back for now
+  bool operator==(const DesiredImage&) const = default;
+};
+
+struct DesiredSet {
+  std::string node_id;
+  std::string hostname;
+  std::uint64_t generation = 0;
+  std::vector<DesiredImage> images;  // distinct refs
+  bool operator==(const DesiredSet&) const = default;
+};
+
+std::string encode(const DesiredSet& set);
+// `generation` and `images` are required; a ref listed twice is an error.
+Decoded<DesiredSet> decode_desired_set(std::string_view body);
+
+// ---------------------------------------------------------------------------
+// POST /v1/nodes/{node_id}/status: the body
+
+struct ImageStatus {
+  std::string ref;
+  ImageState state = ImageState::waiting;
+  FailureReason reason = FailureReason::other;  // failed only (other otherwise)
+  std::string message;                          // the last failure's, when there is one
+  std::uint64_t attempts = 0;                   // failed pulls since the last success
+  double since = 0;                             // pulling: unix time the pull started
+  bool operator==(const ImageStatus&) const = default;
+};
+
+struct StatusReport {
+  std::uint64_t generation = 0;  // of the desired set the agent worked from
+  std::vector<ImageStatus> images;
+  std::string agent_version;
+  std::string engine_version;
+  bool operator==(const StatusReport&) const = default;
+};
+
+// `reason` is written for failed images only; `message`, `attempts` and
+// `since` when they are not empty or zero.
+std::string encode(const StatusReport& report);
+// `images` is required, each with a non-empty, distinct `ref` and a known
+// `state`; `reason` is required for a failed image and ignored otherwise.
+Decoded<StatusReport> decode_status_report(std::string_view body);
+
+// ---------------------------------------------------------------------------
+// POST /v1/warm: the body
+
+inline constexpr std::chrono::milliseconds default_warm_ttl = std::chrono::hours(1);
+inline constexpr std::chrono::milliseconds max_warm_ttl = std::chrono::hours(24);
+inline constexpr std::size_t max_warm_images = 1000;
+
+struct WarmRequest {
+  std::vector<std::string> images;       // canonical (Reference::canonical()), distinct, in order
+  std::vector<std::string> constraints;  // as written; each one parses
+  std::chrono::milliseconds ttl = default_warm_ttl;
+  bool operator==(const WarmRequest&) const = default;
+};
+
+std::string encode(const WarmRequest& request);
+// {"images": [...], "constraints": [...], "ttl": "30m" or seconds}: `images`
+// required, 1 to max_warm_images references as `docker pull` takes them
+// (canonical and distinct once decoded); constraints that swarm accepts;
+// `ttl` from 1 ms to 24 h; no other key.
+Decoded<WarmRequest> decode_warm_request(std::string_view body);
+
+// POST /v1/warm: 202
+
+struct WarmNode {
+  std::string id;
+  std::string hostname;
+  bool operator==(const WarmNode&) const = default;
+};
+
+struct WarmFailure {
+  FailureReason reason = FailureReason::other;  // not_found or unauthorized
+  std::string message;                          // the manager's engine's
+  bool operator==(const WarmFailure&) const = default;
+};
+
+struct WarmImage {
+  std::string ref;                     // canonical, as requested
+  std::string warm;                    // what the nodes are given; empty with a failure
+  bool resolved = false;               // warm is name@digest as the manager resolved it
+  std::string note;                    // why not resolved, when not
+  std::uint64_t nodes_desired = 0;     // the nodes given it; 0 with a failure
+  std::vector<WarmNode> nodes;         // the nodes the request's placement selects
+  std::optional<WarmFailure> failure;  // refused at resolution: given to no node
+  bool operator==(const WarmImage&) const = default;
+};
+
+struct WarmAnswer {
+  std::string id;  // "warm:3f9c0a1b2c4d"
+  std::chrono::milliseconds expires_in{0};
+  std::vector<WarmImage> images;  // one per requested image, in order
+  bool operator==(const WarmAnswer&) const = default;
+};
+
+std::string encode(const WarmAnswer& answer);
+// Each image has a `ref` and either `warm` or `failure`.
+Decoded<WarmAnswer> decode_warm_answer(std::string_view body);
+
+// ---------------------------------------------------------------------------
+// GET /v1/images: 200
+
+struct ListedNode {
+  std::string id;
+  std::string hostname;
+  std::optional<ImageState> state;  // nullopt: its agent has not reported it ("unknown")
+  bool operator==(const ListedNode&) const = default;
+};
+
+enum class FailureStage {
+  pull,     // on a node: an agent's report
+  resolve,  // at the registry, when the manager resolved a warm image (no node)
+};
+std::string_view to_string(FailureStage stage);
+
+struct ListedFailure {
+  std::string node;      // id; empty at resolve
+  std::string hostname;  // empty at resolve
+  FailureReason reason = FailureReason::other;
+  std::string message;
+  FailureStage stage = FailureStage::pull;
+  bool operator==(const ListedFailure&) const = default;
+};
+
+struct ListedImage {
+  std::string ref;
+  std::uint64_t nodes_desired = 0;
+  std::uint64_t nodes_present = 0;
+  std::vector<ListedNode> nodes;  // where it is desired and not present yet
+  std::vector<ListedFailure> failures;
+  bool operator==(const ListedImage&) const = default;
+};
+
+struct ImagesListing {
+  std::uint64_t generation = 0;
+  std::vector<ListedImage> images;  // sorted by ref
+  bool operator==(const ImagesListing&) const = default;
+};
+
+std::string encode(const ImagesListing& listing);
+Decoded<ImagesListing> decode_images_listing(std::string_view body);
+
+// ---------------------------------------------------------------------------
+// Every error answer (4xx, 5xx): {"error": "<what and where>"}
+
+std::string encode_error(std::string_view message);
+// The controller's message in an error body; a body that is not one (a
+// proxy's page, say) gives its text, shortened and made printable.
+std::string decode_error(std::string_view body);
+
+// `text` made safe to quote in an error message: valid UTF-8 is kept, control
+// characters and bytes that are not UTF-8 become \xNN, and more than `limit`
+// bytes are cut with "...".
+std::string printable(std::string_view text, std::size_t limit = 200);
+
+}  // namespace swarm_prepull::api
