@@ -20,6 +20,7 @@
 #include "engine/client.h"
 #include "reconcile/reference.h"
 #include "tests/integration/sandbox.h"
+#include "tests/integration/waiting.h"
 
 namespace swarm_prepull::testing {
 namespace {
@@ -256,31 +257,54 @@ TEST_F(EngineTest, EventsShowAServiceCreatedWithTheCli) {
         ended = std::move(error);
       }));
   std::thread runner([&] { io.run(); });
-  std::this_thread::sleep_for(500ms);  // the stream is open well before this
 
-  const auto create_start = Clock::now();
-  const std::string service = create_service("events");
-  const auto created = Clock::now();
-
+  // The create event of a service, and when the stream delivered it.
   std::optional<Clock::time_point> seen;
   std::string service_id;
-  for (const auto deadline = Clock::now() + 10s; !seen && Clock::now() < deadline;) {
-    std::this_thread::sleep_for(10ms);
+  const auto find_create = [&](const std::string& name) {
     const std::lock_guard lock(mutex);
     for (const auto& [event, at] : events) {
       const auto attribute = event.actor_attributes.find("name");
       if (event.type == "service" && event.action == "create" &&
-          attribute != event.actor_attributes.end() && attribute->second == service) {
+          attribute != event.actor_attributes.end() && attribute->second == name) {
         seen = at;
         service_id = event.actor_id;
+        return true;
       }
     }
-    if (ended) break;
+    return ended.has_value();
+  };
+  // The stream is open once it delivers an event: a probe service's create,
+  // made again until one shows (one made before the stream opened is missed).
+  int probes = 0;
+  const auto open = wait_until(
+      "the events stream delivering a probe service's create event", 60s,
+      [&] {
+        const std::string probe = create_service("events-probe-" + std::to_string(++probes));
+        return wait_until(
+            "the probe's create event", 3s, [&] { return find_create(probe); }, 10ms);
+      },
+      0ms);
+  seen.reset();
+  const bool stream_ended = [&] {
+    const std::lock_guard lock(mutex);
+    return ended.has_value();
+  }();
+
+  const auto create_start = Clock::now();
+  std::string service;
+  Clock::time_point created;
+  if (open && !stream_ended) {
+    service = create_service("events");
+    created = Clock::now();
+    (void)wait_until(
+        "the service's create event", 30s, [&] { return find_create(service); }, 10ms);
   }
   net::post(io, [&] { stop.emit(net::cancellation_type::terminal); });
   runner.join();
 
-  ASSERT_TRUE(seen.has_value()) << "no service create event for " << service << " within 10 s"
+  ASSERT_TRUE(open) << (ended ? "the stream ended: " + ended->to_string() : "");
+  ASSERT_TRUE(seen.has_value()) << "no service create event for " << service << " within 30 s"
                                 << (ended ? "; the stream ended: " + ended->to_string() : "");
   EXPECT_FALSE(service_id.empty());
   ASSERT_TRUE(ended.has_value());

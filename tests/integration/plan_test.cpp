@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/integration/sandbox.h"
+#include "tests/integration/waiting.h"
 
 namespace swarm_prepull::testing {
 namespace {
@@ -70,19 +71,22 @@ class PlanTest : public ::testing::Test {
   // Where swarm runs the service's tasks once every one is running.
   Hostnames running_on(const std::string& service, std::size_t expected) {
     Hostnames hostnames;
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(90);
-    while (std::chrono::steady_clock::now() < deadline) {
-      auto result = run_command(docker(
-          manager_, "service ps " + service +
-                        " --filter desired-state=running --format '{{.Node}} {{.CurrentState}}'"));
-      hostnames.clear();
-      std::istringstream lines(result.output);
-      for (std::string node, state, rest; lines >> node >> state && std::getline(lines, rest);) {
-        if (state == "Running") hostnames.insert(node);
-      }
-      if (hostnames.size() == expected) return hostnames;
-      std::this_thread::sleep_for(std::chrono::milliseconds(500));
-    }
+    (void)wait_until(
+        service + " running " + std::to_string(expected) + " task(s)", std::chrono::seconds(90),
+        [&] {
+          auto result = run_command(
+              docker(manager_, "service ps " + service +
+                                   " --filter desired-state=running"
+                                   " --format '{{.Node}} {{.CurrentState}}'"));
+          hostnames.clear();
+          std::istringstream lines(result.output);
+          for (std::string node, state, rest;
+               lines >> node >> state && std::getline(lines, rest);) {
+            if (state == "Running") hostnames.insert(node);
+          }
+          return hostnames.size() == expected;
+        },
+        std::chrono::milliseconds(500));
     return hostnames;
   }
 

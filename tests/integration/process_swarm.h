@@ -15,15 +15,16 @@
 #include "tests/integration/node_engines.h"
 #include "tests/integration/processes.h"
 #include "tests/integration/sandbox.h"
+#include "tests/integration/waiting.h"
 
 namespace swarm_prepull::testing {
 
+using namespace std::chrono_literals;
+
 class ProcessSwarmTest : public ::testing::Test {
  protected:
-  // `name` names the folder and the token; `port_base` keeps each test file's
-  // ports apart, below the ephemeral range (32768+) where outgoing
-  // connections take theirs. Call from SetUp.
-  void set_up(const std::string& name, int port_base) {
+  // `name` names the folder and the token. Call from SetUp.
+  void set_up(const std::string& name) {
     box_ = sandbox();
     if (box_ == nullptr) GTEST_FAIL() << "no sandbox: run scripts/sandbox up";
     ASSERT_GE(box_->nodes.size(), 3u);
@@ -32,7 +33,9 @@ class ProcessSwarmTest : public ::testing::Test {
     run_command("rm -rf " + dir_ + " && mkdir -p " + dir_);
     token_file_ = dir_ + "/token";
     std::ofstream(token_file_) << name << "-token-" << ::getpid() << "\n";
-    base_port_ = port_base + static_cast<int>(::getpid() % 1200) * 10;
+    // Agents are told the controller's address before it may run, and it
+    // must come back on the same one after a restart: a port the kernel gave.
+    controller_port_ = free_port();
     engines_ = NodeEngines(*box_);
     node_ids_ = engines_.node_ids();
   }
@@ -45,33 +48,53 @@ class ProcessSwarmTest : public ::testing::Test {
   }
 
   const SandboxNode& manager() const { return box_->nodes[0]; }
-  std::string controller_url() const { return "http://127.0.0.1:" + std::to_string(base_port_); }
+  std::string controller_url() const {
+    return "http://127.0.0.1:" + std::to_string(controller_port_);
+  }
 
   void start_controller() {
     controller_ = Process::start(
-        {"controller", "--listen", "127.0.0.1:" + std::to_string(base_port_), "--token-file",
+        {"controller", "--listen", "127.0.0.1:" + std::to_string(controller_port_), "--token-file",
          token_file_, "--host", manager().docker_host, "--resync-interval", "5s"},
         dir_ + "/controller.log");
   }
 
-  // The agent of box_->nodes[node], serving metrics on base_port_ + port_offset;
-  // no --token-file when `token_file` is empty.
-  Process start_agent(std::size_t node, const std::string& token_file, int port_offset) {
-    std::vector<std::string> args = {
-        "agent", "--node-id", node_ids_[node], "--controller", controller_url(), "--host",
-        box_->nodes[node].docker_host, "--listen",
-        "127.0.0.1:" + std::to_string(base_port_ + port_offset), "--check-interval", "2s",
-        "--poll-wait", "10", "--log-format", "json"};
+  // The controller answering /healthz (within a generous deadline).
+  ::testing::AssertionResult controller_healthy() const {
+    return wait_until("the controller answering " + controller_url() + "/healthz", 30s, [&] {
+      return run_command("curl -sf " + controller_url() + "/healthz").status == 0;
+    });
+  }
+
+  // The agent of box_->nodes[node], serving metrics on a port of its choice
+  // (Process::port tells it), logging to agent-<index>.log; no --token-file
+  // when `token_file` is empty.
+  Process start_agent(std::size_t node, const std::string& token_file, int index) {
+    std::vector<std::string> args = {"agent",
+                                     "--node-id",
+                                     node_ids_[node],
+                                     "--controller",
+                                     controller_url(),
+                                     "--host",
+                                     box_->nodes[node].docker_host,
+                                     "--listen",
+                                     "127.0.0.1:0",
+                                     "--check-interval",
+                                     "2s",
+                                     "--poll-wait",
+                                     "10",
+                                     "--log-format",
+                                     "json"};
     if (!token_file.empty()) {
       args.push_back("--token-file");
       args.push_back(token_file);
     }
-    return Process::start(args, dir_ + "/agent-" + std::to_string(port_offset) + ".log");
+    return Process::start(args, dir_ + "/agent-" + std::to_string(index) + ".log");
   }
 
   const Sandbox* box_ = nullptr;
   std::string dir_, token_file_;
-  int base_port_ = 0;
+  int controller_port_ = 0;
   std::vector<std::string> node_ids_;
   NodeEngines engines_;
   std::vector<std::string> pulled_;  // removed from every node at the end

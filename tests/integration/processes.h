@@ -1,6 +1,6 @@
 // Helpers for integration tests that run swarm-prepull as processes on the
-// sandbox: start one with its output in a log file, stop it by pid, poll for
-// a condition.
+// sandbox: start one with its output in a log file, stop it by pid, wait for
+// a condition (tests/integration/waiting.h).
 #pragma once
 
 #include <signal.h>
@@ -12,11 +12,14 @@
 #include <cstdlib>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "tests/integration/waiting.h"
 
 namespace swarm_prepull::testing {
 
@@ -38,20 +41,17 @@ inline std::string trim(std::string text) {
   return text;
 }
 
-// Polls `done` every 100 ms until it holds or `limit` passes.
+// wait_until without a description (prefer wait_until: its failure says what
+// was awaited).
 inline bool eventually(std::chrono::milliseconds limit, const std::function<bool()>& done) {
-  const auto deadline = ProcessClock::now() + limit;
-  while (ProcessClock::now() < deadline) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(100));
-  }
-  return done();
+  return wait_until("a condition", limit, done);
 }
 
 // One swarm-prepull process, started with its output in a log file, stopped by pid.
 struct Process {
   pid_t pid = -1;
   std::string log;
+  int listening = 0;  // the port it said it bound, once port() learned it
 
   static Process start(const std::vector<std::string>& args, const std::string& log) {
     Process process;
@@ -73,25 +73,25 @@ struct Process {
     return process;
   }
 
+  // The port the process bound on 127.0.0.1 when started with
+  // `--listen 127.0.0.1:0`, learned from its log (waiting up to `limit` for
+  // the line); 0 when it did not say.
+  int port(std::chrono::milliseconds limit = std::chrono::seconds(15)) {
+    if (listening == 0) listening = listening_port(log, limit);
+    return listening;
+  }
+
   bool alive() const { return pid > 0 && ::waitpid(pid, nullptr, WNOHANG) == 0; }
 
-  // SIGTERM, then the seconds until it exited (-1: killed after 10 s) and its status.
+  // SIGTERM, then the seconds until it exited (-1: killed after 10 s) and its
+  // exit status (-1 when a signal ended it).
   std::pair<double, int> stop() {
     if (pid <= 0) return {0, 0};
     const auto start = ProcessClock::now();
     ::kill(pid, SIGTERM);
-    int status = 0;
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
-      if (seconds_since(start) > 10) {
-        ::kill(pid, SIGKILL);
-        ::waitpid(pid, &status, 0);
-        pid = -1;
-        return {-1, -1};
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    pid = -1;
-    return {seconds_since(start), WIFEXITED(status) ? WEXITSTATUS(status) : -1};
+    const auto status = reap(std::chrono::seconds(10));
+    if (!status) return {-1, -1};
+    return {seconds_since(start), *status};
   }
 
   // SIGKILL: a crash, no chance to clean up.
@@ -103,17 +103,20 @@ struct Process {
   }
 
   // Waits for the process to end by itself within `limit`: its exit status,
-  // or -1 (then it is killed).
-  int wait_exit(std::chrono::milliseconds limit) {
+  // or -1 (a signal ended it, or it still ran at the limit and was killed).
+  int wait_exit(std::chrono::milliseconds limit) { return reap(limit).value_or(-1); }
+
+  // The exit status (-1 for a signal) once the process ended within `limit`;
+  // nullopt when it still ran then (it is killed).
+  std::optional<int> reap(std::chrono::milliseconds limit) {
     if (pid <= 0) return -1;
-    const auto deadline = ProcessClock::now() + limit;
     int status = 0;
-    while (::waitpid(pid, &status, WNOHANG) == 0) {
-      if (ProcessClock::now() >= deadline) {
-        kill();
-        return -1;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    const bool exited = wait_until(
+        "pid " + std::to_string(pid) + " to exit", limit,
+        [&] { return ::waitpid(pid, &status, WNOHANG) != 0; }, std::chrono::milliseconds(5));
+    if (!exited) {
+      kill();
+      return std::nullopt;
     }
     pid = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;

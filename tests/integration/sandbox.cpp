@@ -39,8 +39,8 @@ std::unique_ptr<Sandbox> load() {
   const int count = std::atoi(values["SANDBOX_NODES"].c_str());
   for (int i = 1; i <= count; ++i) {
     const std::string prefix = "SANDBOX_NODE_" + std::to_string(i) + "_";
-    result->nodes.push_back(SandboxNode{"node-" + std::to_string(i), values[prefix + "HOST"],
-                                        values[prefix + "ADDR"]});
+    result->nodes.push_back(
+        SandboxNode{"node-" + std::to_string(i), values[prefix + "HOST"], values[prefix + "ADDR"]});
   }
   return result;
 }

@@ -15,8 +15,8 @@ struct SandboxNode {
 
 struct Sandbox {
   std::string dir;
-  std::string registry;       // host:port of the sandbox registry
-  std::string missing_image;  // a reference whose tag the registry does not hold
+  std::string registry;             // host:port of the sandbox registry
+  std::string missing_image;        // a reference whose tag the registry does not hold
   std::vector<std::string> images;  // seeded references, all pullable
   std::vector<SandboxNode> nodes;   // nodes[0] is the manager
 };

@@ -27,8 +27,7 @@ struct WaitResult {
 
 class WaitTest : public ProcessSwarmTest {
  protected:
-  // Ports apart from agent_test's.
-  void SetUp() override { set_up("wait-test", 20005); }
+  void SetUp() override { set_up("wait-test"); }
 
   void start(bool with_agents = true) {
     start_controller();
@@ -164,9 +163,16 @@ TEST_F(WaitTest, SurvivesAControllerRestart) {
                                   token_file_, "--interval",   "200ms",          image,
                                   "--timeout", "60s"};
   auto waiting = Process::start(all, dir_ + "/wait-restart.log");
-  std::this_thread::sleep_for(1s);
-  controller_.kill();
-  std::this_thread::sleep_for(500ms);
+  // The controller has wait's request (it lists the image, by tag or pinned
+  // to a digest) before it dies.
+  const std::string token = trim(read_text(token_file_));
+  const std::string repository = image.substr(0, image.rfind(':'));
+  ASSERT_TRUE(wait_until("the controller listing the image wait asked for", 30s, [&] {
+    return run_command("curl -sf -H 'Authorization: Bearer " + token + "' " + controller_url() +
+                       "/v1/images")
+               .output.find(repository) != std::string::npos;
+  })) << read_text(dir_ + "/wait-restart.log");
+  controller_.kill();  // returns once the process is gone
   start();  // a controller that never heard of the request, and the agents
   const int status = waiting.wait_exit(60s);
   EXPECT_EQ(status, 0) << read_text(dir_ + "/wait-restart.log");
