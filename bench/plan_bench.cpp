@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "compose/imageset_document.h"
 #include "reconcile/plan.h"
 
 namespace swarm_prepull::reconcile {
@@ -56,6 +57,7 @@ struct Swarm {
   std::vector<Node> nodes;
   std::vector<Service> services;
   std::vector<Config> configs;
+  std::vector<NamedImageSet> sets;  // the configs read, as the controller does once per pass
 };
 
 std::string numbered(const char* prefix, std::size_t n, int width) {
@@ -236,6 +238,7 @@ Swarm generate_swarm(bool singled_out) {
   s.nodes = generate_nodes(random, 1000);
   s.services = generate_services(random, 10000, s.nodes.size(), singled_out);
   s.configs = generate_imagesets();
+  s.sets = swarm_prepull::compose::image_sets(s.configs);
   return s;
 }
 
@@ -293,7 +296,7 @@ double max_rss_mib() {
 void plan_benchmark(benchmark::State& state, const Swarm& input) {
   std::size_t entries = 0;
   for (auto _ : state) {
-    Plan plan = desired_images(input.nodes, input.services, input.configs);
+    Plan plan = desired_images(input.nodes, input.services, input.sets);
     benchmark::DoNotOptimize(plan.nodes.data());
     entries = 0;
     for (const NodePlan& node : plan.nodes) entries += node.images.size();
@@ -313,7 +316,7 @@ BENCHMARK(BM_DesiredImagesNodesSingledOut)->Unit(benchmark::kMillisecond);
 
 void BM_MissingImages(benchmark::State& state) {
   const Swarm& input = swarm();
-  const Plan plan = desired_images(input.nodes, input.services, input.configs);
+  const Plan plan = desired_images(input.nodes, input.services, input.sets);
   // The eligible node with the longest list.
   const NodePlan* busiest = &plan.nodes.front();
   for (const NodePlan& node : plan.nodes) {
@@ -350,7 +353,7 @@ void report_plan_peak_rss(const char* name, const Swarm& input) {
   const long before = status_kib("VmRSS");
   std::ofstream("/proc/self/clear_refs") << "5";
   const long reset = status_kib("VmHWM");
-  Plan plan = desired_images(input.nodes, input.services, input.configs);
+  Plan plan = desired_images(input.nodes, input.services, input.sets);
   const long peak = status_kib("VmHWM");
   const long after = status_kib("VmRSS");
   std::size_t entries = 0;

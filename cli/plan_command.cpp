@@ -5,7 +5,11 @@
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
+#include "cli/plan_output.h"
+#include "compose/imageset_document.h"
+#include "reconcile/explain.h"
 #include "reconcile/plan.h"
+#include "reconcile/reference.h"
 #include "reconcile/snapshot.h"
 
 namespace swarm_prepull::cli {
@@ -20,6 +24,9 @@ std::vector<OptionSpec> plan_option_specs() {
        .default_value = "table", .choices = {"table", "json"}},
       {.name = "snapshot", .value_name = "FILE",
        .help = "read {\"nodes\",\"services\",\"configs\"} from FILE instead of the engine"},
+      {.name = "explain", .value_name = "IMAGE",
+       .help = "for every node, whether IMAGE goes there and, if not, the first rule that keeps "
+               "it away"},
   };
   for (auto& spec : engine_option_specs()) specs.push_back(std::move(spec));
   return specs;
@@ -74,7 +81,9 @@ int run_plan(const std::vector<std::string>& args, const CommandIo& io) {
   if (options->help) {
     io.out << "Usage: swarm-prepull plan [OPTIONS]\n\n"
               "Prints the images every node should hold, and which services want each, as the\n"
-              "controller computes them (swarm's placement rules; see docs/plan.md).\n\n"
+              "controller computes them (swarm's placement rules; see docs/plan.md).\n"
+              "With --explain IMAGE: for every node, whether IMAGE goes there and, if not,\n"
+              "which of swarm's rules keeps it away.\n\n"
               "Options:\n"
            << format_options_help(specs);
     return exit_ok;
@@ -83,17 +92,39 @@ int run_plan(const std::vector<std::string>& args, const CommandIo& io) {
     io.err << "swarm-prepull plan: unexpected argument '" << options->positional.front() << "'\n";
     return exit_usage;
   }
+  // A bad IMAGE is a bad command line: say so before asking the engine.
+  const std::string image = options->get("explain");
+  if (auto reference = reconcile::parse_reference(image); !image.empty() && !reference) {
+    io.err << "swarm-prepull plan: --explain: " << reference.error().message << "\n";
+    return exit_usage;
+  }
   auto snapshot = read_input(*options, io);
   if (!snapshot) {
     io.err << "swarm-prepull plan: " << snapshot.error().message << "\n";
     return exit_input;
   }
-  const auto plan =
-      reconcile::desired_images(snapshot->nodes, snapshot->services, snapshot->configs);
-  if (options->get("format") == "json") {
-    io.out << reconcile::to_json(plan).dump() << "\n";
+  // Image-set configs are read (YAML or JSON) here, before reconcile/.
+  const auto sets = compose::image_sets(snapshot->configs);
+  const bool json = options->get("format") == "json";
+  if (!image.empty()) {
+    auto explanation =
+        reconcile::explain_image(image, snapshot->nodes, snapshot->services, sets);
+    if (!explanation) {
+      io.err << "swarm-prepull plan: --explain: " << explanation.error().message << "\n";
+      return exit_usage;
+    }
+    if (json) {
+      io.out << explanation_to_json(*explanation).dump() << "\n";
+    } else {
+      io.out << format_explanation_table(*explanation);
+    }
+    return exit_ok;
+  }
+  const auto plan = reconcile::desired_images(snapshot->nodes, snapshot->services, sets);
+  if (json) {
+    io.out << plan_to_json(plan).dump() << "\n";
   } else {
-    io.out << reconcile::format_table(plan);
+    io.out << format_plan_table(plan);
   }
   return exit_ok;
 }

@@ -1,11 +1,11 @@
-#include "cli/compose.h"
+#include "compose/compose.h"
 
 #include <algorithm>
 #include <cctype>
 
 #include <yaml-cpp/yaml.h>
 
-namespace swarm_prepull::cli::compose {
+namespace swarm_prepull::compose {
 namespace {
 
 using reconcile::Error;
@@ -240,4 +240,4 @@ Expected<StackImages> stack_images(const std::vector<SourceFile>& files, const L
   return result;
 }
 
-}  // namespace swarm_prepull::cli::compose
+}  // namespace swarm_prepull::compose

@@ -13,7 +13,7 @@
 
 #include "reconcile/expected.h"
 
-namespace swarm_prepull::cli::compose {
+namespace swarm_prepull::compose {
 
 // Looks a variable up; nullopt when it is not set at all (which differs from
 // set-but-empty for ${VAR-default} and ${VAR?error}).
@@ -56,4 +56,4 @@ struct StackImages {
 reconcile::Expected<StackImages> stack_images(const std::vector<SourceFile>& files,
                                               const Lookup& lookup);
 
-}  // namespace swarm_prepull::cli::compose
+}  // namespace swarm_prepull::compose

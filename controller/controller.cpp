@@ -8,6 +8,7 @@
 #include <charconv>
 #include <variant>
 
+#include "compose/imageset_document.h"
 #include "reconcile/constraint.h"
 #include "reconcile/plan.h"
 #include "reconcile/reference.h"
@@ -326,8 +327,10 @@ Changes Controller::apply_snapshot(reconcile::Snapshot snapshot) {
 
 Changes Controller::republish() {
   if (!snapshot_) return {};
+  // Image-set configs are read here (YAML or JSON) so that reconcile/ sees JSON only.
   return apply_plan(reconcile::desired_images(snapshot_->nodes, snapshot_->services,
-                                              snapshot_->configs, warm_.image_sets()));
+                                              compose::image_sets(snapshot_->configs),
+                                              warm_.image_sets()));
 }
 
 void Controller::expire_warm_requests(Clock::time_point now) {

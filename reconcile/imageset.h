@@ -13,10 +13,15 @@
 //       - linux/amd64
 //       - {os: linux, architecture: arm64}
 //
-// written in JSON or in a small YAML subset parsed here (reconcile/ does not
-// depend on a YAML library). A document is valid or not as a whole.
+// Here the document is decoded from its JSON value: a reader outside
+// reconcile/ (compose/imageset_document.h) turns the text people write into
+// that value and records where each value was written, so that errors can
+// still name a line and column. A document is valid or not as a whole.
 #pragma once
 
+#include <cstddef>
+#include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,11 +45,26 @@ struct ImageSet {
   Placement placement;              // constraints as written (each one parses), platforms
 };
 
-// Parses a document: JSON when its first significant character is '{', the
-// YAML subset otherwise. Errors name the line (YAML; JSON syntax errors give
-// line and column) and the path: "line 7: placement.platforms[1]: unknown key
-// 'arch' (expected os, architecture)". A reference that does not parse or a
-// constraint swarm would refuse makes the document invalid.
-Expected<ImageSet> parse_imageset(std::string_view document);
+// Where a value of the document was written, 1-based.
+struct SourcePosition {
+  std::size_t line = 0;
+  std::size_t column = 0;
+};
+
+// The positions of a document's values and of its mapping keys, by JSON
+// pointer ("/placement/platforms/1"; a key under the pointer of its value).
+// Empty for a document that has none to give (JSON text, a warm request).
+struct SourceMap {
+  std::map<std::string, SourcePosition> values;
+  std::map<std::string, SourcePosition> keys;
+};
+
+// Decodes a document. Errors name the position when `where` knows it, then
+// the path and the fault: "line 7, column 5: placement.platforms[1]: unknown
+// key 'arch' (expected os, architecture)". A reference that does not parse,
+// a constraint swarm would refuse, a value of the wrong type and an unknown
+// key all make the document invalid. A null list (every entry commented out)
+// is an empty one; a null platform field matches any.
+Expected<ImageSet> decode_imageset(const nlohmann::json& document, const SourceMap& where = {});
 
 }  // namespace swarm_prepull::reconcile

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <functional>
-#include <nlohmann/json.hpp>
 #include <numeric>
 #include <span>
 #include <unordered_map>
@@ -12,6 +11,7 @@
 #include "reconcile/imageset.h"
 #include "reconcile/platform.h"
 #include "reconcile/reference.h"
+#include "reconcile/rules.h"
 
 namespace swarm_prepull::reconcile {
 namespace {
@@ -367,14 +367,10 @@ class Planner {
     if (service.previous_spec) add_spec(*service.previous_spec, name, source, "previous spec: ");
   }
 
-  void add_imageset(const Config& config) {
-    const std::string name = "config:" + config.name;
-    auto set = parse_imageset(config.data);
-    if (!set) return error(name, set.error().message);
-    add_set(name, *set);
-  }
-
-  void add_set(const std::string& name, const ImageSet& set) {
+  void add_set(const NamedImageSet& named) {
+    const std::string& name = named.source;
+    if (named.error) return error(name, named.error->message);
+    const ImageSet& set = named.set;
     auto placement = place(set.placement);
     if (!placement) return error(name, placement.error().message);
     const std::uint32_t source = sources_.intern(name);
@@ -599,30 +595,22 @@ Plan Planner::finish() && {
   return plan;
 }
 
-void pad_to(std::string& out, std::string_view text, std::size_t width) {
-  out.append(text);
-  out.append(width - text.size() + 3, ' ');
-}
-
 }  // namespace
 
-bool node_is_eligible(const Node& node) {
-  return node.state == "ready" && node.availability == "active";
+bool node_is_eligible(const Node& node) { return node_ready(node) && node_active(node); }
+
+Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
+                    const std::vector<NamedImageSet>& sets) {
+  return desired_images(nodes, services, sets, {});
 }
 
 Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
-                    const std::vector<Config>& configs) {
-  return desired_images(nodes, services, configs, {});
-}
-
-Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
-                    const std::vector<Config>& configs, const std::vector<NamedImageSet>& sets) {
+                    const std::vector<NamedImageSet>& sets,
+                    const std::vector<NamedImageSet>& more_sets) {
   Planner planner(nodes);
   for (const Service& service : services) planner.add_service(service);
-  for (const Config& config : configs) {
-    if (is_imageset(config)) planner.add_imageset(config);
-  }
-  for (const NamedImageSet& set : sets) planner.add_set(set.source, set.set);
+  for (const NamedImageSet& set : sets) planner.add_set(set);
+  for (const NamedImageSet& set : more_sets) planner.add_set(set);
   return std::move(planner).finish();
 }
 
@@ -686,81 +674,6 @@ std::vector<std::string> missing_images(const Plan& plan, const NodePlan& node,
     if (!held.contains(plan.images[id].ref)) missing.push_back(plan.images[id].ref);
   }
   return missing;
-}
-
-nlohmann::ordered_json to_json(const Plan& plan) {
-  nlohmann::ordered_json nodes = nlohmann::ordered_json::array();
-  for (const NodePlan& node : plan.nodes) {
-    nlohmann::ordered_json images = nlohmann::ordered_json::array();
-    for (std::uint32_t id : node.images) {
-      const DesiredImage& image = plan.images[id];
-      images.push_back({{"ref", image.ref}, {"services", image.services}});
-    }
-    nodes.push_back(
-        {{"id", node.node_id}, {"hostname", node.hostname}, {"images", std::move(images)}});
-  }
-  nlohmann::ordered_json errors = nlohmann::ordered_json::array();
-  for (const PlanError& error : plan.errors) {
-    errors.push_back({{"service", error.service}, {"message", error.message}});
-  }
-  return {{"nodes", std::move(nodes)}, {"errors", std::move(errors)}};
-}
-
-std::string format_table(const Plan& plan) {
-  struct Row {
-    std::string_view node, id, image;
-    std::string services;
-  };
-  std::vector<Row> rows;
-  for (const NodePlan& node : plan.nodes) {
-    if (node.images.empty()) rows.push_back(Row{node.hostname, node.node_id, "-", "-"});
-    bool first = true;
-    for (std::uint32_t id : node.images) {
-      const DesiredImage& image = plan.images[id];
-      Row row{first ? std::string_view(node.hostname) : "",
-              first ? std::string_view(node.node_id) : "",
-              image.ref,
-              {}};
-      for (const std::string& service : image.services) {
-        row.services += (row.services.empty() ? "" : ", ") + service;
-      }
-      rows.push_back(std::move(row));
-      first = false;
-    }
-  }
-  std::size_t node_width = 4, id_width = 2, image_width = 5;
-  for (const Row& row : rows) {
-    node_width = std::max(node_width, row.node.size());
-    id_width = std::max(id_width, row.id.size());
-    image_width = std::max(image_width, row.image.size());
-  }
-  std::string out;
-  const auto line = [&](std::string_view node, std::string_view id, std::string_view image,
-                        std::string_view services) {
-    pad_to(out, node, node_width);
-    pad_to(out, id, id_width);
-    pad_to(out, image, image_width);
-    out.append(services);
-    while (!out.empty() && out.back() == ' ') out.pop_back();
-    out.push_back('\n');
-  };
-  line("NODE", "ID", "IMAGE", "SERVICES");
-  for (const Row& row : rows) line(row.node, row.id, row.image, row.services);
-
-  if (!plan.errors.empty()) {
-    std::size_t service_width = 7;
-    for (const PlanError& error : plan.errors) {
-      service_width = std::max(service_width, error.service.size());
-    }
-    out.append("\n");
-    pad_to(out, "SERVICE", service_width);
-    out.append("ERROR\n");
-    for (const PlanError& error : plan.errors) {
-      pad_to(out, error.service, service_width);
-      out.append(error.message).push_back('\n');
-    }
-  }
-  return out;
 }
 
 }  // namespace swarm_prepull::reconcile

@@ -8,7 +8,7 @@
 #pragma once
 
 #include <cstdint>
-#include <nlohmann/json_fwd.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -26,7 +26,8 @@ inline constexpr std::string_view skip_label = "swarm-prepull.skip";
 inline constexpr std::string_view images_label = "swarm-prepull.images";
 
 // Swarm's ReadyFilter: only a ready node that is active receives tasks;
-// pause, drain, down, disconnected and unknown nodes get nothing.
+// pause, drain, down, disconnected and unknown nodes get nothing
+// (node_ready and node_active of reconcile/rules.h).
 bool node_is_eligible(const Node& node);
 
 // One image a node should hold, with the services that want it there.
@@ -62,27 +63,31 @@ struct Plan {
   std::vector<PlanError> errors;     // sorted by service then message
 };
 
-// The desired images of every node from the swarm's nodes, services and
-// configs (image sets are the configs labelled swarm-prepull.imageset=true;
-// others are ignored). Bad input is reported in Plan::errors and keeps only
-// what it concerns out of the plan: a reference that does not parse, that
-// image; a constraint that does not parse, every image of its spec (the
-// other spec of the same service is placed as usual); an invalid image-set
-// document, that set.
-Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
-                    const std::vector<Config>& configs = {});
-
-// An image set that lives outside the swarm, e.g. a warm request of
-// `swarm-prepull wait` held by the controller; `source` is how the plan names
-// it among the services ("warm:<id>").
+// An image set: a config labelled swarm-prepull.imageset=true, its document
+// read outside reconcile/ (compose/imageset_document.h), or a warm request of
+// `swarm-prepull wait` held by the controller. `source` is how the plan
+// names it among the services ("config:<name>", "warm:<id>").
 struct NamedImageSet {
   std::string source;
   ImageSet set;
+  // Why the document is invalid: the set places nothing and this is listed
+  // in Plan::errors under `source`.
+  std::optional<Error> error;
 };
 
-// The same plan with more image sets, placed exactly like image-set configs.
+// The desired images of every node from the swarm's nodes, services and
+// image sets. Bad input is reported in Plan::errors and keeps only what it
+// concerns out of the plan: a reference that does not parse, that image; a
+// constraint that does not parse, every image of its spec (the other spec of
+// the same service is placed as usual); an invalid image set, that set.
 Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
-                    const std::vector<Config>& configs, const std::vector<NamedImageSet>& sets);
+                    const std::vector<NamedImageSet>& sets = {});
+
+// The same with two lists of sets (the configs' and the warm requests'),
+// which the controller keeps apart.
+Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
+                    const std::vector<NamedImageSet>& sets,
+                    const std::vector<NamedImageSet>& more_sets);
 
 // The plan entries of one node, resolved.
 std::vector<const DesiredImage*> desired_of(const Plan& plan, const NodePlan& node);
@@ -106,16 +111,5 @@ std::vector<std::string> missing_images(const std::vector<std::string>& desired,
                                         const std::vector<Image>& present);
 std::vector<std::string> missing_images(const Plan& plan, const NodePlan& node,
                                         const std::vector<Image>& present);
-
-// {"nodes":[{"id","hostname","images":[{"ref","services":[...]}]}],
-//  "errors":[{"service","message"}]}, in the plan's order, keys in that order
-// too (ordered_json: people diff this output).
-nlohmann::ordered_json to_json(const Plan& plan);
-
-// A human-readable table, one row per node and image, aligned columns:
-//   NODE     ID     IMAGE                            SERVICES
-//   node-1   a1b2   docker.io/library/redis:7        cache, web
-// followed by an ERRORS table when there are errors.
-std::string format_table(const Plan& plan);
 
 }  // namespace swarm_prepull::reconcile

@@ -1,8 +1,8 @@
-#include "cli/compose.h"
+#include "compose/compose.h"
 
 #include <gtest/gtest.h>
 
-namespace swarm_prepull::cli::compose {
+namespace swarm_prepull::compose {
 namespace {
 
 const std::map<std::string, std::string> variables = {
@@ -188,4 +188,4 @@ TEST(StackImages, ErrorsSayFileLineAndColumn) {
 }
 
 }  // namespace
-}  // namespace swarm_prepull::cli::compose
+}  // namespace swarm_prepull::compose

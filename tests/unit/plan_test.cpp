@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "reconcile/constraint.h"
+#include "reconcile/imageset.h"
 #include "reconcile/platform.h"
 #include "reconcile/reference.h"
 
@@ -420,58 +421,64 @@ TEST(DesiredImages, BadConstraintInPreviousSpecKeepsTheCurrentSpec) {
 
 // --- image sets ------------------------------------------------------------------
 
-Config imageset_config(std::string name, std::string data) {
-  Config config;
-  config.id = "cfg-" + name;
-  config.name = std::move(name);
-  config.labels["swarm-prepull.imageset"] = "true";
-  config.data = std::move(data);
-  return config;
+// An image-set config as compose::image_sets hands it over: decoded, or the
+// reason it is not (reading YAML is compose/'s, tested in imageset_test.cpp).
+NamedImageSet config_set(const std::string& name, const std::string& json_document) {
+  NamedImageSet named;
+  named.source = "config:" + name;
+  auto set = decode_imageset(nlohmann::json::parse(json_document));
+  if (set) {
+    named.set = std::move(set).value();
+  } else {
+    named.error = set.error();
+  }
+  return named;
 }
 
-TEST(DesiredImages, ImageSetFromYamlIsPlacedByItsConstraints) {
-  const Plan plan =
-      desired_images({make_node("n1", "a", {{"zone", "a"}}), make_node("n2", "b")}, {},
-                     {imageset_config("warm",
-                                      "images:\n  - redis\n  - nginx:1.25\n"
-                                      "placement:\n  constraints: [node.labels.zone==a]\n")});
+TEST(DesiredImages, ImageSetIsPlacedByItsConstraints) {
+  const Plan plan = desired_images(
+      {make_node("n1", "a", {{"zone", "a"}}), make_node("n2", "b")}, {},
+      {config_set("warm",
+                  R"({"images": ["redis", "nginx:1.25"],
+                      "placement": {"constraints": ["node.labels.zone==a"]}})")});
   EXPECT_THAT(refs_on(plan, "n1"), ElementsAre(nginx, redis));
   EXPECT_THAT(wanted_on(plan, "n1")[redis], ElementsAre("config:warm"));
   EXPECT_THAT(refs_on(plan, "n2"), IsEmpty());
 }
 
-TEST(DesiredImages, ImageSetFromJsonWithPlatforms) {
+TEST(DesiredImages, ImageSetWithPlatforms) {
   Node arm = make_node("n2", "b");
   arm.platform = {"aarch64", "linux"};
   const Plan plan = desired_images(
       {make_node("n1", "a"), arm}, {},
-      {imageset_config("arm",
-                       R"({"images": ["redis"], "placement": {"platforms": ["linux/arm64"]}})")});
+      {config_set("arm", R"({"images": ["redis"], "placement": {"platforms": ["linux/arm64"]}})")});
   EXPECT_THAT(refs_on(plan, "n1"), IsEmpty());
   EXPECT_THAT(refs_on(plan, "n2"), ElementsAre(redis));
 }
 
-TEST(DesiredImages, ConfigsWithoutTheLabelAreIgnored) {
-  Config config = imageset_config("plain", "images: [redis]\n");
-  config.labels.clear();
-  const Plan plan = desired_images({make_node("n1", "a")}, {}, {config});
-  EXPECT_THAT(refs_on(plan, "n1"), IsEmpty());
-  EXPECT_THAT(plan.errors, IsEmpty());
-}
-
 TEST(DesiredImages, BadImageSetIsAnErrorForThatConfigAlone) {
-  const Plan plan = desired_images({make_node("n1", "a")}, {make_service("cache", "redis")},
-                                   {imageset_config("bad", "images:\n  - nginx\n\timages: x\n"),
-                                    imageset_config("good", "images: [nginx:1.25]\n")});
+  const Plan plan =
+      desired_images({make_node("n1", "a")}, {make_service("cache", "redis")},
+                     {config_set("bad", R"({"images": ["nginx"], "placment": {}})"),
+                      config_set("good", R"({"images": ["nginx:1.25"]})")});
   EXPECT_THAT(refs_on(plan, "n1"), ElementsAre(nginx, redis));
   ASSERT_EQ(plan.errors.size(), 1u);
   EXPECT_EQ(plan.errors[0].service, "config:bad");
-  EXPECT_THAT(plan.errors[0].message, ::testing::StartsWith("line 3: "));
+  EXPECT_EQ(plan.errors[0].message, "unknown key 'placment' (expected images, placement)");
+}
+
+TEST(DesiredImages, WarmSetsAndConfigSetsArePlacedAlike) {
+  NamedImageSet warm;
+  warm.source = "warm:1";
+  warm.set.images = {"redis"};
+  const Plan plan = desired_images({make_node("n1", "a")}, {},
+                                   {config_set("warm", R"({"images": ["redis"]})")}, {warm});
+  EXPECT_THAT(wanted_on(plan, "n1")[redis], ElementsAre("config:warm", "warm:1"));
 }
 
 TEST(DesiredImages, ServiceAndImageSetWantingOneImageAreBothListed) {
   const Plan plan = desired_images({make_node("n1", "a")}, {make_service("cache", "redis:latest")},
-                                   {imageset_config("warm", "images: [redis]")});
+                                   {config_set("warm", R"({"images": ["redis"]})")});
   EXPECT_THAT(wanted_on(plan, "n1")[redis], ElementsAre("cache", "config:warm"));
 }
 
@@ -504,48 +511,6 @@ TEST(DesiredImages, ErrorsAreSortedByServiceThenMessage) {
   EXPECT_THAT(plan.errors[1].message, ::testing::StartsWith("image 'B@d'"));
   EXPECT_EQ(plan.errors[2].service, "mid");
   EXPECT_EQ(plan.errors[3].service, "zeta");
-}
-
-TEST(ToJson, HasExactlyTheDocumentedShapeAndOrder) {
-  Node drained = make_node("n0", "c");
-  drained.availability = "drain";
-  const Plan plan = desired_images(
-      {drained, make_node("n2", "b"), make_node("n1", "a", {{"zone", "a"}})},
-      {make_service("web", "nginx:1.25"), make_service("cache", "redis", {"node.labels.zone==a"}),
-       make_service("api", "nginx:1.25", {"node.labels.zone==a"}), make_service("bad", "Bad")});
-  nlohmann::ordered_json expected = nlohmann::ordered_json::parse(R"({
-    "nodes": [
-      {"id": "n1", "hostname": "a", "images": [
-        {"ref": "docker.io/library/nginx:1.25", "services": ["api", "web"]},
-        {"ref": "docker.io/library/redis:latest", "services": ["cache"]}]},
-      {"id": "n2", "hostname": "b", "images": [
-        {"ref": "docker.io/library/nginx:1.25", "services": ["web"]}]},
-      {"id": "n0", "hostname": "c", "images": []}
-    ]
-  })");
-  ASSERT_EQ(plan.errors.size(), 1u);
-  expected["errors"] = nlohmann::ordered_json::array(
-      {nlohmann::ordered_json{{"service", "bad"}, {"message", plan.errors[0].message}}});
-  EXPECT_EQ(to_json(plan), expected);
-  EXPECT_EQ(to_json(plan).dump().rfind(R"({"nodes":[{"id":"n1","hostname":"a","images":)", 0), 0u);
-  EXPECT_EQ(plan.images.size(), 3u);  // nginx twice (two service sets), redis once
-}
-
-TEST(FormatTable, AlignsColumnsAndListsErrors) {
-  Node drained = make_node("n3", "node-3");
-  drained.availability = "drain";
-  const Plan plan = desired_images(
-      {make_node("n1", "node-1", {{"zone", "a"}}), drained},
-      {make_service("web", "nginx:1.25"), make_service("cache", "redis", {"node.labels.zone==a"}),
-       make_service("bad", "nginx", {"1x==y"})});
-  EXPECT_EQ(format_table(plan),
-            "NODE     ID   IMAGE                            SERVICES\n"
-            "node-1   n1   docker.io/library/nginx:1.25     web\n"
-            "              docker.io/library/redis:latest   cache\n"
-            "node-3   n3   -                                -\n"
-            "\n"
-            "SERVICE   ERROR\n"
-            "bad       constraint '1x==y': key '1x' is invalid\n");
 }
 
 // --- missing images ------------------------------------------------------------------
