@@ -51,6 +51,15 @@ class PlanTest : public ::testing::Test {
     return json::parse(result.output, nullptr, false);
   }
 
+  // `plan --explain IMAGE --format json` against the manager.
+  json explain(const std::string& image) {
+    auto result = run_command("'" + std::string(SWARM_PREPULL_BINARY) +
+                              "' plan --format json --explain '" + image + "' --host '" +
+                              manager_ + "' 2>&1");
+    EXPECT_EQ(result.status, 0) << result.output;
+    return json::parse(result.output, nullptr, false);
+  }
+
   // The hostnames whose plan wants `image` for `service`.
   static Hostnames nodes_wanting(const json& plan, const std::string& service,
                                  std::string* ref = nullptr) {
@@ -187,6 +196,65 @@ TEST_F(PlanTest, AWorkerIsRefusedWithTheEnginesMessage) {
   EXPECT_NE(result.output.find("not a swarm manager"), std::string::npos) << result.output;
   EXPECT_NE(result.output.find("503"), std::string::npos) << result.output;
   EXPECT_EQ(std::count(result.output.begin(), result.output.end(), '\n'), 1) << result.output;
+}
+
+// --explain agrees with the plan on every node of the live swarm, and says
+// why a node is left out in swarm's words.
+TEST_F(PlanTest, ExplainAgreesWithThePlanAndNamesTheRule) {
+  ASSERT_EQ(run_command(docker(manager_, "node update --label-add zone=a node-2")).status, 0);
+  on_cleanup("node update --label-rm zone node-2");
+  ASSERT_EQ(run_command(docker(manager_, "node update --availability drain node-3")).status, 0);
+  on_cleanup("node update --availability active node-3");
+  create_service("pp-explain", "--constraint node.labels.zone==a " + image(1));
+  create_service("pp-explain-all", "--mode global " + image(0));
+
+  const json result = plan();
+  ASSERT_TRUE(result.is_object()) << result;
+  std::set<std::string> refs = {"docker.io/library/never-wanted:1"};
+  for (const auto& node : result.at("nodes")) {
+    for (const auto& entry : node.at("images")) refs.insert(entry.at("ref").get<std::string>());
+  }
+  for (const auto& ref : refs) {
+    const json explanation = explain(ref);
+    ASSERT_TRUE(explanation.is_object()) << ref << ": " << explanation;
+    EXPECT_EQ(explanation.at("image"), ref);
+    ASSERT_EQ(explanation.at("nodes").size(), result.at("nodes").size()) << ref;
+    for (std::size_t n = 0; n < result.at("nodes").size(); ++n) {
+      const json& planned = result.at("nodes")[n];
+      const json& explained = explanation.at("nodes")[n];
+      EXPECT_EQ(explained.at("id"), planned.at("id"));
+      bool in_plan = false;
+      for (const auto& entry : planned.at("images")) in_plan |= entry.at("ref") == ref;
+      EXPECT_EQ(explained.at("placed").get<bool>(), in_plan)
+          << ref << " on " << planned.at("hostname") << ": " << explained;
+      EXPECT_EQ(explained.at("reason").get<std::string>().empty(), in_plan) << explained;
+    }
+  }
+
+  std::string constrained;
+  ASSERT_EQ(nodes_wanting(result, "pp-explain", &constrained), (Hostnames{"node-2"}));
+  std::map<std::string, std::string> reasons;
+  for (const auto& node : explain(constrained).at("nodes")) {
+    reasons[node.at("hostname").get<std::string>()] = node.at("reason").get<std::string>();
+  }
+  EXPECT_EQ(reasons["node-2"], "");
+  EXPECT_NE(reasons["node-1"].find("constraint node.labels.zone==a (node has no label zone)"),
+            std::string::npos)
+      << reasons["node-1"];
+  EXPECT_NE(reasons["node-3"].find("node is drained"), std::string::npos) << reasons["node-3"];
+
+  // The table names the same reasons, one line per node.
+  auto table = run_command("'" + std::string(SWARM_PREPULL_BINARY) + "' plan --explain '" +
+                           constrained + "' --host '" + manager_ + "' 2>&1");
+  EXPECT_EQ(table.status, 0) << table.output;
+  EXPECT_NE(table.output.find("not placed: node is drained"), std::string::npos) << table.output;
+}
+
+TEST_F(PlanTest, ExplainRefusesAnInvalidImageAsABadCommandLine) {
+  auto result = run_command("'" + std::string(SWARM_PREPULL_BINARY) +
+                            "' plan --explain 'Not/Valid' --host '" + manager_ + "' 2>&1");
+  EXPECT_EQ(result.status, 2) << result.output;
+  EXPECT_NE(result.output.find("--explain"), std::string::npos) << result.output;
 }
 
 }  // namespace
