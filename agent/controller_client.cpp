@@ -96,19 +96,22 @@ boost::asio::awaitable<engine::Result<DesiredSet>> ControllerClient::desired(std
                                       options_.body_limit};
   auto response = co_await transport_->request(call, std::move(request), limits);
   if (!response) co_return response.error();
-  auto set = decode_desired_set(response->body);
-  if (!set) co_return call.fail(engine_errc::bad_response, set.error().message, response->status);
+  auto set = api::decode_desired_set(response->body);
+  if (!set) {
+    co_return call.fail(engine_errc::bad_response, set.error().to_string(), response->status);
+  }
   co_return std::move(*set);
 }
 
-boost::asio::awaitable<engine::Result<void>> ControllerClient::post_status(nlohmann::json report) {
+boost::asio::awaitable<engine::Result<void>> ControllerClient::post_status(
+    const api::StatusReport& report) {
   const std::string path =
       options_.url.base_path + "/v1/nodes/" + engine::percent_encode(options_.node_id) + "/status";
   const engine::detail::Call call{options_.url.endpoint.to_string(), "POST " + path};
   auto request = controller_request(http::verb::post, path, options_.url.endpoint, options_.token,
                                     "swarm-prepull-agent");
   request.set(http::field::content_type, "application/json");
-  request.body() = report.dump();
+  request.body() = api::encode(report);
   request.prepare_payload();
   const engine::detail::Limits limits{options_.request_timeout, 16 * 1024, 64 * 1024};
   auto response = co_await transport_->request(call, std::move(request), limits);

@@ -62,7 +62,7 @@ class ControllerClient {
   // (status 401), a 404 (unknown node) not_found; a malformed body bad_response.
   boost::asio::awaitable<engine::Result<DesiredSet>> desired(std::uint64_t after);
   // POST /v1/nodes/{id}/status.
-  boost::asio::awaitable<engine::Result<void>> post_status(nlohmann::json report);
+  boost::asio::awaitable<engine::Result<void>> post_status(const api::StatusReport& report);
 
   const ControllerClientOptions& options() const { return options_; }
 

@@ -22,33 +22,6 @@ bool contains_any(const std::string& text, std::initializer_list<std::string_vie
 
 }  // namespace
 
-std::string_view to_string(Reason reason) {
-  switch (reason) {
-    case Reason::not_found:
-      return "not_found";
-    case Reason::unauthorized:
-      return "unauthorized";
-    case Reason::rate_limited:
-      return "rate_limited";
-    case Reason::network:
-      return "network";
-    case Reason::timeout:
-      return "timeout";
-    case Reason::disk_full:
-      return "disk_full";
-    case Reason::other:
-      return "other";
-  }
-  return "other";
-}
-
-std::optional<Reason> reason_from_string(std::string_view text) {
-  for (const Reason reason : all_reasons) {
-    if (to_string(reason) == text) return reason;
-  }
-  return std::nullopt;
-}
-
 bool is_permanent(Reason reason) {
   return reason == Reason::not_found || reason == Reason::unauthorized;
 }

@@ -3,30 +3,17 @@
 // and what decides whether the agent retries.
 #pragma once
 
-#include <array>
-#include <optional>
-#include <string_view>
-
+#include "api/messages.h"
 #include "engine/error.h"
 
 namespace swarm_prepull::agent {
 
-enum class Reason {
-  not_found,     // the registry has no such repository, tag or manifest
-  unauthorized,  // the registry refused our credentials (or we sent none)
-  rate_limited,  // HTTP 429 / toomanyrequests
-  network,       // the registry or the engine could not be reached, or the connection broke
-  timeout,       // no answer within a bound: ours (pull_timeout, idle) or the engine's
-  disk_full,     // no space left on device
-  other,         // anything else, e.g. a pull that "succeeded" but left nothing listed
-};
-
-inline constexpr std::array<Reason, 7> all_reasons = {
-    Reason::not_found, Reason::unauthorized, Reason::rate_limited, Reason::network,
-    Reason::timeout,   Reason::disk_full,    Reason::other};
-
-std::string_view to_string(Reason reason);
-std::optional<Reason> reason_from_string(std::string_view text);
+// The closed set of reasons is the agent API's (api/messages.h): the status
+// report carries them, the controller decodes them.
+using Reason = api::FailureReason;
+using api::parse_failure_reason;
+using api::to_string;
+inline constexpr auto all_reasons = api::all_failure_reasons;
 
 // not_found and unauthorized do not heal by waiting: they are not retried until
 // the desired set or the credentials change. Every other reason is retried

@@ -6,46 +6,6 @@
 
 namespace swarm_prepull::agent {
 
-using nlohmann::json;
-
-reconcile::Expected<DesiredSet> decode_desired_set(std::string_view body) {
-  const json document = json::parse(body, nullptr, /*allow_exceptions=*/false);
-  if (document.is_discarded()) return reconcile::Error{"desired set: not valid JSON"};
-  if (!document.is_object()) return reconcile::Error{"desired set: /: expected an object"};
-  DesiredSet set;
-  const auto generation = document.find("generation");
-  if (generation == document.end() || !generation->is_number_unsigned()) {
-    return reconcile::Error{"desired set: /generation: expected an unsigned integer"};
-  }
-  set.generation = generation->get<std::uint64_t>();
-  if (const auto hostname = document.find("hostname");
-      hostname != document.end() && hostname->is_string()) {
-    set.hostname = hostname->get<std::string>();
-  }
-  const auto images = document.find("images");
-  if (images == document.end() || !images->is_array()) {
-    return reconcile::Error{"desired set: /images: expected an array"};
-  }
-  std::unordered_set<std::string> seen;
-  for (std::size_t i = 0; i < images->size(); ++i) {
-    const json& entry = (*images)[i];
-    const std::string path = "desired set: /images/" + std::to_string(i);
-    if (!entry.is_object()) return reconcile::Error{path + ": expected an object"};
-    const auto ref = entry.find("ref");
-    if (ref == entry.end() || !ref->is_string() || ref->get<std::string>().empty()) {
-      return reconcile::Error{path + "/ref: expected a non-empty string"};
-    }
-    DesiredEntry desired{ref->get<std::string>(), true};
-    if (const auto pull = entry.find("pull"); pull != entry.end()) {
-      if (!pull->is_boolean()) return reconcile::Error{path + "/pull: expected a boolean"};
-      desired.pull = pull->get<bool>();
-    }
-    if (!seen.insert(desired.ref).second) continue;  // a duplicate adds nothing
-    set.images.push_back(std::move(desired));
-  }
-  return set;
-}
-
 AgentState::AgentState(AgentStateOptions options, RandomSource& random)
     : options_(options), random_(&random) {
   if (options_.max_concurrent_pulls == 0) options_.max_concurrent_pulls = 1;
@@ -124,7 +84,7 @@ PullOutcome AgentState::finish_pull(const std::string& ref, std::optional<PullFa
                                     TimePoint now) {
   in_flight_.erase(ref);
   const bool desired = std::any_of(desired_.images.begin(), desired_.images.end(),
-                                   [&](const DesiredEntry& entry) { return entry.ref == ref; });
+                                   [&](const DesiredImage& entry) { return entry.ref == ref; });
   if (!failure) {
     if (reconcile::missing_images(std::vector<std::string>{ref}, present_after).empty()) {
       records_.erase(ref);
@@ -196,22 +156,12 @@ double AgentState::hit_ratio() const {
   return static_cast<double>(present_.size()) / static_cast<double>(desired_.images.size());
 }
 
-json AgentState::status_report(std::string_view agent_version,
-                               std::string_view engine_version) const {
-  json images = json::array();
-  for (const auto& status : statuses()) {
-    json image = {{"ref", status.ref}, {"state", to_string(status.state)}};
-    if (status.state == ImageState::pulling) image["since"] = status.since;
-    if (status.state == ImageState::failed) {
-      image["reason"] = to_string(status.reason);
-      image["message"] = status.message;
-      image["attempts"] = status.attempts;
-    }
-    images.push_back(std::move(image));
-  }
-  return {{"generation", desired_.generation},
-          {"images", std::move(images)},
-          {"agent", {{"version", agent_version}, {"engine_version", engine_version}}}};
+api::StatusReport AgentState::status_report(std::string_view agent_version,
+                                            std::string_view engine_version) const {
+  return {.generation = desired_.generation,
+          .images = statuses(),
+          .agent_version = std::string(agent_version),
+          .engine_version = std::string(engine_version)};
 }
 
 }  // namespace swarm_prepull::agent

@@ -8,7 +8,6 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
@@ -16,44 +15,20 @@
 #include <unordered_set>
 #include <vector>
 
-#include "reconcile/image_state.h"
 #include "agent/backoff.h"
 #include "agent/failure.h"
-#include "reconcile/expected.h"
+#include "api/messages.h"
 
 namespace swarm_prepull::agent {
 
 using Clock = std::chrono::steady_clock;
 using TimePoint = Clock::time_point;
 
-// One entry of GET /v1/nodes/{id}/desired.
-struct DesiredEntry {
-  std::string ref;   // canonical, as the controller sends it
-  bool pull = true;  // false: held back by the controller's per-image cap
-  bool operator==(const DesiredEntry&) const = default;
-};
-
-struct DesiredSet {
-  std::uint64_t generation = 0;
-  std::string hostname;
-  std::vector<DesiredEntry> images;
-  bool operator==(const DesiredSet&) const = default;
-};
-
-// Decodes a 200 body of GET /v1/nodes/{id}/desired; errors name the JSON path.
-reconcile::Expected<DesiredSet> decode_desired_set(std::string_view body);
-
+// The desired set and the statuses are the agent API's messages (api/messages.h).
+using api::DesiredImage;
+using api::DesiredSet;
+using api::ImageStatus;
 using reconcile::ImageState;
-
-struct ImageStatus {
-  std::string ref;
-  ImageState state = ImageState::waiting;
-  Reason reason = Reason::other;  // failed only
-  std::string message;            // failed only
-  std::uint32_t attempts = 0;     // failed pulls since the last success
-  double since = 0;               // pulling only: wall-clock seconds since the epoch
-  bool operator==(const ImageStatus&) const = default;
-};
 
 struct PullFailure {
   Reason reason = Reason::other;
@@ -125,9 +100,9 @@ class AgentState {
   // Present desired images / desired images now; 1 when nothing is desired.
   double hit_ratio() const;
 
-  // The body of POST /v1/nodes/{id}/status.
-  nlohmann::json status_report(std::string_view agent_version,
-                               std::string_view engine_version) const;
+  // What POST /v1/nodes/{id}/status carries.
+  api::StatusReport status_report(std::string_view agent_version,
+                                  std::string_view engine_version) const;
 
  private:
   struct Record {

@@ -298,10 +298,10 @@ std::string encode(const StatusReport& report) {
     if (status.since != 0 && std::isfinite(status.since)) image["since"] = status.since;
     images.push_back(std::move(image));
   }
-  return dump({{"generation", report.generation},
-               {"images", std::move(images)},
-               {"agent",
-                {{"version", report.agent_version}, {"engine_version", report.engine_version}}}});
+  return dump(
+      {{"generation", report.generation},
+       {"images", std::move(images)},
+       {"agent", {{"version", report.agent_version}, {"engine_version", report.engine_version}}}});
 }
 
 Decoded<StatusReport> decode_status_report(std::string_view body) {
@@ -505,10 +505,10 @@ std::string encode(const ImagesListing& listing) {
   for (const auto& image : listing.images) {
     json nodes = json::array();
     for (const auto& node : image.nodes) {
-      nodes.push_back(
-          {{"id", node.id},
-           {"hostname", node.hostname},
-           {"state", node.state ? reconcile::to_string(*node.state) : std::string_view("unknown")}});
+      nodes.push_back({{"id", node.id},
+                       {"hostname", node.hostname},
+                       {"state", node.state ? reconcile::to_string(*node.state)
+                                            : std::string_view("unknown")}});
     }
     json failures = json::array();
     for (const auto& failure : image.failures) {
@@ -611,8 +611,7 @@ std::string encode_error(std::string_view message) {
 std::string decode_error(std::string_view body) {
   json document;
   if (!parse(body, document) && document.is_object()) {
-    if (const auto error = document.find("error");
-        error != document.end() && error->is_string()) {
+    if (const auto error = document.find("error"); error != document.end() && error->is_string()) {
       return printable(error->get_ref<const std::string&>(), 1000);
     }
   }

@@ -31,8 +31,8 @@ namespace swarm_prepull::api {
 
 // Why a body is not the message it should be.
 struct DecodeError {
-  std::string where;    // "images[2].state"; "body" for the body as a whole
-  std::string message;  // "unknown state 'gone' (expected present, pulling, failed or waiting)"
+  std::string where{};    // "images[2].state"; "body" for the body as a whole
+  std::string message{};  // "unknown state 'gone' (expected present, pulling, failed or waiting)"
   // "images[2].state: unknown state 'gone' (...)"
   std::string to_string() const;
 };
@@ -78,16 +78,16 @@ std::optional<FailureReason> parse_failure_reason(std::string_view text);
 // GET /v1/nodes/{node_id}/desired: 200
 
 struct DesiredImage {
-  std::string ref;   // canonical
-  bool pull = true;  // false: the per-image pull cap holds this node back for now
+  std::string ref{};  // canonical
+  bool pull = true;   // false: the per-image pull cap holds this node back for now
   bool operator==(const DesiredImage&) const = default;
 };
 
 struct DesiredSet {
-  std::string node_id;
-  std::string hostname;
+  std::string node_id{};
+  std::string hostname{};
   std::uint64_t generation = 0;
-  std::vector<DesiredImage> images;  // distinct refs
+  std::vector<DesiredImage> images{};  // distinct refs
   bool operator==(const DesiredSet&) const = default;
 };
 
@@ -99,10 +99,10 @@ Decoded<DesiredSet> decode_desired_set(std::string_view body);
 // POST /v1/nodes/{node_id}/status: the body
 
 struct ImageStatus {
-  std::string ref;
+  std::string ref{};
   ImageState state = ImageState::waiting;
   FailureReason reason = FailureReason::other;  // failed only (other otherwise)
-  std::string message;                          // the last failure's, when there is one
+  std::string message{};                        // the last failure's, when there is one
   std::uint64_t attempts = 0;                   // failed pulls since the last success
   double since = 0;                             // pulling: unix time the pull started
   bool operator==(const ImageStatus&) const = default;
@@ -110,9 +110,9 @@ struct ImageStatus {
 
 struct StatusReport {
   std::uint64_t generation = 0;  // of the desired set the agent worked from
-  std::vector<ImageStatus> images;
-  std::string agent_version;
-  std::string engine_version;
+  std::vector<ImageStatus> images{};
+  std::string agent_version{};
+  std::string engine_version{};
   bool operator==(const StatusReport&) const = default;
 };
 
@@ -131,8 +131,8 @@ inline constexpr std::chrono::milliseconds max_warm_ttl = std::chrono::hours(24)
 inline constexpr std::size_t max_warm_images = 1000;
 
 struct WarmRequest {
-  std::vector<std::string> images;       // canonical (Reference::canonical()), distinct, in order
-  std::vector<std::string> constraints;  // as written; each one parses
+  std::vector<std::string> images{};       // canonical (Reference::canonical()), distinct, in order
+  std::vector<std::string> constraints{};  // as written; each one parses
   std::chrono::milliseconds ttl = default_warm_ttl;
   bool operator==(const WarmRequest&) const = default;
 };
@@ -147,32 +147,32 @@ Decoded<WarmRequest> decode_warm_request(std::string_view body);
 // POST /v1/warm: 202
 
 struct WarmNode {
-  std::string id;
-  std::string hostname;
+  std::string id{};
+  std::string hostname{};
   bool operator==(const WarmNode&) const = default;
 };
 
 struct WarmFailure {
   FailureReason reason = FailureReason::other;  // not_found or unauthorized
-  std::string message;                          // the manager's engine's
+  std::string message{};                        // the manager's engine's
   bool operator==(const WarmFailure&) const = default;
 };
 
 struct WarmImage {
-  std::string ref;                     // canonical, as requested
-  std::string warm;                    // what the nodes are given; empty with a failure
-  bool resolved = false;               // warm is name@digest as the manager resolved it
-  std::string note;                    // why not resolved, when not
-  std::uint64_t nodes_desired = 0;     // the nodes given it; 0 with a failure
-  std::vector<WarmNode> nodes;         // the nodes the request's placement selects
-  std::optional<WarmFailure> failure;  // refused at resolution: given to no node
+  std::string ref{};                     // canonical, as requested
+  std::string warm{};                    // what the nodes are given; empty with a failure
+  bool resolved = false;                 // warm is name@digest as the manager resolved it
+  std::string note{};                    // why not resolved, when not
+  std::uint64_t nodes_desired = 0;       // the nodes given it; 0 with a failure
+  std::vector<WarmNode> nodes{};         // the nodes the request's placement selects
+  std::optional<WarmFailure> failure{};  // refused at resolution: given to no node
   bool operator==(const WarmImage&) const = default;
 };
 
 struct WarmAnswer {
-  std::string id;  // "warm:3f9c0a1b2c4d"
+  std::string id{};  // "warm:3f9c0a1b2c4d"
   std::chrono::milliseconds expires_in{0};
-  std::vector<WarmImage> images;  // one per requested image, in order
+  std::vector<WarmImage> images{};  // one per requested image, in order
   bool operator==(const WarmAnswer&) const = default;
 };
 
@@ -184,9 +184,9 @@ Decoded<WarmAnswer> decode_warm_answer(std::string_view body);
 // GET /v1/images: 200
 
 struct ListedNode {
-  std::string id;
-  std::string hostname;
-  std::optional<ImageState> state;  // nullopt: its agent has not reported it ("unknown")
+  std::string id{};
+  std::string hostname{};
+  std::optional<ImageState> state{};  // nullopt: its agent has not reported it ("unknown")
   bool operator==(const ListedNode&) const = default;
 };
 
@@ -197,26 +197,26 @@ enum class FailureStage {
 std::string_view to_string(FailureStage stage);
 
 struct ListedFailure {
-  std::string node;      // id; empty at resolve
-  std::string hostname;  // empty at resolve
+  std::string node{};      // id; empty at resolve
+  std::string hostname{};  // empty at resolve
   FailureReason reason = FailureReason::other;
-  std::string message;
+  std::string message{};
   FailureStage stage = FailureStage::pull;
   bool operator==(const ListedFailure&) const = default;
 };
 
 struct ListedImage {
-  std::string ref;
+  std::string ref{};
   std::uint64_t nodes_desired = 0;
   std::uint64_t nodes_present = 0;
-  std::vector<ListedNode> nodes;  // where it is desired and not present yet
-  std::vector<ListedFailure> failures;
+  std::vector<ListedNode> nodes{};  // where it is desired and not present yet
+  std::vector<ListedFailure> failures{};
   bool operator==(const ListedImage&) const = default;
 };
 
 struct ImagesListing {
   std::uint64_t generation = 0;
-  std::vector<ListedImage> images;  // sorted by ref
+  std::vector<ListedImage> images{};  // sorted by ref
   bool operator==(const ImagesListing&) const = default;
 };
 

@@ -126,7 +126,7 @@ void BM_StateImagesJson(benchmark::State& bench) {
   const auto plan = global_plan(bench.range(0), bench.range(1));
   const auto state = reported_state(plan, 0);
   for (auto _ : bench) {
-    auto body = state.images_json().dump();
+    auto body = api::encode(state.images());
     benchmark::DoNotOptimize(body);
   }
 }

@@ -18,7 +18,6 @@ namespace swarm_prepull::controller {
 namespace {
 
 using namespace net::experimental::awaitable_operators;
-using nlohmann::json;
 namespace http = server::http;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
@@ -39,15 +38,11 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
   return value;
 }
 
-// A request's JSON body through `decode`: one error path for text that is not
-// JSON (with the parser's position) and for JSON that is not the request.
-template <typename Decode>
-auto decode_json_body(const std::string& body, Decode decode) -> decltype(decode(json())) {
-  try {
-    return decode(json::parse(body));
-  } catch (const json::parse_error& error) {
-    return reconcile::Error{std::string("malformed JSON: ") + error.what()};
-  }
+// A message of the agent API as a response body (api/messages.h encodes it).
+template <typename Message>
+server::Response message_response(const server::Request& request, http::status status,
+                                  const Message& message) {
+  return server::make_response(request, status, api::encode(message) + "\n", "application/json");
 }
 
 std::vector<std::string> error_lines(const reconcile::Plan& plan) {
@@ -471,8 +466,8 @@ server::Router Controller::routes() {
                                                   http::status::service_unavailable,
                                                   "no reconcile has completed yet");
                }
-               co_return server::json_response(context.request, http::status::ok,
-                                               state_.images_json(warm_.failures()));
+               co_return message_response(context.request, http::status::ok,
+                                          state_.images(warm_.failures()));
              });
   router.post("/v1/warm",
               [this](const server::RequestContext& context) { return post_warm(context); });
@@ -516,15 +511,16 @@ net::awaitable<server::Response> Controller::get_desired(const server::RequestCo
     co_return server::error_response(request, http::status::not_found,
                                      "node " + node_id + " is not in the swarm");
   }
-  co_return server::json_response(request, http::status::ok, to_json(*desired));
+  co_return message_response(request, http::status::ok, *desired);
 }
 
 net::awaitable<server::Response> Controller::post_status(const server::RequestContext& context) {
   const auto& request = context.request;
   const std::string node_id = context.params.at("node_id");
-  auto report = decode_json_body(request.body(), decode_report);
+  auto report = api::decode_status_report(request.body());
   if (!report) {
-    co_return server::error_response(request, http::status::bad_request, report.error().message);
+    co_return server::error_response(request, http::status::bad_request,
+                                     report.error().to_string());
   }
   if (!state_.has_plan()) {
     co_return server::error_response(request, http::status::service_unavailable,
@@ -596,9 +592,9 @@ namespace swarm_prepull::controller {
 
 net::awaitable<server::Response> Controller::post_warm(const server::RequestContext& context) {
   const auto& request = context.request;
-  auto warm = decode_json_body(request.body(), decode_warm_request);
+  auto warm = api::decode_warm_request(request.body());
   if (!warm) {
-    co_return server::error_response(request, http::status::bad_request, warm.error().message);
+    co_return server::error_response(request, http::status::bad_request, warm.error().to_string());
   }
   if (!snapshot_) {
     co_return server::error_response(request, http::status::service_unavailable,
@@ -614,11 +610,11 @@ net::awaitable<server::Response> Controller::post_warm(const server::RequestCont
   const auto now = Clock::now();
   const auto expires = now + warm->ttl;
   std::vector<WarmImage> images;
-  json results = json::array();
+  api::WarmAnswer answer;
   std::size_t failed = 0;
   for (std::size_t i = 0; i < warm->images.size(); ++i) {
     const std::string& ref = warm->images[i];
-    json item = {{"ref", ref}};
+    api::WarmImage item{.ref = ref};
     if (auto& result = resolved[i]) {
       auto reference = reconcile::parse_reference(ref).value();
       reference.digest = result->digest;
@@ -627,28 +623,28 @@ net::awaitable<server::Response> Controller::post_warm(const server::RequestCont
       const std::string target = pinned ? pinned->canonical() : ref;
       images.push_back({ref, target});
       warm_.clear_failure(ref);
-      item["warm"] = target;
-      item["resolved"] = true;
+      item.warm = target;
+      item.resolved = true;
     } else {
-      const std::string reason = resolve_failure_reason(result.error());
+      const auto reason = resolve_failure_reason(result.error());
       const std::string& message = result.error().message;
       if (is_final_resolve_failure(reason)) {
         ++failed;
         warm_.record_failure({ref, reason, message}, expires);
-        item["failure"] = {{"reason", reason}, {"message", message}};
-        logger_->warn("warm image not resolvable image={} reason={} message={}", ref, reason,
-                      message);
+        item.failure = api::WarmFailure{reason, message};
+        logger_->warn("warm image not resolvable image={} reason={} message={}", ref,
+                      api::to_string(reason), message);
       } else {
         // The manager's engine could not say: the nodes try the tag themselves.
         images.push_back({ref, ref});
-        item["warm"] = ref;
-        item["resolved"] = false;
-        item["note"] = reason + ": " + message;
+        item.warm = ref;
+        item.resolved = false;
+        item.note = std::string(api::to_string(reason)) + ": " + message;
         logger_->warn("warm image not resolved, warming by tag image={} reason={} error={}", ref,
-                      reason, result.error().to_string());
+                      api::to_string(reason), result.error().to_string());
       }
     }
-    results.push_back(std::move(item));
+    answer.images.push_back(std::move(item));
   }
   const std::size_t accepted = images.size();
   auto id = warm_.add(*warm, std::move(images), expires);
@@ -661,17 +657,17 @@ net::awaitable<server::Response> Controller::post_warm(const server::RequestCont
   // The nodes this request's placement selects (a service may want the same
   // image on more): what `wait` waits for.
   const auto constraints_parsed = reconcile::parse_constraints(warm->constraints).value();
-  json selected = json::array();
+  std::vector<api::WarmNode> selected;
   for (const auto& node : snapshot_->nodes) {
     if (reconcile::node_is_eligible(node) &&
         reconcile::constraints_match(constraints_parsed, node)) {
-      selected.push_back({{"id", node.id}, {"hostname", node.hostname}});
+      selected.push_back({node.id, node.hostname});
     }
   }
-  for (auto& item : results) {
+  for (auto& item : answer.images) {
     // A failed image names the nodes it was meant for, none of which was told.
-    item["nodes"] = selected;
-    if (item.contains("warm")) item["nodes_desired"] = selected.size();
+    item.nodes = selected;
+    if (!item.failure) item.nodes_desired = selected.size();
   }
   std::string constraints;
   for (const auto& text : warm->constraints) constraints += (constraints.empty() ? "" : ",") + text;
@@ -681,10 +677,9 @@ net::awaitable<server::Response> Controller::post_warm(const server::RequestCont
       *id, warm->images.size(), accepted, failed, constraints,
       std::chrono::duration_cast<std::chrono::seconds>(warm->ttl).count(),
       std::chrono::duration<double, std::milli>(Clock::now() - started).count());
-  co_return server::json_response(request, http::status::accepted,
-                                  {{"id", *id},
-                                   {"expires_in", std::chrono::duration<double>(warm->ttl).count()},
-                                   {"images", std::move(results)}});
+  answer.id = *id;
+  answer.expires_in = warm->ttl;
+  co_return message_response(request, http::status::accepted, answer);
 }
 
 }  // namespace swarm_prepull::controller

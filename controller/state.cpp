@@ -3,12 +3,8 @@
 #include <algorithm>
 #include <set>
 
-#include "metrics/metrics.h"
-
 namespace swarm_prepull::controller {
 namespace {
-
-using nlohmann::json;
 
 std::uint64_t system_wall_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -22,88 +18,6 @@ const std::string& node_label(const NodeDesired& node) {
 
 }  // namespace
 
-reconcile::Expected<NodeReport> decode_report(const json& body) {
-  using reconcile::Error;
-  if (!body.is_object()) return Error{"body: expected a JSON object"};
-  NodeReport report;
-  if (auto found = body.find("generation"); found != body.end()) {
-    if (!found->is_number_unsigned()) return Error{"generation: expected a non-negative integer"};
-    report.generation = found->get<std::uint64_t>();
-  }
-  const auto images = body.find("images");
-  if (images == body.end() || !images->is_array()) return Error{"images: expected an array"};
-  std::set<std::string, std::less<>> seen;
-  for (std::size_t i = 0; i < images->size(); ++i) {
-    const json& item = (*images)[i];
-    const std::string where = "images[" + std::to_string(i) + "]";
-    if (!item.is_object()) return Error{where + ": expected an object"};
-    ImageReport image;
-    const auto ref = item.find("ref");
-    if (ref == item.end() || !ref->is_string() || ref->get_ref<const std::string&>().empty()) {
-      return Error{where + ".ref: expected a non-empty string"};
-    }
-    image.ref = ref->get<std::string>();
-    if (!seen.insert(image.ref).second)
-      return Error{where + ".ref: '" + image.ref + "' listed twice"};
-    const auto state = item.find("state");
-    if (state == item.end() || !state->is_string())
-      return Error{where + ".state: expected a string"};
-    const auto parsed = reconcile::parse_image_state(state->get_ref<const std::string&>());
-    if (!parsed) {
-      return Error{where + ".state: unknown state '" + state->get<std::string>() +
-                   "' (expected present, pulling, failed or waiting)"};
-    }
-    image.state = *parsed;
-    if (image.state == ImageState::failed) {
-      const auto reason = item.find("reason");
-      if (reason == item.end() || !reason->is_string()) {
-        return Error{where + ".reason: expected a string for a failed image"};
-      }
-      image.reason = reason->get<std::string>();
-      if (!metrics::is_pull_failure_reason(image.reason)) {
-        return Error{where + ".reason: unknown reason '" + image.reason + "'"};
-      }
-    }
-    if (auto message = item.find("message"); message != item.end()) {
-      if (!message->is_string()) return Error{where + ".message: expected a string"};
-      image.message = message->get<std::string>();
-    }
-    if (auto attempts = item.find("attempts"); attempts != item.end()) {
-      if (!attempts->is_number_unsigned()) {
-        return Error{where + ".attempts: expected a non-negative integer"};
-      }
-      image.attempts = attempts->get<std::uint64_t>();
-    }
-    if (auto since = item.find("since"); since != item.end()) {
-      if (!since->is_number()) return Error{where + ".since: expected a number"};
-      image.since = since->get<double>();
-    }
-    report.images.push_back(std::move(image));
-  }
-  if (auto agent = body.find("agent"); agent != body.end()) {
-    if (!agent->is_object()) return Error{"agent: expected an object"};
-    for (auto [key, target] : {std::pair{"version", &report.agent_version},
-                               std::pair{"engine_version", &report.engine_version}}) {
-      if (auto value = agent->find(key); value != agent->end()) {
-        if (!value->is_string()) return Error{std::string("agent.") + key + ": expected a string"};
-        *target = value->get<std::string>();
-      }
-    }
-  }
-  return report;
-}
-
-json to_json(const NodeDesired& desired) {
-  json images = json::array();
-  for (const auto& image : desired.images) {
-    images.push_back({{"ref", image.ref}, {"pull", image.pull}});
-  }
-  return {{"node_id", desired.node_id},
-          {"hostname", desired.hostname},
-          {"generation", desired.generation},
-          {"images", std::move(images)}};
-}
-
 State::State(StateOptions options) : options_(std::move(options)) {
   if (!options_.wall_ms) options_.wall_ms = system_wall_ms;
 }
@@ -113,13 +27,13 @@ std::uint64_t State::next_generation() {
   return last_generation_;
 }
 
-State::GrantInput State::grant_input(const ImageReport* state) {
+State::GrantInput State::grant_input(const api::ImageStatus* state) {
   if (state == nullptr) return GrantInput::other;
   if (state->state == ImageState::present) return GrantInput::present;
   return state->state == ImageState::failed ? GrantInput::failed : GrantInput::other;
 }
 
-const ImageReport* State::state_of(const NodeEntry& entry, std::string_view ref) const {
+const api::ImageStatus* State::state_of(const NodeEntry& entry, std::string_view ref) const {
   auto found = entry.by_ref.find(ref);
   return found == entry.by_ref.end() ? nullptr : found->second;
 }
@@ -197,7 +111,11 @@ void State::publish(Changes& changes) {
   std::set<std::pair<std::string, std::string>> granted;  // (node id, ref)
   const auto cap = options_.max_parallel_node_pulls;
   if (cap > 0) {
-    for (const auto& [ref, ids] : wanters) {
+    // Not a structured binding: a lambda below captures `ref`, which clang
+    // before 16 cannot parse (P1091R3), and clang-tidy reads this file.
+    for (const auto& wanted_by : wanters) {
+      const std::string& ref = wanted_by.first;
+      const std::vector<std::string>& ids = wanted_by.second;
       std::vector<std::string> holders, fresh, failed;
       for (const auto& id : ids) {
         const auto& entry = nodes_.at(id);
@@ -205,7 +123,7 @@ void State::publish(Changes& changes) {
         if (input == GrantInput::present) continue;  // needs no slot
         const bool had_grant = std::any_of(
             entry.published.images.begin(), entry.published.images.end(),
-            [&](const PublishedImage& image) { return image.ref == ref && image.pull; });
+            [&](const api::DesiredImage& image) { return image.ref == ref && image.pull; });
         const bool is_failed = input == GrantInput::failed;
         // A failed pull frees its slot; a node granted before keeps it while
         // it waits, pulls, or has not reported the image yet.
@@ -229,14 +147,14 @@ void State::publish(Changes& changes) {
   }
 
   for (auto& [id, entry] : nodes_) {
-    std::vector<PublishedImage> images;
+    std::vector<api::DesiredImage> images;
     for (const auto& ref : wanted[id]) {
       bool pull = true;
       if (cap > 0) {
-        pull = grant_input(state_of(entry, ref)) == GrantInput::present ||
-               granted.contains({id, ref});
+        pull =
+            grant_input(state_of(entry, ref)) == GrantInput::present || granted.contains({id, ref});
       }
-      images.push_back(PublishedImage{ref, pull});
+      images.push_back(api::DesiredImage{ref, pull});
     }
     if (entry.published.generation != 0 && images == entry.published.images) continue;
     // Forget hit/miss observations of images no longer desired here.
@@ -302,50 +220,47 @@ std::vector<AgentTransition> State::agent_transitions(Clock::time_point now) {
   return transitions;
 }
 
-json State::images_json(const std::vector<ResolveFailure>& resolve_failures) const {
-  std::map<std::string, json, std::less<>> images;
-  const auto item_of = [&](const std::string& ref) -> json& {
-    auto& item = images[ref];
-    if (item.is_null()) {
-      item = {{"ref", ref},
-              {"nodes_desired", 0},
-              {"nodes_present", 0},
-              {"nodes", json::array()},
-              {"failures", json::array()}};
-    }
+api::ImagesListing State::images(const std::vector<ResolveFailure>& resolve_failures) const {
+  std::map<std::string, api::ListedImage, std::less<>> by_ref;
+  const auto item_of = [&](const std::string& ref) -> api::ListedImage& {
+    auto& item = by_ref[ref];
+    item.ref = ref;
     return item;
   };
   for (const auto& failure : resolve_failures) {
-    item_of(failure.ref)["failures"].push_back({{"node", ""},
-                                                {"hostname", ""},
-                                                {"reason", failure.reason},
-                                                {"message", failure.message},
-                                                {"stage", "resolve"}});
+    item_of(failure.ref)
+        .failures.push_back({.node = "",
+                             .hostname = "",
+                             .reason = failure.reason,
+                             .message = failure.message,
+                             .stage = api::FailureStage::resolve});
   }
   for (const auto& [id, entry] : nodes_) {
     for (const auto& image : entry.published.images) {
       auto& item = item_of(image.ref);
-      item["nodes_desired"] = item["nodes_desired"].get<std::uint64_t>() + 1;
+      ++item.nodes_desired;
       const auto* state = state_of(entry, image.ref);
       if (state != nullptr && state->state == ImageState::present) {
-        item["nodes_present"] = item["nodes_present"].get<std::uint64_t>() + 1;
+        ++item.nodes_present;
         continue;
       }
-      item["nodes"].push_back({{"id", id},
-                               {"hostname", entry.published.hostname},
-                               {"state", state == nullptr ? "unknown" : to_string(state->state)}});
+      item.nodes.push_back(
+          {.id = id,
+           .hostname = entry.published.hostname,
+           .state = state == nullptr ? std::nullopt : std::optional<ImageState>(state->state)});
       if (state != nullptr && state->state == ImageState::failed) {
-        item["failures"].push_back({{"node", id},
-                                    {"hostname", entry.published.hostname},
-                                    {"reason", state->reason},
-                                    {"message", state->message},
-                                    {"stage", "pull"}});
+        item.failures.push_back({.node = id,
+                                 .hostname = entry.published.hostname,
+                                 .reason = state->reason,
+                                 .message = state->message,
+                                 .stage = api::FailureStage::pull});
       }
     }
   }
-  json list = json::array();
-  for (auto& [ref, item] : images) list.push_back(std::move(item));
-  return {{"generation", last_generation_}, {"images", std::move(list)}};
+  api::ImagesListing listing{.generation = last_generation_, .images = {}};
+  listing.images.reserve(by_ref.size());
+  for (auto& [ref, item] : by_ref) listing.images.push_back(std::move(item));
+  return listing;
 }
 
 }  // namespace swarm_prepull::controller

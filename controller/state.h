@@ -12,13 +12,12 @@
 #include <cstdint>
 #include <functional>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "reconcile/expected.h"
+#include "api/messages.h"
 #include "reconcile/image_state.h"
 #include "reconcile/plan.h"
 
@@ -28,41 +27,10 @@ using Clock = std::chrono::steady_clock;
 
 using reconcile::ImageState;
 
-// One image in an agent's report (POST /v1/nodes/{id}/status).
-struct ImageReport {
-  std::string ref;
-  ImageState state = ImageState::waiting;
-  std::string reason{};   // failed only: one of metrics::pull_failure_reasons
-  std::string message{};  // failed only
-  std::uint64_t attempts = 0;
-  double since = 0;  // pulling: unix time the pull started
-};
-
-struct NodeReport {
-  std::uint64_t generation = 0;
-  std::vector<ImageReport> images;
-  std::string agent_version;
-  std::string engine_version;
-};
-
-// Validates a status body; the error says what and where ("images[2].state:
-// unknown state 'gone'"). Does not touch any state.
-reconcile::Expected<NodeReport> decode_report(const nlohmann::json& body);
-
-struct PublishedImage {
-  std::string ref;
-  bool pull = true;  // false: the per-image cap holds this node back for now
-  bool operator==(const PublishedImage&) const = default;
-};
-
-// What GET /v1/nodes/{id}/desired returns.
-struct NodeDesired {
-  std::string node_id;
-  std::string hostname;
-  std::uint64_t generation = 0;
-  std::vector<PublishedImage> images;  // sorted by ref
-};
-nlohmann::json to_json(const NodeDesired& desired);
+// An agent's report (POST /v1/nodes/{id}/status) and a node's published set
+// (GET /v1/nodes/{id}/desired) are the agent API's messages (api/messages.h).
+using NodeReport = api::StatusReport;
+using NodeDesired = api::DesiredSet;  // images sorted by ref
 
 struct StateOptions {
   // At most this many nodes hold a pull grant for the same image among the
@@ -101,9 +69,9 @@ struct Readiness {
 // An image the manager's engine could not resolve (a warm request's image;
 // see controller/warm.h): shown in GET /v1/images as a failure with no node.
 struct ResolveFailure {
-  std::string ref;      // canonical, as requested
-  std::string reason;   // not_found, unauthorized
-  std::string message;  // the engine's
+  std::string ref;                                        // canonical, as requested
+  api::FailureReason reason = api::FailureReason::other;  // not_found, unauthorized
+  std::string message;                                    // the engine's
   bool operator==(const ResolveFailure&) const = default;
 };
 
@@ -140,7 +108,7 @@ class State {
 
   // GET /v1/images; resolve failures are listed under their ref, as failures
   // with node "" and stage "resolve" (agents' failures have stage "pull").
-  nlohmann::json images_json(const std::vector<ResolveFailure>& resolve_failures = {}) const;
+  api::ImagesListing images(const std::vector<ResolveFailure>& resolve_failures = {}) const;
 
   // The highest generation handed out (0 before the first plan).
   std::uint64_t generation() const { return last_generation_; }
@@ -149,8 +117,8 @@ class State {
   struct NodeEntry {
     NodeDesired published;
     std::optional<NodeReport> report;
-    std::map<std::string, const ImageReport*, std::less<>> by_ref;  // into report->images
-    std::map<std::string, bool, std::less<>> observed_present;      // for hits/misses transitions
+    std::map<std::string, const api::ImageStatus*, std::less<>> by_ref;  // into report->images
+    std::map<std::string, bool, std::less<>> observed_present;  // for hits/misses transitions
     std::optional<Clock::time_point> last_seen;
     bool reported_connected = false;  // what agent_transitions() last said
   };
@@ -159,10 +127,10 @@ class State {
   // generations where they differ.
   void publish(Changes& changes);
   std::uint64_t next_generation();
-  const ImageReport* state_of(const NodeEntry& entry, std::string_view ref) const;
+  const api::ImageStatus* state_of(const NodeEntry& entry, std::string_view ref) const;
   // All that publish() reads of one reported image.
   enum class GrantInput { present, failed, other };
-  static GrantInput grant_input(const ImageReport* state);
+  static GrantInput grant_input(const api::ImageStatus* state);
 
   StateOptions options_;
   bool has_plan_ = false;

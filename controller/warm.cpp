@@ -3,17 +3,11 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
-#include <nlohmann/json.hpp>
 #include <set>
-
-#include "controller/controller.h"
-#include "reconcile/constraint.h"
-#include "reconcile/reference.h"
 
 namespace swarm_prepull::controller {
 namespace {
 
-using nlohmann::json;
 using reconcile::Error;
 
 bool contains_folded(std::string_view text, std::string_view needle) {
@@ -35,61 +29,7 @@ std::uint64_t fnv1a(std::string_view text) {
 
 }  // namespace
 
-reconcile::Expected<WarmRequest> decode_warm_request(const json& body) {
-  if (!body.is_object()) return Error{"body: expected a JSON object"};
-  for (const auto& [key, value] : body.items()) {
-    if (key != "images" && key != "constraints" && key != "ttl") {
-      return Error{"unknown key '" + key + "' (expected images, constraints, ttl)"};
-    }
-  }
-  WarmRequest request;
-  const auto images = body.find("images");
-  if (images == body.end() || !images->is_array() || images->empty()) {
-    return Error{"images: expected a non-empty array of image references"};
-  }
-  if (images->size() > max_warm_images) {
-    return Error{"images: at most " + std::to_string(max_warm_images) + " per request"};
-  }
-  std::set<std::string, std::less<>> seen;
-  for (std::size_t i = 0; i < images->size(); ++i) {
-    const json& item = (*images)[i];
-    const std::string where = "images[" + std::to_string(i) + "]";
-    if (!item.is_string()) return Error{where + ": expected a string"};
-    auto reference = reconcile::parse_reference(item.get_ref<const std::string&>());
-    if (!reference) return Error{where + ": " + reference.error().message};
-    auto canonical = reference->canonical();
-    if (seen.insert(canonical).second) request.images.push_back(std::move(canonical));
-  }
-  if (auto constraints = body.find("constraints"); constraints != body.end()) {
-    if (!constraints->is_array()) return Error{"constraints: expected an array of strings"};
-    for (std::size_t i = 0; i < constraints->size(); ++i) {
-      const json& item = (*constraints)[i];
-      const std::string where = "constraints[" + std::to_string(i) + "]";
-      if (!item.is_string()) return Error{where + ": expected a string"};
-      const auto& text = item.get_ref<const std::string&>();
-      if (auto parsed = reconcile::parse_constraint(text); !parsed) {
-        return Error{where + ": '" + text + "': " + parsed.error().message};
-      }
-      request.constraints.push_back(text);
-    }
-  }
-  if (auto ttl = body.find("ttl"); ttl != body.end()) {
-    std::optional<std::chrono::milliseconds> value;
-    if (ttl->is_string()) {
-      value = parse_duration(ttl->get_ref<const std::string&>());
-    } else if (ttl->is_number() && ttl->get<double>() >= 0 && ttl->get<double>() < 1e9) {
-      value = std::chrono::milliseconds(static_cast<std::int64_t>(ttl->get<double>() * 1000));
-    }
-    if (!value || value->count() <= 0 || *value > max_warm_ttl) {
-      return Error{"ttl: expected a duration from 1ms to 24h (\"30m\", or seconds), got " +
-                   ttl->dump()};
-    }
-    request.ttl = *value;
-  }
-  return request;
-}
-
-std::string resolve_failure_reason(const engine::Error& error) {
+api::FailureReason resolve_failure_reason(const engine::Error& error) {
   using engine::engine_errc;
   const auto code = static_cast<engine_errc>(error.code.value());
   const std::string_view message = error.message;
@@ -97,30 +37,30 @@ std::string resolve_failure_reason(const engine::Error& error) {
   // (agent/failure.h), restricted to what a manifest lookup can say.
   if (error.status == 429 || contains_folded(message, "toomanyrequests") ||
       contains_folded(message, "rate limit")) {
-    return "rate_limited";
+    return api::FailureReason::rate_limited;
   }
   if (code == engine_errc::not_found || contains_folded(message, "manifest unknown") ||
       contains_folded(message, "not found") || contains_folded(message, "does not exist")) {
-    return "not_found";
+    return api::FailureReason::not_found;
   }
   if (code == engine_errc::unauthorized || contains_folded(message, "unauthorized") ||
       contains_folded(message, "authentication required") || contains_folded(message, "denied")) {
-    return "unauthorized";
+    return api::FailureReason::unauthorized;
   }
   if (code == engine_errc::timeout || contains_folded(message, "timeout") ||
       contains_folded(message, "timed out")) {
-    return "timeout";
+    return api::FailureReason::timeout;
   }
   if (code == engine_errc::connection_failed || code == engine_errc::connection_lost ||
       contains_folded(message, "connection refused") || contains_folded(message, "no such host") ||
       contains_folded(message, "dial tcp")) {
-    return "network";
+    return api::FailureReason::network;
   }
-  return "other";
+  return api::FailureReason::other;
 }
 
-bool is_final_resolve_failure(std::string_view reason) {
-  return reason == "not_found" || reason == "unauthorized";
+bool is_final_resolve_failure(api::FailureReason reason) {
+  return reason == api::FailureReason::not_found || reason == api::FailureReason::unauthorized;
 }
 
 std::string WarmRequests::id_of(const WarmRequest& request) {

@@ -15,11 +15,11 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
-#include <nlohmann/json_fwd.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "api/messages.h"
 #include "controller/state.h"
 #include "engine/error.h"
 #include "reconcile/expected.h"
@@ -27,34 +27,20 @@
 
 namespace swarm_prepull::controller {
 
-inline constexpr std::chrono::milliseconds default_warm_ttl = std::chrono::hours(1);
-inline constexpr std::chrono::milliseconds max_warm_ttl = std::chrono::hours(24);
-inline constexpr std::size_t max_warm_images = 1000;  // per request
-
-// A validated POST /v1/warm body.
-struct WarmRequest {
-  std::vector<std::string> images;       // canonical (Reference::canonical()), distinct, in order
-  std::vector<std::string> constraints;  // as written; each one parses
-  std::chrono::milliseconds ttl = default_warm_ttl;
-};
-
-// {"images": ["ref", ...], "constraints": ["node.role==worker", ...], "ttl": "30m"}:
-// `images` required and non-empty, `constraints` and `ttl` (a duration
-// string or a number of seconds, at most 24 h) optional, no other key. The
-// error says what and where: "images[1]: invalid reference format: ...".
-reconcile::Expected<WarmRequest> decode_warm_request(const nlohmann::json& body);
+// A POST /v1/warm body, validated (api/messages.h).
+using api::WarmRequest;
 
 // Why the manager's engine could not resolve an image, in the agent API's
 // closed set of reasons: not_found (404, "manifest unknown"), unauthorized
 // (401/403, "denied", "authentication required"), rate_limited, timeout,
 // network (engine or registry unreachable), other.
-std::string resolve_failure_reason(const engine::Error& error);
+api::FailureReason resolve_failure_reason(const engine::Error& error);
 
 // not_found and unauthorized are final: the image is given to no node, since
 // every node would fail the same way. Other failures say nothing about the
 // image (the manager's engine was slow or away): the image is warmed by its
 // tag, unpinned, and the agents' own pulls decide.
-bool is_final_resolve_failure(std::string_view reason);
+bool is_final_resolve_failure(api::FailureReason reason);
 
 // One image of an accepted request.
 struct WarmImage {

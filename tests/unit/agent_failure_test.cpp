@@ -126,9 +126,9 @@ TEST(AgentFailure, PermanentOnlyForNotFoundAndUnauthorized) {
 
 TEST(AgentFailure, NamesRoundTrip) {
   for (const Reason reason : all_reasons) {
-    EXPECT_EQ(reason_from_string(to_string(reason)), reason);
+    EXPECT_EQ(parse_failure_reason(to_string(reason)), reason);
   }
-  EXPECT_EQ(reason_from_string("nope"), std::nullopt);
+  EXPECT_EQ(parse_failure_reason("nope"), std::nullopt);
 }
 
 }  // namespace

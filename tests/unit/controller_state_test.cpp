@@ -36,8 +36,8 @@ class StateTest : public ::testing::Test {
   static NodeReport report(std::vector<std::pair<std::string, ImageState>> states) {
     NodeReport result;
     for (auto& [ref, state] : states) {
-      ImageReport image{.ref = ref, .state = state};
-      if (state == ImageState::failed) image.reason = "not_found";
+      api::ImageStatus image{.ref = ref, .state = state};
+      if (state == ImageState::failed) image.reason = api::FailureReason::not_found;
       result.images.push_back(image);
     }
     return result;
@@ -214,9 +214,9 @@ TEST_F(StateTest, ReadinessCountsReportedPresentPairs) {
   EXPECT_EQ(readiness.node_missing,
             (std::map<std::string, std::uint64_t>{{"node-1", 1}, {"node-2", 1}, {"node-3", 0}}));
 
-  const json images = state.images_json();
-  EXPECT_EQ(images["images"][1]["nodes"][0]["state"], "pulling");
-  EXPECT_EQ(images["images"][0]["nodes"][0]["state"], "unknown");
+  const auto images = state.images();
+  EXPECT_EQ(images.images[1].nodes[0].state, ImageState::pulling);
+  EXPECT_EQ(images.images[0].nodes[0].state, std::nullopt);  // "unknown": not reported yet
 }
 
 TEST_F(StateTest, HitsAndMissesCountChangesNotReports) {
@@ -253,42 +253,6 @@ TEST_F(StateTest, AgentsGoStaleAfterSilence) {
   ASSERT_EQ(transitions.size(), 1u);
   EXPECT_EQ(transitions[0].node_id, "id1");
   EXPECT_FALSE(transitions[0].connected);
-}
-
-TEST(DecodeReportTest, AcceptsTheDocumentedBody) {
-  const auto body = json::parse(R"({"generation": 17, "images": [
-      {"ref": "a:1", "state": "present"},
-      {"ref": "b:1", "state": "pulling", "since": 1732451234.5},
-      {"ref": "c:1", "state": "failed", "reason": "not_found", "message": "nope", "attempts": 1},
-      {"ref": "d:1", "state": "waiting"}],
-      "agent": {"version": "0.1.0", "engine_version": "20.10.24"}})");
-  auto report = decode_report(body);
-  ASSERT_TRUE(report) << report.error().message;
-  EXPECT_EQ(report->generation, 17u);
-  ASSERT_EQ(report->images.size(), 4u);
-  EXPECT_EQ(report->images[2].reason, "not_found");
-  EXPECT_EQ(report->engine_version, "20.10.24");
-}
-
-TEST(DecodeReportTest, NamesWhatIsWrong) {
-  const std::vector<std::pair<std::string, std::string>> cases = {
-      {R"([])", "body: expected a JSON object"},
-      {R"({"generation": -1, "images": []})", "generation"},
-      {R"({"generation": 1})", "images: expected an array"},
-      {R"({"images": [{"state": "present"}]})", "images[0].ref"},
-      {R"({"images": [{"ref": "a", "state": "gone"}]})", "images[0].state: unknown state 'gone'"},
-      {R"({"images": [{"ref": "a", "state": "failed"}]})", "images[0].reason"},
-      {R"({"images": [{"ref": "a", "state": "failed", "reason": "cosmic"}]})", "unknown reason"},
-      {R"({"images": [{"ref": "a", "state": "present"}, {"ref": "a", "state": "present"}]})",
-       "listed twice"},
-      {R"({"images": [], "agent": {"version": 1}})", "agent.version"},
-  };
-  for (const auto& [text, expected] : cases) {
-    auto report = decode_report(json::parse(text));
-    ASSERT_FALSE(report) << text;
-    EXPECT_NE(report.error().message.find(expected), std::string::npos)
-        << text << " -> " << report.error().message;
-  }
 }
 
 }  // namespace

@@ -112,9 +112,9 @@ TEST_F(ControllerWarmTest, BadBodiesGet400AndChangeNothing) {
   const auto generation_before = generation("id2");
   const std::vector<std::pair<std::string, std::string>> cases = {
       {R"({"images": [)", "malformed JSON"},
-      {R"(["a"])", "body: expected a JSON object"},
-      {R"({})", "images: expected a non-empty array"},
-      {R"({"images": []})", "images: expected a non-empty array"},
+      {R"(["a"])", "body: expected an object"},
+      {R"({})", "images: required"},
+      {R"({"images": []})", "images: expected at least one image reference"},
       {R"({"images": ["ok:1", "Bad:1"]})", "images[1]: invalid reference format"},
       {R"({"images": ["ok:1", 3]})", "images[1]: expected a string"},
       {R"({"images": ["ok:1"], "constraints": ["node.role=worker"]})",
@@ -122,7 +122,7 @@ TEST_F(ControllerWarmTest, BadBodiesGet400AndChangeNothing) {
       {R"({"images": ["ok:1"], "constraints": "node.role==worker"})", "constraints: expected"},
       {R"({"images": ["ok:1"], "ttl": "soon"})", "ttl: expected a duration"},
       {R"({"images": ["ok:1"], "ttl": "48h"})", "ttl: expected a duration"},
-      {R"({"images": ["ok:1"], "placement": {}})", "unknown key 'placement'"},
+      {R"({"images": ["ok:1"], "placement": {}})", "placement: unknown key"},
   };
   for (const auto& [body, expected] : cases) {
     const auto reply = warm(body);
@@ -259,42 +259,43 @@ TEST_F(ControllerWarmTest, RequestsAndFailuresExpireAfterTheirTtl) {
 }
 
 TEST(WarmRequests, DecodesCanonicalDistinctImagesAndTtl) {
-  auto request = decode_warm_request(
-      json::parse(R"({"images": ["redis", "docker.io/library/redis:latest", "a/b:1"],
-                      "constraints": ["node.labels.zone == a"], "ttl": 90})"));
-  ASSERT_TRUE(request) << request.error().message;
+  auto request = api::decode_warm_request(
+      R"({"images": ["redis", "docker.io/library/redis:latest", "a/b:1"],
+          "constraints": ["node.labels.zone == a"], "ttl": 90})");
+  ASSERT_TRUE(request) << request.error().to_string();
   EXPECT_EQ(request->images,
             (std::vector<std::string>{"docker.io/library/redis:latest", "docker.io/a/b:1"}));
   EXPECT_EQ(request->constraints, std::vector<std::string>{"node.labels.zone == a"});
   EXPECT_EQ(request->ttl, std::chrono::seconds(90));
-  request = decode_warm_request(json::parse(R"({"images": ["redis"], "ttl": "30m"})"));
+  request = api::decode_warm_request(R"({"images": ["redis"], "ttl": "30m"})");
   ASSERT_TRUE(request);
   EXPECT_EQ(request->ttl, std::chrono::minutes(30));
 }
 
 TEST(WarmRequests, ClassifiesResolutionFailures) {
   EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::not_found, 404, "manifest unknown")),
-            "not_found");
+            api::FailureReason::not_found);
   EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::server_error, 500,
                                                 "errors:\nmanifest unknown: manifest unknown\n")),
-            "not_found");
+            api::FailureReason::not_found);
   EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::unauthorized, 401, "unauthorized")),
-            "unauthorized");
+            api::FailureReason::unauthorized);
   EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::connection_failed, 0, "refused")),
-            "network");
+            api::FailureReason::network);
   EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::server_error, 500, "toomanyrequests")),
-            "rate_limited");
-  EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::server_error, 500, "boom")), "other");
-  EXPECT_TRUE(is_final_resolve_failure("not_found"));
-  EXPECT_TRUE(is_final_resolve_failure("unauthorized"));
-  EXPECT_FALSE(is_final_resolve_failure("network"));
+            api::FailureReason::rate_limited);
+  EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::server_error, 500, "boom")),
+            api::FailureReason::other);
+  EXPECT_TRUE(is_final_resolve_failure(api::FailureReason::not_found));
+  EXPECT_TRUE(is_final_resolve_failure(api::FailureReason::unauthorized));
+  EXPECT_FALSE(is_final_resolve_failure(api::FailureReason::network));
 }
 
 TEST(WarmRequests, HoldsAtMostTheirLimitAndExpire) {
   WarmRequests requests(1);
   const auto now = Clock::now();
-  WarmRequest a{{"docker.io/library/a:1"}, {}, default_warm_ttl};
-  WarmRequest b{{"docker.io/library/b:1"}, {}, default_warm_ttl};
+  WarmRequest a{{"docker.io/library/a:1"}, {}, api::default_warm_ttl};
+  WarmRequest b{{"docker.io/library/b:1"}, {}, api::default_warm_ttl};
   ASSERT_TRUE(requests.add(a, {{"docker.io/library/a:1", "docker.io/library/a:1"}},
                            now + std::chrono::seconds(5)));
   EXPECT_FALSE(requests.add(b, {}, now + std::chrono::seconds(5)));

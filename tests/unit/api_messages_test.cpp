@@ -1,0 +1,410 @@
+// The agent API's messages: every one survives encode -> decode unchanged,
+// with every image state and every failure reason; a body that is not the
+// message is an error naming where, never an exception. (What the agent's and
+// the controller's own code produce: api_both_sides_test.cpp.)
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "api/duration.h"
+#include "api/messages.h"
+
+namespace swarm_prepull::api {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+// True when `text` is valid UTF-8, as an error body must be.
+bool valid_utf8(const std::string& text) {
+  try {
+    (void)json(text).dump();
+    return true;
+  } catch (const json::exception&) {
+    return false;
+  }
+}
+
+template <class T>
+void expect_round_trip(const T& value, Decoded<T> (*decode)(std::string_view)) {
+  const std::string body = encode(value);
+  const auto decoded = decode(body);
+  ASSERT_TRUE(decoded) << decoded.error().to_string() << "\n" << body;
+  EXPECT_EQ(*decoded, value) << body;
+}
+
+// Each case: a body, and what the error must say (where first).
+struct Malformed {
+  std::string body;
+  std::string expected;
+};
+
+template <class T>
+void expect_errors(Decoded<T> (*decode)(std::string_view), const std::vector<Malformed>& cases) {
+  for (const auto& [body, expected] : cases) {
+    const auto decoded = decode(body);
+    ASSERT_FALSE(decoded) << body;
+    const std::string message = decoded.error().to_string();
+    EXPECT_EQ(message.rfind(expected, 0), 0u) << body << "\n -> " << message;
+    EXPECT_TRUE(valid_utf8(message)) << body;
+  }
+}
+
+// -- The vocabularies --------------------------------------------------------
+
+TEST(ApiVocabulary, EveryStateAndReasonHasOneName) {
+  for (const auto state : all_image_states) {
+    EXPECT_EQ(reconcile::parse_image_state(reconcile::to_string(state)), state);
+  }
+  for (const auto reason : all_failure_reasons) {
+    EXPECT_EQ(parse_failure_reason(to_string(reason)), reason);
+  }
+  EXPECT_EQ(parse_failure_reason("cosmic"), std::nullopt);
+  EXPECT_EQ(parse_failure_reason(""), std::nullopt);
+}
+
+// -- Round trips ---------------------------------------------------------------
+
+TEST(ApiRoundTrip, DesiredSet) {
+  expect_round_trip(DesiredSet{}, decode_desired_set);
+  expect_round_trip(
+      DesiredSet{.node_id = "jj8v",
+                 .hostname = "nœud-2",
+                 .generation = 1732451234567,
+                 .images = {{"10.0.0.1:5000/a:1", true},
+                            {"10.0.0.1:5000/b@sha256:" + std::string(64, 'a'), false}}},
+      decode_desired_set);
+}
+
+TEST(ApiRoundTrip, StatusReportWithEveryStateAndEveryReason) {
+  StatusReport report{.generation = 17, .agent_version = "0.1.0", .engine_version = "20.10.24"};
+  int n = 0;
+  for (const auto state : all_image_states) {
+    if (state == ImageState::failed) continue;
+    report.images.push_back({.ref = "r" + std::to_string(++n) + ":1", .state = state});
+  }
+  for (const auto reason : all_failure_reasons) {
+    report.images.push_back({.ref = "r" + std::to_string(++n) + ":1",
+                             .state = ImageState::failed,
+                             .reason = reason,
+                             .message = "why: " + std::string(to_string(reason)),
+                             .attempts = static_cast<std::uint64_t>(n)});
+  }
+  // A pull in flight after failures keeps its attempts and the last message.
+  report.images.push_back({.ref = "retry:1",
+                           .state = ImageState::pulling,
+                           .message = "connection refused",
+                           .attempts = 3,
+                           .since = 1732451234.567});
+  expect_round_trip(report, decode_status_report);
+  expect_round_trip(StatusReport{}, decode_status_report);
+}
+
+TEST(ApiRoundTrip, WarmRequest) {
+  expect_round_trip(WarmRequest{.images = {"docker.io/library/redis:7"}}, decode_warm_request);
+  for (const auto ttl :
+       {std::chrono::milliseconds(1h), std::chrono::milliseconds(30min),
+        std::chrono::milliseconds(90s), 1500ms, 1ms, std::chrono::milliseconds(24h)}) {
+    expect_round_trip(
+        WarmRequest{.images = {"10.0.0.1:5000/shop/web:2.4", "docker.io/library/redis:7"},
+                    .constraints = {"node.role==worker", "node.labels.zone != b"},
+                    .ttl = ttl},
+        decode_warm_request);
+  }
+}
+
+TEST(ApiRoundTrip, WarmAnswerWithEveryReason) {
+  WarmAnswer answer{.id = "warm:3f9c0a1b2c4d", .expires_in = 1800s};
+  const std::vector<WarmNode> nodes = {{"i2", "node-2"}, {"i3", ""}};
+  answer.images.push_back({.ref = "10.0.0.1:5000/shop/web:2.4",
+                           .warm = "10.0.0.1:5000/shop/web@sha256:" + std::string(64, 'c'),
+                           .resolved = true,
+                           .nodes_desired = 2,
+                           .nodes = nodes});
+  answer.images.push_back({.ref = "docker.io/library/redis:7",
+                           .warm = "docker.io/library/redis:7",
+                           .note = "timeout: no answer within 10000 ms",
+                           .nodes_desired = 2,
+                           .nodes = nodes});
+  for (const auto reason : all_failure_reasons) {
+    answer.images.push_back({.ref = "10.0.0.1:5000/nope:" + std::string(to_string(reason)),
+                             .nodes = nodes,
+                             .failure = WarmFailure{reason, "manifest unknown"}});
+  }
+  answer.images.push_back({.ref = "a:1", .warm = "a:1", .resolved = true});  // no node matches
+  expect_round_trip(answer, decode_warm_answer);
+}
+
+TEST(ApiRoundTrip, ImagesListingWithEveryStateReasonAndStage) {
+  ListedImage image{.ref = "10.0.0.1:5000/a:1", .nodes_desired = 9, .nodes_present = 2};
+  int n = 0;
+  for (const auto state : all_image_states) {
+    image.nodes.push_back({.id = "i" + std::to_string(++n), .hostname = "node", .state = state});
+  }
+  image.nodes.push_back({.id = "i0", .hostname = "", .state = std::nullopt});  // "unknown"
+  for (const auto reason : all_failure_reasons) {
+    image.failures.push_back({.node = "i3",
+                              .hostname = "node-3",
+                              .reason = reason,
+                              .message = std::string(to_string(reason)),
+                              .stage = FailureStage::pull});
+  }
+  image.failures.push_back({.reason = FailureReason::not_found,
+                            .message = "manifest unknown",
+                            .stage = FailureStage::resolve});
+  expect_round_trip(ImagesListing{.generation = 17, .images = {image, {.ref = "b:1"}}},
+                    decode_images_listing);
+  expect_round_trip(ImagesListing{}, decode_images_listing);
+}
+
+// -- Malformed bodies ------------------------------------------------------------
+
+const std::string bad_utf8 = "\"a\xff\xfe\"";  // a JSON string holding bytes that are not UTF-8
+
+TEST(ApiMalformed, AnyBody) {
+  // What every decoder refuses before it looks at fields.
+  const std::vector<Malformed> cases = {
+      {"", "body: malformed JSON"},
+      {"nope", "body: malformed JSON"},
+      {"{\"images\": [", "body: malformed JSON"},
+      {"{\"generation\": 1e400, \"images\": []}", "body: malformed JSON: number overflow"},
+      {"{\"generation\": 1, \"images\": [" + bad_utf8 + "]}", "body: malformed JSON"},
+      {"{" + bad_utf8 + ": 1}", "body: malformed JSON"},
+      {std::string(100000, '['), "body: nested deeper than 32 levels"},
+      {"[]", "body: expected an object"},
+      {"\"text\"", "body: expected an object"},
+  };
+  expect_errors(decode_desired_set, cases);
+  expect_errors(decode_status_report, cases);
+  expect_errors(decode_warm_request, cases);
+  expect_errors(decode_warm_answer, cases);
+  expect_errors(decode_images_listing, cases);
+}
+
+TEST(ApiMalformed, DesiredSetNamesTheField) {
+  expect_errors(
+      decode_desired_set,
+      {
+          {R"({"images": []})", "generation: required"},
+          {R"({"generation": -1, "images": []})", "generation: expected a non-negative integer"},
+          {R"({"generation": 1.5, "images": []})", "generation: expected a non-negative integer"},
+          {R"({"generation": "1", "images": []})", "generation: expected a non-negative integer"},
+          {R"({"generation": 1})", "images: required"},
+          {R"({"generation": 1, "images": {}})", "images: expected an array"},
+          {R"({"generation": 1, "node_id": 7, "images": []})", "node_id: expected a string"},
+          {R"({"generation": 1, "hostname": [], "images": []})", "hostname: expected a string"},
+          {R"({"generation": 1, "images": [1]})", "images[0]: expected an object"},
+          {R"({"generation": 1, "images": [{"ref": ""}]})",
+           "images[0].ref: expected a non-empty string"},
+          {R"({"generation": 1, "images": [{"pull": true}]})", "images[0].ref: required"},
+          {R"({"generation": 1, "images": [{"ref": "a", "pull": 1}]})",
+           "images[0].pull: expected a boolean"},
+          {R"({"generation": 1, "images": [{"ref": "a"}, {"ref": "a"}]})",
+           "images[1].ref: 'a' listed twice"},
+      });
+}
+
+TEST(ApiMalformed, StatusReportNamesTheField) {
+  expect_errors(
+      decode_status_report,
+      {
+          {R"({"generation": -1, "images": []})", "generation: expected a non-negative integer"},
+          {R"({"generation": 1})", "images: required"},
+          {R"({"images": [{"state": "present"}]})", "images[0].ref: required"},
+          {R"({"images": [{"ref": 3, "state": "present"}]})",
+           "images[0].ref: expected a non-empty string"},
+          {R"({"images": [{"ref": "a"}]})", "images[0].state: required"},
+          {R"({"images": [{"ref": "a", "state": 1}]})", "images[0].state: expected a string"},
+          {R"({"images": [{"ref": "a", "state": "present"}, {"ref": "b", "state": "gone"}]})",
+           "images[1].state: unknown state 'gone'"},
+          {R"({"images": [{"ref": "a", "state": "failed"}]})", "images[0].reason: required"},
+          {R"({"images": [{"ref": "a", "state": "failed", "reason": "cosmic"}]})",
+           "images[0].reason: unknown reason 'cosmic'"},
+          {R"({"images": [{"ref": "a", "state": "failed", "reason": 1}]})",
+           "images[0].reason: expected a string"},
+          {R"({"images": [{"ref": "a", "state": "present", "message": 1}]})",
+           "images[0].message: expected a string"},
+          {R"({"images": [{"ref": "a", "state": "present", "attempts": -1}]})",
+           "images[0].attempts: expected a non-negative integer"},
+          {R"({"images": [{"ref": "a", "state": "pulling", "since": "now"}]})",
+           "images[0].since: expected a number"},
+          {R"({"images": [{"ref": "a", "state": "pulling", "since": 1e400}]})",
+           "body: malformed JSON"},
+          {R"({"images": [{"ref": "a", "state": "present"}, {"ref": "a", "state": "present"}]})",
+           "images[1].ref: 'a' listed twice"},
+          {R"({"images": [], "agent": 1})", "agent: expected an object"},
+          {R"({"images": [], "agent": {"version": 1}})", "agent.version: expected a string"},
+          {R"({"images": [], "agent": {"engine_version": {}}})",
+           "agent.engine_version: expected a string"},
+      });
+}
+
+TEST(ApiMalformed, WarmRequestNamesTheField) {
+  expect_errors(
+      decode_warm_request,
+      {
+          {R"({})", "images: required"},
+          {R"({"images": []})", "images: expected at least one image reference"},
+          {R"({"images": "redis"})", "images: expected an array"},
+          {R"({"images": ["redis", 7]})", "images[1]: expected a string"},
+          {R"({"images": ["redis", "Bad:1"]})", "images[1]: "},
+          {R"({"images": ["redis"], "constraints": "x"})", "constraints: expected an array"},
+          {R"({"images": ["redis"], "constraints": [1]})", "constraints[0]: expected a string"},
+          {R"({"images": ["redis"], "constraints": ["node.role=worker"]})",
+           "constraints[0]: 'node.role=worker': "},
+          {R"({"images": ["redis"], "ttl": "soon"})", "ttl: expected a duration"},
+          {R"({"images": ["redis"], "ttl": "25h"})", "ttl: expected a duration"},
+          {R"({"images": ["redis"], "ttl": 0})", "ttl: expected a duration"},
+          {R"({"images": ["redis"], "ttl": -5})", "ttl: expected a duration"},
+          {R"({"images": ["redis"], "ttl": [[[[1]]]]})", "ttl: expected a duration"},
+          {R"({"images": ["redis"], "ttl": 1e400})", "body: malformed JSON"},
+          {R"({"images": ["redis"], "colour": "red"})", "colour: unknown key"},
+      });
+  std::string many = R"({"images": [)";
+  for (int i = 0; i <= 1000; ++i)
+    many += std::string(i == 0 ? "" : ",") + "\"a:" + std::to_string(i) + "\"";
+  expect_errors(decode_warm_request, {{many + "]}", "images: at most 1000 per request"}});
+}
+
+TEST(ApiMalformed, WarmAnswerNamesTheField) {
+  expect_errors(
+      decode_warm_answer,
+      {
+          {R"({"id": "w"})", "images: required"},
+          {R"({"id": 1, "images": []})", "id: expected a string"},
+          {R"({"expires_in": "1h", "images": []})", "expires_in: expected a number"},
+          {R"({"expires_in": -1, "images": []})", "expires_in: expected a number of seconds"},
+          {R"({"images": [{"warm": "a"}]})", "images[0].ref: required"},
+          {R"({"images": [{"ref": "a"}]})",
+           "images[0].warm: expected a non-empty string (or a failure)"},
+          {R"({"images": [{"ref": "a", "warm": "a", "resolved": "yes"}]})",
+           "images[0].resolved: expected a boolean"},
+          {R"({"images": [{"ref": "a", "warm": "a", "nodes_desired": -2}]})",
+           "images[0].nodes_desired: expected a non-negative integer"},
+          {R"({"images": [{"ref": "a", "failure": "no"}]})",
+           "images[0].failure: expected an object"},
+          {R"({"images": [{"ref": "a", "failure": {}}]})", "images[0].failure.reason: required"},
+          {R"({"images": [{"ref": "a", "failure": {"reason": "gone"}}]})",
+           "images[0].failure.reason: unknown reason"},
+          {R"({"images": [{"ref": "a", "warm": "a", "failure": {"reason": "not_found"}}]})",
+           "images[0]: both warm and failure"},
+          {R"({"images": [{"ref": "a", "warm": "a", "nodes": {}}]})",
+           "images[0].nodes: expected an array"},
+          {R"({"images": [{"ref": "a", "warm": "a", "nodes": [{"hostname": "x"}]}]})",
+           "images[0].nodes[0].id: required"},
+          {R"({"images": [{"ref": "a", "warm": "a", "nodes": [{"id": "i", "hostname": 2}]}]})",
+           "images[0].nodes[0].hostname: expected a string"},
+      });
+}
+
+TEST(ApiMalformed, ImagesListingNamesTheField) {
+  const auto image = [](const std::string& fields) {
+    return R"({"generation": 1, "images": [{"ref": "a", "nodes_desired": 1, "nodes_present": 0)" +
+           fields + "}]}";
+  };
+  expect_errors(
+      decode_images_listing,
+      {
+          {R"({"images": []})", "generation: required"},
+          {R"({"generation": 1, "images": 3})", "images: expected an array"},
+          {R"({"generation": 1, "images": [{"ref": 1}]})",
+           "images[0].ref: expected a non-empty string"},
+          {R"({"generation": 1, "images": [{"ref": "a", "nodes_present": 0}]})",
+           "images[0].nodes_desired: required"},
+          {R"({"generation": 1, "images": [{"ref": "a", "nodes_desired": 1}]})",
+           "images[0].nodes_present: required"},
+          {image(R"(, "nodes": [{"id": "i"}])"), "images[0].nodes[0].state: required"},
+          {image(R"(, "nodes": [{"id": "i", "state": "gone"}])"),
+           "images[0].nodes[0].state: unknown state 'gone'"},
+          {image(R"(, "nodes": [{"state": "pulling"}])"), "images[0].nodes[0].id: required"},
+          {image(R"(, "failures": [{"stage": "pull"}])"), "images[0].failures[0].reason: required"},
+          {image(R"(, "failures": [{"reason": "network"}])"),
+           "images[0].failures[0].stage: required"},
+          {image(R"(, "failures": [{"reason": "network", "stage": "push"}])"),
+           "images[0].failures[0].stage: unknown stage 'push'"},
+          {image(R"(, "failures": [{"reason": "network", "stage": "pull", "message": 1}])"),
+           "images[0].failures[0].message: expected a string"},
+      });
+}
+
+TEST(ApiMalformed, WhatIsQuotedIsPrintable) {
+  // A state of control characters and a very long one are quoted safely and short.
+  const auto decoded = decode_status_report(R"({"images": [{"ref": "a", "state": "\u0001)" +
+                                            std::string(5000, 'x') + "\"}]}");
+  ASSERT_FALSE(decoded);
+  EXPECT_THAT(decoded.error().to_string(),
+              ::testing::StartsWith("images[0].state: unknown state '\\x01xxx"));
+  EXPECT_LT(decoded.error().to_string().size(), 400u);
+}
+
+// -- Encoding what is not UTF-8 ---------------------------------------------------
+
+TEST(ApiEncode, TextThatIsNotUtf8IsReplacedNotThrown) {
+  StatusReport report;
+  report.images.push_back({.ref = "a:1",
+                           .state = ImageState::failed,
+                           .reason = FailureReason::other,
+                           .message = "engine said \xff\xfe"});
+  std::string body;
+  ASSERT_NO_THROW(body = encode(report));
+  const auto decoded = decode_status_report(body);
+  ASSERT_TRUE(decoded) << decoded.error().to_string();
+  EXPECT_EQ(decoded->images[0].message, "engine said \xef\xbf\xbd\xef\xbf\xbd");  // U+FFFD twice
+  EXPECT_TRUE(valid_utf8(encode_error("bad \xc3\x28 byte")));
+}
+
+TEST(ApiEncode, NonFiniteSinceIsLeftOut) {
+  StatusReport report;
+  report.images.push_back({.ref = "a:1", .state = ImageState::pulling, .since = std::nan("")});
+  const auto decoded = decode_status_report(encode(report));
+  ASSERT_TRUE(decoded) << decoded.error().to_string();
+  EXPECT_EQ(decoded->images[0].since, 0);
+}
+
+// -- Error bodies -------------------------------------------------------------------
+
+TEST(ApiErrorBody, TheControllersMessageOrTheText) {
+  EXPECT_EQ(decode_error(encode_error("node jj8v is not in the swarm")),
+            "node jj8v is not in the swarm");
+  EXPECT_EQ(decode_error("<html>Bad Gateway</html>\r\n"), "<html>Bad Gateway</html>");
+  EXPECT_EQ(decode_error("oops \xff"), "oops \\xff");
+  EXPECT_EQ(decode_error(R"({"message": "x"})"), R"({"message": "x"})");
+  EXPECT_EQ(decode_error(""), "");
+}
+
+TEST(ApiPrintable, KeepsUtf8EscapesTheRest) {
+  EXPECT_EQ(printable("plain"), "plain");
+  EXPECT_EQ(printable("nœud ✓ 😀"), "nœud ✓ 😀");
+  EXPECT_EQ(printable("a\nb\x7f"), "a\\x0ab\\x7f");
+  EXPECT_EQ(printable("\xc0\xaf"), "\\xc0\\xaf");           // overlong '/'
+  EXPECT_EQ(printable("\xed\xa0\x80"), "\\xed\\xa0\\x80");  // a surrogate
+  EXPECT_EQ(printable("\xe2\x9c"), "\\xe2\\x9c");           // cut short
+  EXPECT_EQ(printable(std::string(10, 'x'), 4), "xxxx...");
+}
+
+// -- Durations ------------------------------------------------------------------------
+
+TEST(ApiDuration, ParsesAndFormats) {
+  EXPECT_EQ(parse_duration("30s"), 30s);
+  EXPECT_EQ(parse_duration("1500ms"), 1500ms);
+  EXPECT_EQ(parse_duration("2m"), 2min);
+  EXPECT_EQ(parse_duration("1h"), 1h);
+  EXPECT_EQ(parse_duration("0.5"), 500ms);
+  EXPECT_EQ(parse_duration("90"), 90s);
+  for (const char* bad : {"", "s", "1x", "-1s", "1e3", "1.2.3", "1 s", "99999999999h"}) {
+    EXPECT_EQ(parse_duration(bad), std::nullopt) << bad;
+  }
+  for (const auto duration :
+       {std::chrono::milliseconds(1h), std::chrono::milliseconds(2min),
+        std::chrono::milliseconds(90s), 1500ms, 0ms, std::chrono::milliseconds(25h)}) {
+    EXPECT_EQ(parse_duration(format_duration(duration)), duration) << format_duration(duration);
+  }
+  EXPECT_EQ(format_duration(30min), "30m");
+  EXPECT_EQ(format_duration(90s), "90s");
+}
+
+}  // namespace
+}  // namespace swarm_prepull::api
