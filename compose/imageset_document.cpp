@@ -1,8 +1,12 @@
 #include "compose/imageset_document.h"
 
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cstddef>
+#include <optional>
+#include <sstream>
 #include <string>
 
 namespace swarm_prepull::compose {
@@ -133,23 +137,70 @@ Expected<ImageSetDocument> read_json(std::string_view text) {
   }
 }
 
-Expected<ImageSetDocument> read_yaml(std::string_view text) {
-  std::vector<YAML::Node> documents;
-  try {
-    documents = YAML::LoadAll(std::string(text));
-  } catch (const YAML::ParserException& error) {
-    // DeepRecursion, yaml-cpp's own depth guard, is one of these.
-    return Error{at(error.mark) + error.msg};
-  } catch (const YAML::Exception& error) {
-    return Error{at(error.mark) + error.msg};
+// Listens to a parse and keeps nothing: counting documents this way costs no
+// tree.
+class NoEvents : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// YAML allows no C0 control character but tab, line feed and carriage
+// return (YAML 1.2, 5.1). Refusing them first also keeps yaml-cpp 0.7 off a
+// path where, on a NUL among other bytes, it reports documents forever
+// (LoadAll never returns).
+std::optional<Error> control_character(std::string_view text) {
+  std::size_t line = 1;
+  std::size_t column = 1;
+  for (const char c : text) {
+    const auto byte = static_cast<unsigned char>(c);
+    if ((byte < 0x20 && c != '\t' && c != '\n' && c != '\r') || byte == 0x7F) {
+      static constexpr char hex[] = "0123456789ABCDEF";
+      return Error{"line " + std::to_string(line) + ", column " + std::to_string(column) +
+                   ": control character 0x" + hex[byte >> 4] + hex[byte & 0xF] +
+                   " (YAML allows none)"};
+    }
+    if (c == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
   }
-  if (documents.empty()) return Error{"the document is empty"};
-  if (documents.size() > 1) {
-    return Error{at(documents[1].Mark()) + "more than one document (one image set per config)"};
+  return std::nullopt;
+}
+
+Expected<ImageSetDocument> read_yaml(std::string_view text) {
+  if (auto error = control_character(text)) return *error;
+  YAML::Node root;
+  try {
+    // The documents are counted with a parser asked for at most two, never
+    // with LoadAll, which loops without end on some malformed input.
+    std::istringstream stream{std::string(text)};
+    YAML::Parser parser(stream);
+    NoEvents events;
+    if (!parser.HandleNextDocument(events)) return Error{"the document is empty"};
+    if (parser.HandleNextDocument(events)) {
+      return Error{"more than one document (one image set per config)"};
+    }
+    root = YAML::Load(std::string(text));
+  } catch (const YAML::Exception& error) {
+    // ParserException, and DeepRecursion (yaml-cpp's own depth guard) among them.
+    return Error{at(error.mark) + error.msg};
   }
   ImageSetDocument document;
   try {
-    if (auto error = Converter(document.where).convert(documents[0], "", 0, document.value)) {
+    if (auto error = Converter(document.where).convert(root, "", 0, document.value)) {
       return *error;
     }
   } catch (const YAML::Exception& error) {

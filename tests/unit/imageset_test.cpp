@@ -249,6 +249,15 @@ TEST(ImagesetYaml, SyntaxErrorsGiveLineAndColumn) {
   EXPECT_THAT(parse_error("images: [redis\n"), StartsWith("line "));
 }
 
+// YAML allows no control characters; refusing them also keeps yaml-cpp 0.7
+// off an endless loop the fuzzer found (this very input).
+TEST(ImagesetYaml, ControlCharactersAreRefused) {
+  EXPECT_EQ(parse_error(std::string(",\"igme\x0b\0\0\0 ", 11)),
+            "line 1, column 7: control character 0x0B (YAML allows none)");
+  EXPECT_EQ(parse_error(std::string("images:\n  - re\0dis\n", 19)),
+            "line 2, column 7: control character 0x00 (YAML allows none)");
+}
+
 TEST(ImagesetYaml, EmptyDocumentIsAnError) {
   EXPECT_EQ(parse_error(""), "the document is empty");
   EXPECT_EQ(parse_error("# nothing here\n\n"), "the document is empty");
