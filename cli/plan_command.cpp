@@ -1,7 +1,6 @@
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <variant>
-
-#include <nlohmann/json.hpp>
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
@@ -20,11 +19,16 @@ constexpr std::size_t snapshot_limit = 512 * 1024 * 1024;
 
 std::vector<OptionSpec> plan_option_specs() {
   std::vector<OptionSpec> specs = {
-      {.name = "format", .value_name = "FORMAT", .help = "table (for people) or json",
-       .default_value = "table", .choices = {"table", "json"}},
-      {.name = "snapshot", .value_name = "FILE",
+      {.name = "format",
+       .value_name = "FORMAT",
+       .help = "table (for people) or json",
+       .default_value = "table",
+       .choices = {"table", "json"}},
+      {.name = "snapshot",
+       .value_name = "FILE",
        .help = "read {\"nodes\",\"services\",\"configs\"} from FILE instead of the engine"},
-      {.name = "explain", .value_name = "IMAGE",
+      {.name = "explain",
+       .value_name = "IMAGE",
        .help = "for every node, whether IMAGE goes there and, if not, the first rule that keeps "
                "it away"},
   };
@@ -107,8 +111,7 @@ int run_plan(const std::vector<std::string>& args, const CommandIo& io) {
   const auto sets = compose::image_sets(snapshot->configs);
   const bool json = options->get("format") == "json";
   if (!image.empty()) {
-    auto explanation =
-        reconcile::explain_image(image, snapshot->nodes, snapshot->services, sets);
+    auto explanation = reconcile::explain_image(image, snapshot->nodes, snapshot->services, sets);
     if (!explanation) {
       io.err << "swarm-prepull plan: --explain: " << explanation.error().message << "\n";
       return exit_usage;

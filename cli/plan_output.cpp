@@ -135,8 +135,8 @@ std::string format_explanation_table(const reconcile::Explanation& explanation) 
       for (std::size_t i = 0; i < node.sources.size(); ++i) {
         const reconcile::SourceVerdict& source = node.sources[i];
         if (!source.placed) continue;
-        const bool listed = i > 0 && node.sources[i - 1].source == source.source &&
-                            node.sources[i - 1].placed;
+        const bool listed =
+            i > 0 && node.sources[i - 1].source == source.source && node.sources[i - 1].placed;
         if (listed) continue;
         const bool current_too = i + 1 < node.sources.size() &&
                                  node.sources[i + 1].source == source.source &&

@@ -18,10 +18,9 @@ std::vector<OptionSpec> stack_file_option_specs() {
 
 reconcile::Expected<std::vector<compose::ServiceImage>> read_stack_images(
     const ParsedOptions& options, const CommandIo& io) {
-  auto stack = compose::read_stack_images({options.all("f"), options.get("env-file")},
-                                          [&](const std::string& name) {
-                                            return io.environment(name);
-                                          });
+  auto stack =
+      compose::read_stack_images({options.all("f"), options.get("env-file")},
+                                 [&](const std::string& name) { return io.environment(name); });
   if (!stack) return stack.error();
   for (const auto& warning : stack->warnings) {
     io.err << "swarm-prepull: warning: " << warning << "\n";

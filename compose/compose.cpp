@@ -1,9 +1,9 @@
 #include "compose/compose.h"
 
+#include <yaml-cpp/yaml.h>
+
 #include <algorithm>
 #include <cctype>
-
-#include <yaml-cpp/yaml.h>
 
 namespace swarm_prepull::compose {
 namespace {
@@ -78,10 +78,18 @@ std::string unquote_double(std::string_view value) {
       continue;
     }
     switch (const char next = value[++i]) {
-      case 'n': out += '\n'; break;
-      case 't': out += '\t'; break;
-      case 'r': out += '\r'; break;
-      default: out += next; break;
+      case 'n':
+        out += '\n';
+        break;
+      case 't':
+        out += '\t';
+        break;
+      case 'r':
+        out += '\r';
+        break;
+      default:
+        out += next;
+        break;
     }
   }
   return out;
@@ -165,10 +173,10 @@ Expected<std::map<std::string, std::string>> parse_env_file(std::string_view tex
     if (line.rfind("export ", 0) == 0) line = trim(std::string_view(line).substr(7));
     const auto equals = line.find('=');
     const std::string key = trim(std::string_view(line).substr(0, equals));
-    const bool valid_key = !key.empty() && is_name_start(key[0]) &&
-                           std::all_of(key.begin(), key.end(), [](char c) {
-                             return is_name_char(c) || c == '.' || c == '-';
-                           });
+    const bool valid_key =
+        !key.empty() && is_name_start(key[0]) && std::all_of(key.begin(), key.end(), [](char c) {
+          return is_name_char(c) || c == '.' || c == '-';
+        });
     if (equals == std::string::npos || !valid_key) {
       return Error{"line " + std::to_string(number) + ": expected KEY=VALUE, got \"" + line + "\""};
     }
@@ -199,7 +207,8 @@ Expected<StackImages> stack_images(const std::vector<SourceFile>& files, const L
       return Error{where(file.path, error.mark) + ": malformed YAML: " + error.msg};
     }
     if (!root || root.IsNull()) continue;  // an empty override file is fine
-    if (!root.IsMap()) return Error{where(file.path, root.Mark()) + ": expected a mapping at the top"};
+    if (!root.IsMap())
+      return Error{where(file.path, root.Mark()) + ": expected a mapping at the top"};
     const YAML::Node services = root["services"];
     if (!services || services.IsNull()) continue;
     if (!services.IsMap()) {

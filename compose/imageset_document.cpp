@@ -74,7 +74,8 @@ class Converter {
         std::size_t index = 0;
         for (const YAML::Node& item : node) {
           json value;
-          if (auto error = convert(item, pointer + "/" + std::to_string(index++), depth + 1, value)) {
+          if (auto error =
+                  convert(item, pointer + "/" + std::to_string(index++), depth + 1, value)) {
             return error;
           }
           out.push_back(std::move(value));

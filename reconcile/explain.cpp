@@ -61,8 +61,9 @@ std::vector<Want> wants_of(const std::string& image, const std::vector<Service>&
   }
   for (const NamedImageSet& set : sets) {
     if (set.error) continue;  // an invalid document places nothing
-    const bool wanted = std::any_of(set.set.images.begin(), set.set.images.end(),
-                                    [&](const std::string& ref) { return canonical(ref) == image; });
+    const bool wanted =
+        std::any_of(set.set.images.begin(), set.set.images.end(),
+                    [&](const std::string& ref) { return canonical(ref) == image; });
     if (wanted) wants.push_back(Want{set.source, "image set", task_placement(set.set.placement)});
   }
   std::sort(wants.begin(), wants.end(), [](const Want& a, const Want& b) {

@@ -38,8 +38,8 @@ struct NodeExplanation {
 };
 
 struct Explanation {
-  std::string image;                    // canonical reference
-  std::vector<NodeExplanation> nodes;   // every node, sorted by hostname then id
+  std::string image;                   // canonical reference
+  std::vector<NodeExplanation> nodes;  // every node, sorted by hostname then id
 };
 
 inline constexpr std::string_view nobody_wants = "no service or image set wants this image";

@@ -137,8 +137,7 @@ class ImageSetDecoder {
 
   // A list of strings; null stands for the empty list ("constraints:" with
   // its entries commented out).
-  Expected<std::vector<const std::string*>> string_list(const json& value,
-                                                        const Path& path) const {
+  Expected<std::vector<const std::string*>> string_list(const json& value, const Path& path) const {
     std::vector<const std::string*> strings;
     if (value.is_null()) return strings;
     if (auto error = expect(value, json::value_t::array, path)) return *error;

@@ -5,10 +5,9 @@
 
 #include <chrono>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "tests/integration/sandbox.h"
 #include "tests/integration/waiting.h"
@@ -36,8 +35,8 @@ class PlanTest : public ::testing::Test {
   // Creates a service (detached: the plan must not wait for tasks).
   void create_service(const std::string& name, const std::string& args) {
     run_command(docker(manager_, "service rm " + name));
-    auto result = run_command(docker(manager_, "service create --detach --quiet --name " + name +
-                                                   " " + args));
+    auto result = run_command(
+        docker(manager_, "service create --detach --quiet --name " + name + " " + args));
     ASSERT_EQ(result.status, 0) << result.output;
     services_.push_back(name);
   }
@@ -45,17 +44,17 @@ class PlanTest : public ::testing::Test {
   void on_cleanup(std::string command) { cleanups_.push_back(std::move(command)); }
 
   json plan() {
-    auto result = run_command("'" + std::string(SWARM_PREPULL_BINARY) + "' plan --format json --host '" +
-                              manager_ + "' 2>&1");
+    auto result = run_command("'" + std::string(SWARM_PREPULL_BINARY) +
+                              "' plan --format json --host '" + manager_ + "' 2>&1");
     EXPECT_EQ(result.status, 0) << result.output;
     return json::parse(result.output, nullptr, false);
   }
 
   // `plan --explain IMAGE --format json` against the manager.
   json explain(const std::string& image) {
-    auto result = run_command("'" + std::string(SWARM_PREPULL_BINARY) +
-                              "' plan --format json --explain '" + image + "' --host '" +
-                              manager_ + "' 2>&1");
+    auto result =
+        run_command("'" + std::string(SWARM_PREPULL_BINARY) + "' plan --format json --explain '" +
+                    image + "' --host '" + manager_ + "' 2>&1");
     EXPECT_EQ(result.status, 0) << result.output;
     return json::parse(result.output, nullptr, false);
   }
@@ -83,10 +82,10 @@ class PlanTest : public ::testing::Test {
     (void)wait_until(
         service + " running " + std::to_string(expected) + " task(s)", std::chrono::seconds(90),
         [&] {
-          auto result = run_command(
-              docker(manager_, "service ps " + service +
-                                   " --filter desired-state=running"
-                                   " --format '{{.Node}} {{.CurrentState}}'"));
+          auto result =
+              run_command(docker(manager_, "service ps " + service +
+                                               " --filter desired-state=running"
+                                               " --format '{{.Node}} {{.CurrentState}}'"));
           hostnames.clear();
           std::istringstream lines(result.output);
           for (std::string node, state, rest;
@@ -126,8 +125,7 @@ TEST_F(PlanTest, ConstraintsSelectTheNodesTheRulesSay) {
   create_service("pp-not-zone", "--constraint 'node.labels.zone!=a' " + image(1));
   create_service("pp-engine", "--constraint engine.labels.sandbox.node==node-3 " + image(2));
   create_service("pp-hostname", "--constraint 'node.hostname!=NODE-1' " + image(4));
-  create_service("pp-manager-ip",
-                 "--constraint node.ip==" + box_->nodes[0].addr + " " + image(5));
+  create_service("pp-manager-ip", "--constraint node.ip==" + box_->nodes[0].addr + " " + image(5));
   create_service("pp-zero", "--replicas 0 " + image(3));
 
   const json result = plan();

@@ -141,9 +141,10 @@ TEST(StackImages, InterpolatesEveryServiceImage) {
 }
 
 TEST(StackImages, LaterFilesOverridePerService) {
-  auto stack = images_of({{"a.yml", "services:\n  web:\n    image: web:1\n  db:\n    image: db:1\n"},
-                          {"b.yml", "services:\n  web:\n    image: web:2\n  db:\n    ports: [1]\n"},
-                          {"c.yml", ""}});
+  auto stack =
+      images_of({{"a.yml", "services:\n  web:\n    image: web:1\n  db:\n    image: db:1\n"},
+                 {"b.yml", "services:\n  web:\n    image: web:2\n  db:\n    ports: [1]\n"},
+                 {"c.yml", ""}});
   ASSERT_EQ(stack.services.size(), 2u);
   EXPECT_EQ(stack.services[0].image, "db:1");
   EXPECT_EQ(stack.services[0].file, "a.yml");
@@ -168,8 +169,8 @@ TEST(StackImages, ErrorsSayFileLineAndColumn) {
   EXPECT_NE(malformed.error().message.find("bad.yml:"), std::string::npos);
   EXPECT_NE(malformed.error().message.find("malformed YAML"), std::string::npos);
 
-  auto required = stack_images({{"s.yml", "services:\n  web:\n    image: web:${NOPE:?no tag}\n"}},
-                               lookup);
+  auto required =
+      stack_images({{"s.yml", "services:\n  web:\n    image: web:${NOPE:?no tag}\n"}}, lookup);
   ASSERT_FALSE(required);
   EXPECT_EQ(required.error().message,
             "s.yml:3:12: services.web.image: required variable NOPE is missing a value: no tag");

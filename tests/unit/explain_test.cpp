@@ -75,10 +75,9 @@ TEST(ExplainImage, AnInvalidImageIsAnError) {
 TEST(ExplainImage, AnImageNobodyWantsIsPlacedNowhere) {
   const auto explanation = explain("busybox", {make_node("n1", "a"), make_node("n2", "b")},
                                    {make_service("cache", "redis")});
-  EXPECT_THAT(verdicts(explanation),
-              (std::map<std::string, std::string>{
-                  {"a", "no service or image set wants this image"},
-                  {"b", "no service or image set wants this image"}}));
+  EXPECT_THAT(verdicts(explanation), (std::map<std::string, std::string>{
+                                         {"a", "no service or image set wants this image"},
+                                         {"b", "no service or image set wants this image"}}));
 }
 
 TEST(ExplainImage, ThePlacedNodesAndTheFirstRuleOnTheOthers) {
@@ -86,11 +85,10 @@ TEST(ExplainImage, ThePlacedNodesAndTheFirstRuleOnTheOthers) {
   drained.availability = "drain";
   Node down = make_node("n5", "node-5", {{"zone", "a"}});
   down.state = "down";
-  const auto explanation =
-      explain("redis:latest",
-              {make_node("n1", "node-1", {{"zone", "a"}}), make_node("n3", "node-3", {{"zone", "b"}}),
-               drained, down},
-              {make_service("cache", "redis", {"node.labels.zone==a"})});
+  const auto explanation = explain("redis:latest",
+                                   {make_node("n1", "node-1", {{"zone", "a"}}),
+                                    make_node("n3", "node-3", {{"zone", "b"}}), drained, down},
+                                   {make_service("cache", "redis", {"node.labels.zone==a"})});
   EXPECT_THAT(verdicts(explanation),
               (std::map<std::string, std::string>{
                   {"node-1", "placed"},
@@ -103,9 +101,8 @@ TEST(ExplainImage, EachSpecIsJudgedOnItsOwnPlacement) {
   Service service = make_service("web", "nginx:1.25", {"node.labels.zone==b"});
   service.previous_spec = service.spec;
   service.previous_spec->placement.constraints = {"node.labels.zone==a"};
-  const auto explanation =
-      explain("nginx:1.25", {make_node("n1", "a", {{"zone", "a"}}), make_node("n2", "b")},
-              {service});
+  const auto explanation = explain(
+      "nginx:1.25", {make_node("n1", "a", {{"zone", "a"}}), make_node("n2", "b")}, {service});
   ASSERT_EQ(explanation.nodes.size(), 2u);
   EXPECT_TRUE(explanation.nodes[0].placed);
   EXPECT_THAT(explanation.nodes[0].sources,
@@ -121,8 +118,8 @@ TEST(ExplainImage, EachSpecIsJudgedOnItsOwnPlacement) {
 TEST(ExplainImage, ASharedReasonIsGivenOnce) {
   Node paused = make_node("n1", "a");
   paused.availability = "pause";
-  const auto explanation =
-      explain("redis", {paused}, {make_service("one", "redis"), make_service("two", "redis:latest")});
+  const auto explanation = explain(
+      "redis", {paused}, {make_service("one", "redis"), make_service("two", "redis:latest")});
   EXPECT_EQ(explanation.nodes[0].reason, "node is paused");
   EXPECT_EQ(explanation.nodes[0].sources.size(), 2u);
 }
@@ -162,16 +159,16 @@ TEST(ExplainImage, ImageSetsArePlacedLikeServices) {
   Node arm = make_node("n2", "b");
   arm.platform = {"aarch64", "linux"};
   const auto explanation = explain("redis", {make_node("n1", "a"), arm}, {}, {set, broken});
-  EXPECT_THAT(verdicts(explanation),
-              (std::map<std::string, std::string>{
-                  {"a", "platform linux/arm64 not supported by node (linux/x86_64)"},
-                  {"b", "placed"}}));
+  EXPECT_THAT(
+      verdicts(explanation),
+      (std::map<std::string, std::string>{
+          {"a", "platform linux/arm64 not supported by node (linux/x86_64)"}, {"b", "placed"}}));
   EXPECT_EQ(explanation.nodes[1].sources.size(), 1u);  // the broken set wants nothing
 }
 
 TEST(ExplainImage, NodesInThePlansOrder) {
-  const auto explanation = explain(
-      "redis", {make_node("z9", "b"), make_node("n2", "a"), make_node("n1", "b")}, {});
+  const auto explanation =
+      explain("redis", {make_node("z9", "b"), make_node("n2", "a"), make_node("n1", "b")}, {});
   std::vector<std::string> order;
   for (const auto& node : explanation.nodes) order.push_back(node.hostname + "/" + node.node_id);
   EXPECT_THAT(order, ElementsAre("a/n2", "b/n1", "b/z9"));
@@ -244,9 +241,9 @@ TEST(ExplainAgreesWithPlan, OnTheSandboxSnapshot) {
       R"({"images": ["busybox:1", "nginx:1.26"], "placement": {"constraints": ["node.labels.zone!=a"]}})"));
   ASSERT_TRUE(decoded) << decoded.error().message;
   warm.set = *decoded;
-  expect_agrees_with_plan(snapshot->nodes, snapshot->services, {warm},
-                          {"nginx:1.25", "nginx:1.26", "nginx:1.24", "redis:7", "busybox:1",
-                           "alpine"});
+  expect_agrees_with_plan(
+      snapshot->nodes, snapshot->services, {warm},
+      {"nginx:1.25", "nginx:1.26", "nginx:1.24", "redis:7", "busybox:1", "alpine"});
   const auto explanation = explain("nginx:1.24", snapshot->nodes, snapshot->services, {warm});
   EXPECT_THAT(verdicts(explanation),
               (std::map<std::string, std::string>{

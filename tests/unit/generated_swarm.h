@@ -60,20 +60,29 @@ class SwarmGenerator {
   }
 
   std::string image(std::vector<std::string>& named) {
-    std::string text = pick({"redis", "redis:latest", "docker.io/library/redis",
-                                    "nginx:1.25", "team/app:1", "team/app:2", "Bad:ref",
-                                    "busybox@sha256:" + std::string(64, 'a'), "alpine:3"});
+    std::string text =
+        pick({"redis", "redis:latest", "docker.io/library/redis", "nginx:1.25", "team/app:1",
+              "team/app:2", "Bad:ref", "busybox@sha256:" + std::string(64, 'a'), "alpine:3"});
     named.push_back(text);
     return text;
   }
 
   reconcile::Placement placement() {
-    static const std::vector<std::string> constraints = {
-        "node.role==manager",      "node.role != worker",       "node.labels.zone==a",
-        "NODE.LABELS.zone!=b",     "node.labels.Tier==web",     "node.labels.tier==web",
-        "engine.labels.disk==ssd", "node.platform.arch==x86_64", "node.platform.os!=windows",
-        "node.hostname==host-3",   "node.id==id2",              "node.ip==10.0.0.0/24",
-        "node.ip!=2001:db8::/64",  "node.name==x",              "bad constraint"};
+    static const std::vector<std::string> constraints = {"node.role==manager",
+                                                         "node.role != worker",
+                                                         "node.labels.zone==a",
+                                                         "NODE.LABELS.zone!=b",
+                                                         "node.labels.Tier==web",
+                                                         "node.labels.tier==web",
+                                                         "engine.labels.disk==ssd",
+                                                         "node.platform.arch==x86_64",
+                                                         "node.platform.os!=windows",
+                                                         "node.hostname==host-3",
+                                                         "node.id==id2",
+                                                         "node.ip==10.0.0.0/24",
+                                                         "node.ip!=2001:db8::/64",
+                                                         "node.name==x",
+                                                         "bad constraint"};
     reconcile::Placement placement;
     for (int k = below(3); k > 0; --k) placement.constraints.push_back(pick(constraints));
     for (int k = below(3); k > 0; --k) {

@@ -1,9 +1,9 @@
 // Image-set documents (docs/imagesets.md): read as YAML or JSON by
 // compose/imageset_document.h, decoded by reconcile/imageset.h.
-#include "compose/imageset_document.h"
-
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+
+#include "compose/imageset_document.h"
 
 namespace swarm_prepull::compose {
 namespace {
@@ -84,8 +84,9 @@ TEST(ImageSets, ConfigSetsArePlacedLikeServices) {
   other.labels["zone"] = "b";
   const auto plan = reconcile::desired_images(
       {node, other}, {},
-      image_sets({imageset_config("warm", "images:\n  - redis\nplacement:\n  constraints:\n"
-                                          "    - node.labels.zone == a\n")}));
+      image_sets({imageset_config("warm",
+                                  "images:\n  - redis\nplacement:\n  constraints:\n"
+                                  "    - node.labels.zone == a\n")}));
   EXPECT_THAT(reconcile::desired_refs(plan, plan.nodes[0]),
               ElementsAre("docker.io/library/redis:latest"));
   EXPECT_THAT(reconcile::desired_refs(plan, plan.nodes[1]), IsEmpty());
@@ -196,17 +197,17 @@ TEST(ImagesetYaml, DashFollowedByACommentIsANullItem) {
 }
 
 TEST(ImagesetYaml, AnchorsAndAliasesAreFollowed) {
-  EXPECT_THAT(parsed("images: []\nplacement:\n  platforms: [&p linux/amd64, *p]\n")
-                  .placement.platforms,
-              ElementsAre(Platform{"amd64", "linux"}, Platform{"amd64", "linux"}));
+  EXPECT_THAT(
+      parsed("images: []\nplacement:\n  platforms: [&p linux/amd64, *p]\n").placement.platforms,
+      ElementsAre(Platform{"amd64", "linux"}, Platform{"amd64", "linux"}));
 }
 
 // "Billion laughs": aliases of aliases stand for more values than the text holds.
 TEST(ImagesetYaml, AliasExpansionIsBounded) {
   std::string deep = "a0: &a0 [x]\n";
   for (int i = 1; i <= 30; ++i) {
-    deep += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" +
-            std::to_string(i - 1) + "]\n";
+    deep += "a" + std::to_string(i) + ": &a" + std::to_string(i) + " [*a" + std::to_string(i - 1) +
+            "]\n";
   }
   EXPECT_THAT(parse_error(deep + "images: []\n"), ::testing::EndsWith("nested too deeply"));
   std::string wide = "a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n";
@@ -233,7 +234,8 @@ TEST(ImagesetYaml, DuplicateKeyIsAnError) {
 }
 
 TEST(ImagesetYaml, MappingKeyMustBeAString) {
-  EXPECT_EQ(parse_error("images: []\n[a]: b\n"), "line 2, column 1: a mapping key must be a string");
+  EXPECT_EQ(parse_error("images: []\n[a]: b\n"),
+            "line 2, column 1: a mapping key must be a string");
 }
 
 // As in any YAML, a more indented "- nginx" continues the plain scalar above.
@@ -313,10 +315,9 @@ TEST(ImagesetDocument, BadConstraintInvalidatesTheDocument) {
 }
 
 TEST(ImagesetDocument, PlatformVariantIsRefused) {
-  EXPECT_EQ(
-      parse_error("images: [redis]\nplacement:\n  platforms: [linux/arm/v7]\n"),
-      "line 3, column 15: placement.platforms[0]: 'linux/arm/v7': swarm matches os and "
-      "architecture only; drop the variant");
+  EXPECT_EQ(parse_error("images: [redis]\nplacement:\n  platforms: [linux/arm/v7]\n"),
+            "line 3, column 15: placement.platforms[0]: 'linux/arm/v7': swarm matches os and "
+            "architecture only; drop the variant");
 }
 
 TEST(ImagesetDocument, MalformedPlatformString) {

@@ -82,11 +82,11 @@ reconcile::Explanation explained(const std::string& image) {
   Service rollback = make_service("cache", "redis:7", {"node.labels.zone==b"});
   rollback.previous_spec = rollback.spec;
   rollback.previous_spec->placement.constraints.clear();
-  auto explanation = reconcile::explain_image(
-      image,
-      {make_node("n1", "node-1", {{"zone", "a"}}), make_node("n3", "node-3", {{"zone", "b"}}),
-       drained},
-      {make_service("web", "redis", {"node.labels.zone==a"}), rollback});
+  auto explanation =
+      reconcile::explain_image(image,
+                               {make_node("n1", "node-1", {{"zone", "a"}}),
+                                make_node("n3", "node-3", {{"zone", "b"}}), drained},
+                               {make_service("web", "redis", {"node.labels.zone==a"}), rollback});
   EXPECT_TRUE(explanation) << explanation.error().message;
   return explanation ? *explanation : reconcile::Explanation{};
 }

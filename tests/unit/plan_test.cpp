@@ -436,10 +436,10 @@ NamedImageSet config_set(const std::string& name, const std::string& json_docume
 }
 
 TEST(DesiredImages, ImageSetIsPlacedByItsConstraints) {
-  const Plan plan = desired_images(
-      {make_node("n1", "a", {{"zone", "a"}}), make_node("n2", "b")}, {},
-      {config_set("warm",
-                  R"({"images": ["redis", "nginx:1.25"],
+  const Plan plan =
+      desired_images({make_node("n1", "a", {{"zone", "a"}}), make_node("n2", "b")}, {},
+                     {config_set("warm",
+                                 R"({"images": ["redis", "nginx:1.25"],
                       "placement": {"constraints": ["node.labels.zone==a"]}})")});
   EXPECT_THAT(refs_on(plan, "n1"), ElementsAre(nginx, redis));
   EXPECT_THAT(wanted_on(plan, "n1")[redis], ElementsAre("config:warm"));
@@ -457,10 +457,9 @@ TEST(DesiredImages, ImageSetWithPlatforms) {
 }
 
 TEST(DesiredImages, BadImageSetIsAnErrorForThatConfigAlone) {
-  const Plan plan =
-      desired_images({make_node("n1", "a")}, {make_service("cache", "redis")},
-                     {config_set("bad", R"({"images": ["nginx"], "placment": {}})"),
-                      config_set("good", R"({"images": ["nginx:1.25"]})")});
+  const Plan plan = desired_images({make_node("n1", "a")}, {make_service("cache", "redis")},
+                                   {config_set("bad", R"({"images": ["nginx"], "placment": {}})"),
+                                    config_set("good", R"({"images": ["nginx:1.25"]})")});
   EXPECT_THAT(refs_on(plan, "n1"), ElementsAre(nginx, redis));
   ASSERT_EQ(plan.errors.size(), 1u);
   EXPECT_EQ(plan.errors[0].service, "config:bad");
