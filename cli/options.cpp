@@ -185,8 +185,15 @@ std::string format_options_help(const std::vector<OptionSpec>& specs) {
   auto formatter = std::make_shared<CLI::Formatter>();
   formatter->column_width(32);
   app->formatter(formatter);
-  // Only the options section: each command prints its own usage line.
-  return formatter->make_groups(app.get(), CLI::AppFormatMode::Normal);
+  // Only the option lines: each command prints its own usage line and heading.
+  std::string groups = formatter->make_groups(app.get(), CLI::AppFormatMode::Normal);
+  std::string lines;
+  std::istringstream stream(groups);
+  for (std::string line; std::getline(stream, line);) {
+    if (line.empty() || line.back() == ':') continue;  // CLI11's blank lines and "Options:"
+    lines += line + "\n";
+  }
+  return lines;
 }
 
 }  // namespace swarm_prepull::cli
