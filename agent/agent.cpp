@@ -179,7 +179,9 @@ net::awaitable<void> Agent::poll_loop() {
       if (stopping_) break;
       if (!set) {
         const auto& error = set.error();
-        if (error.code == engine::engine_errc::cancelled) break;
+        if (error.code == engine::engine_errc::cancelled || error.code == http::errc::cancelled) {
+          break;
+        }
         const std::string what = error.to_string();
         if (what != failing) {
           if (error.status == 401) {

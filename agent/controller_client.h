@@ -1,9 +1,8 @@
 // The agent's side of docs/agent-api.md: long-polls its node's desired set
 // and posts its status, over plain HTTP/1.1, one connection per request.
 //
-// It reuses engine/'s HTTP transport (engine/transport.h: timeouts, header
-// and body limits, one fresh stream per request), which is private to engine/
-// today; see agent/README note in docs/agent.md.
+// It uses the HTTP layer's client (http/client.h: timeouts, header and body
+// limits, one fresh connection per request).
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
@@ -19,11 +18,8 @@
 #include "agent/state.h"
 #include "engine/endpoint.h"
 #include "engine/error.h"
+#include "http/client.h"
 #include "reconcile/expected.h"
-
-namespace swarm_prepull::engine::detail {
-class Transport;
-}
 
 namespace swarm_prepull::agent {
 
@@ -68,7 +64,7 @@ class ControllerClient {
 
  private:
   ControllerClientOptions options_;
-  std::unique_ptr<engine::detail::Transport> transport_;
+  std::unique_ptr<http::Client> transport_;
 };
 
 }  // namespace swarm_prepull::agent

@@ -4,7 +4,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
-#include "reconcile/swarm.h"
+#include "http/base64.h"
 
 namespace swarm_prepull::agent {
 namespace {
@@ -91,7 +91,7 @@ reconcile::Expected<RegistryAuthConfig> parse_docker_config(std::string_view tex
     credential.identity_token = *token;
     if (!auth->empty()) {
       // docker/cli configfile.decodeAuth: base64 "user:password", split at the first ':'.
-      const auto decoded = reconcile::base64_decode(*auth);
+      const auto decoded = http::base64_decode(*auth);
       if (!decoded) return reconcile::Error{path + "/auth: not valid base64"};
       const auto colon = decoded->find(':');
       if (colon == std::string::npos) {
@@ -110,34 +110,7 @@ reconcile::Expected<RegistryAuthConfig> parse_docker_config(std::string_view tex
 }
 
 std::string base64url_encode(std::string_view data) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  out.reserve((data.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  for (; i + 2 < data.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
-                       (static_cast<unsigned char>(data[i + 1]) << 8) |
-                       static_cast<unsigned char>(data[i + 2]);
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += alphabet[v & 63];
-  }
-  if (const auto rest = data.size() - i; rest == 1) {
-    const unsigned v = static_cast<unsigned char>(data[i]) << 16;
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += "==";
-  } else if (rest == 2) {
-    const unsigned v = (static_cast<unsigned char>(data[i]) << 16) |
-                       (static_cast<unsigned char>(data[i + 1]) << 8);
-    out += alphabet[(v >> 18) & 63];
-    out += alphabet[(v >> 12) & 63];
-    out += alphabet[(v >> 6) & 63];
-    out += '=';
-  }
-  return out;
+  return http::base64_encode(data, http::Base64::url);
 }
 
 std::string registry_auth_header(const RegistryAuthConfig& config, std::string_view domain) {

@@ -6,9 +6,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <csignal>
 #include <ostream>
 
 #include "agent/agent.h"
@@ -16,15 +13,15 @@
 #include "cli/commands.h"
 #include "cli/engine_options.h"
 #include "cli/logging.h"
+#include "cli/run_until_signal.h"
 #include "controller/controller.h"
+#include "http/server.h"
 #include "metrics/metrics.h"
-#include "server/http_server.h"
 
 namespace swarm_prepull::cli {
 namespace {
 
 namespace net = boost::asio;
-namespace http = boost::beast::http;
 using reconcile::Error;
 
 
@@ -180,16 +177,22 @@ int run_agent(const std::vector<std::string>& args, const CommandIo& io) {
                      random);
 
   net::io_context context(1);
-  server::Router router;
-  router.get("/metrics",
-             [&](const server::RequestContext& request) -> net::awaitable<server::Response> {
-               co_return metrics::metrics_response(registry, request.request);
-             });
-  router.get(
-      "/healthz", [](const server::RequestContext& request) -> net::awaitable<server::Response> {
-        co_return server::make_response(request.request, http::status::ok, "ok\n", "text/plain");
-      });
-  server::Server metrics_server(context.get_executor(), std::move(router), {}, logger);
+  // Public routes only: the agent's server holds no token.
+  http::Router router;
+  router.add({{http::verb::get},
+              "/metrics",
+              http::Access::public_,
+              [&](const http::RequestContext& request) -> net::awaitable<http::Response> {
+                co_return metrics::metrics_response(registry, request.request);
+              }});
+  router.add({{http::verb::get, http::verb::head},
+              "/healthz",
+              http::Access::public_,
+              [](const http::RequestContext& request) -> net::awaitable<http::Response> {
+                co_return http::make_response(request.request, http::status::ok, "ok\n",
+                                              "text/plain");
+              }});
+  http::Server metrics_server(context.get_executor(), std::move(router), {}, logger);
   try {
     const auto bound = metrics_server.listen(settings->listen);
     logger->info("agent metrics listening address={}:{}", bound.address().to_string(),
@@ -202,27 +205,13 @@ int run_agent(const std::vector<std::string>& args, const CommandIo& io) {
 
   net::co_spawn(context, agent.run(), net::detached);
 
-  net::signal_set signals(context, SIGTERM, SIGINT);
-  net::steady_timer watchdog(context);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    logger->info("signal {} received, stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
-    watchdog.expires_after(std::chrono::seconds(5));
-    watchdog.async_wait([&](const boost::system::error_code& wait_ec) {
-      if (wait_ec) return;
-      logger->warn("stop took longer than 5s; exiting anyway");
-      context.stop();
-    });
-    agent.stop();
-    net::co_spawn(
-        context,
-        [&]() -> net::awaitable<void> {
-          co_await metrics_server.stop();
-          watchdog.cancel();
-        },
-        net::detached);
-  });
-  context.run();
+  run_until_signal(
+      context,
+      [&]() -> net::awaitable<void> {
+        agent.stop();
+        co_await metrics_server.stop();
+      },
+      *logger);
   logger->info("agent stopped");
   return exit_ok;
 }

@@ -5,14 +5,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
-#include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <csignal>
 #include <ostream>
 
 #include "cli/commands.h"
 #include "cli/engine_options.h"
 #include "cli/logging.h"
+#include "cli/run_until_signal.h"
 #include "controller/controller.h"
 
 namespace swarm_prepull::cli {
@@ -151,27 +150,7 @@ int run_controller(const std::vector<std::string>& args, const CommandIo& io) {
     return exit_input;
   }
 
-  net::signal_set signals(context, SIGTERM, SIGINT);
-  net::steady_timer watchdog(context);
-  signals.async_wait([&](const boost::system::error_code& ec, int signal) {
-    if (ec) return;
-    (*logger)->info("signal {} received, stopping", signal == SIGTERM ? "SIGTERM" : "SIGINT");
-    // Whatever is still pending after a few seconds is abandoned.
-    watchdog.expires_after(std::chrono::seconds(5));
-    watchdog.async_wait([&](const boost::system::error_code& wait_ec) {
-      if (wait_ec) return;
-      (*logger)->warn("stop took longer than 5s; exiting anyway");
-      context.stop();
-    });
-    net::co_spawn(
-        context,
-        [&]() -> net::awaitable<void> {
-          co_await controller.stop();
-          watchdog.cancel();  // then nothing is left: run() returns
-        },
-        net::detached);
-  });
-  context.run();
+  run_until_signal(context, [&] { return controller.stop(); }, **logger);
   return exit_ok;
 }
 

@@ -16,14 +16,13 @@
 #include "cli/stack_files.h"
 #include "cli/wait.h"
 #include "controller/controller.h"
-#include "engine/transport.h"
+#include "http/client.h"
 #include "reconcile/constraint.h"
 #include "reconcile/reference.h"
 
 namespace swarm_prepull::cli {
 namespace {
 
-namespace http = boost::beast::http;
 using nlohmann::json;
 using Clock = std::chrono::steady_clock;
 using std::chrono::milliseconds;
@@ -75,8 +74,8 @@ class ControllerApi {
   Reply call(http::verb method, const std::string& path, const std::string& body,
              milliseconds timeout) {
     const std::string target = url_.base_path + path;
-    const engine::detail::Call call{url_.endpoint.to_string(),
-                                    std::string(http::to_string(method)) + " " + target};
+    const http::Call call{url_.endpoint.to_string(),
+                                    std::string(boost::beast::http::to_string(method)) + " " + target};
     auto request =
         agent::controller_request(method, target, url_.endpoint, token_, "swarm-prepull-wait");
     if (method == http::verb::post) {
@@ -84,7 +83,7 @@ class ControllerApi {
       request.body() = body;
     }
     request.prepare_payload();
-    const engine::detail::Limits limits{timeout, 16 * 1024, 64 * 1024 * 1024};
+    const http::Limits limits{timeout, 16 * 1024, 64 * 1024 * 1024};
     auto response = engine::run_blocking(transport_.request(call, std::move(request), limits));
     Reply reply;
     if (!response) {
@@ -110,7 +109,7 @@ class ControllerApi {
  private:
   agent::ControllerUrl url_;
   std::string token_;
-  engine::detail::Transport transport_;
+  http::Client transport_;
 };
 
 // Redraws a block of lines on a terminal, or prints each line once when it changes.

@@ -18,7 +18,6 @@ namespace swarm_prepull::controller {
 namespace {
 
 using namespace net::experimental::awaitable_operators;
-namespace http = server::http;
 constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 
 double unix_now() {
@@ -40,9 +39,9 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
 
 // A message of the agent API as a response body (api/messages.h encodes it).
 template <typename Message>
-server::Response message_response(const server::Request& request, http::status status,
+http::Response message_response(const http::Request& request, http::status status,
                                   const Message& message) {
-  return server::make_response(request, status, api::encode(message) + "\n", "application/json");
+  return http::make_response(request, status, api::encode(message) + "\n", "application/json");
 }
 
 std::vector<std::string> error_lines(const reconcile::Plan& plan) {
@@ -121,8 +120,8 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
                           .wall_ms = {}}),
       warm_(options_.max_warm_requests),
       stop_signal_(context, Clock::time_point::max()),
+      loops_done_(context, Clock::time_point::max()),
       reconcile_timer_(context) {
-  options_.server.protected_prefix = "/v1/";
   options_.server.bearer_token = options_.token;
   if (!options_.resolve) {
     options_.resolve = [this](std::string ref) {
@@ -137,14 +136,14 @@ Controller::~Controller() = default;
 
 net::ip::tcp::endpoint Controller::start() {
   server_ =
-      std::make_unique<server::Server>(context_.get_executor(), routes(), options_.server, logger_);
+      std::make_unique<http::Server>(context_.get_executor(), routes(), options_.server, logger_);
   const auto bound = server_->listen(options_.listen);
   started_ = true;
   for (auto loop :
        {&Controller::reconcile_loop, &Controller::events_loop, &Controller::agents_loop}) {
     ++loops_running_;
     net::co_spawn(context_, (this->*loop)(), [this](std::exception_ptr error) {
-      --loops_running_;
+      if (--loops_running_ == 0) loops_done_.cancel();
       if (error) {
         try {
           std::rethrow_exception(error);
@@ -169,13 +168,9 @@ net::awaitable<void> Controller::stop() {
   reconcile_timer_.cancel();
   for (auto& [node, timer] : waiters_) timer->cancel();
   if (server_) co_await server_->stop();
-  // The loops saw stop_signal_ and end within a turn or two.
-  net::steady_timer tick(context_);
-  const auto deadline = Clock::now() + std::chrono::seconds(1);
-  while (loops_running_ > 0 && Clock::now() < deadline) {
-    tick.expires_after(std::chrono::milliseconds(5));
-    co_await tick.async_wait(use_tuple);
-  }
+  // The loops saw stop_signal_ (every wait of theirs is `|| stopped()`) and
+  // end within a turn or two; the last one cancels loops_done_.
+  if (loops_running_ > 0) co_await loops_done_.async_wait(use_tuple);
   logger_->info("controller stopped");
 }
 
@@ -439,49 +434,22 @@ void Controller::update_agent_metrics(bool log_transitions) {
   metrics_.agents_stale.Set(static_cast<double>(stale));
 }
 
-server::Router Controller::routes() {
-  server::Router router;
-  router.get("/healthz",
-             [this](const server::RequestContext& context) -> net::awaitable<server::Response> {
-               if (!state_.has_plan()) {
-                 co_return server::make_response(context.request, http::status::service_unavailable,
-                                                 "no reconcile has completed yet\n", "text/plain");
-               }
-               co_return server::make_response(context.request, http::status::ok, "ok\n",
-                                               "text/plain");
-             });
-  router.get("/metrics",
-             [this](const server::RequestContext& context) -> net::awaitable<server::Response> {
-               update_agent_metrics(false);
-               co_return metrics::metrics_response(registry_, context.request);
-             });
-  router.get("/v1/nodes/{node_id}/desired",
-             [this](const server::RequestContext& context) { return get_desired(context); });
-  router.post("/v1/nodes/{node_id}/status",
-              [this](const server::RequestContext& context) { return post_status(context); });
-  router.get("/v1/images",
-             [this](const server::RequestContext& context) -> net::awaitable<server::Response> {
-               if (!state_.has_plan()) {
-                 co_return server::error_response(context.request,
-                                                  http::status::service_unavailable,
-                                                  "no reconcile has completed yet");
-               }
-               co_return message_response(context.request, http::status::ok,
-                                          state_.images(warm_.failures()));
-             });
-  router.post("/v1/warm",
-              [this](const server::RequestContext& context) { return post_warm(context); });
-  return router;
+net::awaitable<http::Response> Controller::get_images(const http::RequestContext& context) {
+  if (!state_.has_plan()) {
+    co_return http::error_response(context.request, http::status::service_unavailable,
+                                   "no reconcile has completed yet");
+  }
+  co_return message_response(context.request, http::status::ok, state_.images(warm_.failures()));
 }
 
-net::awaitable<server::Response> Controller::get_desired(const server::RequestContext& context) {
+net::awaitable<http::Response> Controller::get_desired(const http::RequestContext& context) {
   const auto& request = context.request;
   const std::string node_id = context.params.at("node_id");
   std::uint64_t after = 0;
   if (auto text = context.query_value("after")) {
     auto value = parse_unsigned(*text);
     if (!value) {
-      co_return server::error_response(
+      co_return http::error_response(
           request, http::status::bad_request,
           "after: expected a non-negative integer, got '" + *text + "'");
     }
@@ -491,13 +459,13 @@ net::awaitable<server::Response> Controller::get_desired(const server::RequestCo
   if (auto text = context.query_value("wait")) {
     auto value = parse_duration(*text);
     if (!value) {
-      co_return server::error_response(request, http::status::bad_request,
+      co_return http::error_response(request, http::status::bad_request,
                                        "wait: expected a number of seconds, got '" + *text + "'");
     }
     wait = std::min(*value, options_.max_wait);
   }
   if (!state_.has_plan()) {
-    co_return server::error_response(request, http::status::service_unavailable,
+    co_return http::error_response(request, http::status::service_unavailable,
                                      "no reconcile has completed yet");
   }
   const auto deadline = Clock::now() + wait;
@@ -508,27 +476,27 @@ net::awaitable<server::Response> Controller::get_desired(const server::RequestCo
     desired = state_.desired(node_id, Clock::now());
   }
   if (desired == nullptr) {
-    co_return server::error_response(request, http::status::not_found,
+    co_return http::error_response(request, http::status::not_found,
                                      "node " + node_id + " is not in the swarm");
   }
   co_return message_response(request, http::status::ok, *desired);
 }
 
-net::awaitable<server::Response> Controller::post_status(const server::RequestContext& context) {
+net::awaitable<http::Response> Controller::post_status(const http::RequestContext& context) {
   const auto& request = context.request;
   const std::string node_id = context.params.at("node_id");
   auto report = api::decode_status_report(request.body());
   if (!report) {
-    co_return server::error_response(request, http::status::bad_request,
+    co_return http::error_response(request, http::status::bad_request,
                                      report.error().to_string());
   }
   if (!state_.has_plan()) {
-    co_return server::error_response(request, http::status::service_unavailable,
+    co_return http::error_response(request, http::status::service_unavailable,
                                      "no reconcile has completed yet");
   }
   auto changes = state_.report(node_id, std::move(report).value(), Clock::now());
   if (!changes) {
-    co_return server::error_response(request, http::status::not_found,
+    co_return http::error_response(request, http::status::not_found,
                                      "node " + node_id + " is not in the swarm");
   }
   apply(*changes);
@@ -536,7 +504,7 @@ net::awaitable<server::Response> Controller::post_status(const server::RequestCo
   // reports present; a report changes the latter exactly when it counts a hit
   // or a miss. Agents report every cycle, and readiness is O(nodes x images).
   if (changes->cache_hits > 0 || changes->cache_misses > 0) update_readiness_metrics();
-  server::Response response{http::status::no_content, request.version()};
+  http::Response response{http::status::no_content, request.version()};
   response.keep_alive(request.keep_alive());
   co_return response;
 }
@@ -590,20 +558,20 @@ net::awaitable<std::vector<engine::Result<engine::Distribution>>> Controller::re
 
 namespace swarm_prepull::controller {
 
-net::awaitable<server::Response> Controller::post_warm(const server::RequestContext& context) {
+net::awaitable<http::Response> Controller::post_warm(const http::RequestContext& context) {
   const auto& request = context.request;
   auto warm = api::decode_warm_request(request.body());
   if (!warm) {
-    co_return server::error_response(request, http::status::bad_request, warm.error().to_string());
+    co_return http::error_response(request, http::status::bad_request, warm.error().to_string());
   }
   if (!snapshot_) {
-    co_return server::error_response(request, http::status::service_unavailable,
+    co_return http::error_response(request, http::status::service_unavailable,
                                      "no reconcile has completed yet");
   }
   const auto started = Clock::now();
   auto resolved = co_await resolve_all(warm->images);
   if (stopping_) {
-    co_return server::error_response(request, http::status::service_unavailable,
+    co_return http::error_response(request, http::status::service_unavailable,
                                      "the controller is stopping");
   }
 
@@ -649,7 +617,7 @@ net::awaitable<server::Response> Controller::post_warm(const server::RequestCont
   const std::size_t accepted = images.size();
   auto id = warm_.add(*warm, std::move(images), expires);
   if (!id) {
-    co_return server::error_response(request, http::status::too_many_requests, id.error().message);
+    co_return http::error_response(request, http::status::too_many_requests, id.error().message);
   }
   republish();
   update_readiness_metrics();

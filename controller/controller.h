@@ -2,7 +2,7 @@
 // reconcile loop (three engine list calls per pass, a periodic resync, passes
 // requested by swarm events), an events loop (reconnects with backoff and
 // reconciles at once after a reconnect), and the agent API of
-// docs/agent-api.md on server::Server. Everything runs on one io_context
+// docs/agent-api.md on http::Server. Everything runs on one io_context
 // thread; nothing here needs a lock.
 #pragma once
 
@@ -25,7 +25,7 @@
 #include "engine/client.h"
 #include "metrics/metrics.h"
 #include "reconcile/snapshot.h"
-#include "server/http_server.h"
+#include "http/server.h"
 
 namespace swarm_prepull::controller {
 
@@ -44,7 +44,7 @@ struct ControllerOptions {
   // Backoff of the events stream's reconnects, doubled up to the max.
   std::chrono::milliseconds events_backoff_min{std::chrono::milliseconds(250)};
   std::chrono::milliseconds events_backoff_max{std::chrono::seconds(10)};
-  server::ServerOptions server;  // token and prefix are filled in from the above
+  http::ServerOptions server;  // the bearer token is filled in from the above
   // Warm requests: how an image is resolved before any node pulls it (default:
   // the engine's GET /distribution/{name}/json; a seam for tests), how many
   // resolutions run at once, and how long one may take.
@@ -82,13 +82,21 @@ class Controller {
   void expire_warm_requests(Clock::time_point now);
 
   State& state() { return state_; }
+  // Long polls being held now (for tests).
+  std::size_t long_polls() const { return waiters_.size(); }
   bool stopping() const { return stopping_; }
 
+  // The agent API's route table (controller/api_routes.cpp): each route with
+  // who may call it. Public for the test that walks every route.
+  http::Router routes();
+
  private:
-  server::Router routes();
-  net::awaitable<server::Response> get_desired(const server::RequestContext& context);
-  net::awaitable<server::Response> post_status(const server::RequestContext& context);
-  net::awaitable<server::Response> post_warm(const server::RequestContext& context);
+  net::awaitable<http::Response> get_healthz(const http::RequestContext& context);
+  net::awaitable<http::Response> get_metrics(const http::RequestContext& context);
+  net::awaitable<http::Response> get_images(const http::RequestContext& context);
+  net::awaitable<http::Response> get_desired(const http::RequestContext& context);
+  net::awaitable<http::Response> post_status(const http::RequestContext& context);
+  net::awaitable<http::Response> post_warm(const http::RequestContext& context);
   net::awaitable<std::vector<engine::Result<engine::Distribution>>> resolve_all(
       const std::vector<std::string>& refs);
   // The plan of the last snapshot with the warm requests, published.
@@ -131,8 +139,9 @@ class Controller {
   State state_;
   std::optional<reconcile::Snapshot> snapshot_;  // the last one a pass read
   WarmRequests warm_;
-  std::unique_ptr<server::Server> server_;
+  std::unique_ptr<http::Server> server_;
   net::steady_timer stop_signal_;                           // never expires; cancelled by stop()
+  net::steady_timer loops_done_;  // never expires; cancelled when the last loop ends
   net::steady_timer reconcile_timer_;                       // when the next pass is due
   std::multimap<std::string, net::steady_timer*> waiters_;  // long polls by node id
   std::vector<std::string> last_plan_errors_;

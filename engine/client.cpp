@@ -5,13 +5,10 @@
 #include <cstdio>
 #include <stdexcept>
 
-#include "engine/transport.h"
-
 namespace swarm_prepull::engine {
 namespace {
 
 namespace net = boost::asio;
-namespace http = boost::beast::http;
 using nlohmann::json;
 
 // nlohmann's own messages say where JSON breaks ("syntax error while parsing
@@ -96,13 +93,10 @@ std::string unix_time(std::int64_t nanoseconds) {
   return text;
 }
 
-http::request<http::string_body> make_request(http::verb method, const std::string& target,
-                                              const Endpoint& endpoint) {
-  http::request<http::string_body> request{method, target, 11};
+http::Request make_request(http::verb method, const std::string& target, const Endpoint& endpoint) {
+  http::Request request{method, target, 11};
   // The engine ignores Host on its unix socket; the Go client sends "docker" there.
-  request.set(http::field::host, endpoint.kind == Endpoint::Kind::tcp
-                                     ? endpoint.host + ":" + std::to_string(endpoint.port)
-                                     : std::string("docker"));
+  request.set(http::field::host, endpoint.host_header("docker"));
   request.set(http::field::user_agent, "swarm-prepull");
   request.set(http::field::connection, "close");  // one connection per request
   request.prepare_payload();
@@ -110,7 +104,7 @@ http::request<http::string_body> make_request(http::verb method, const std::stri
 }
 
 // The limits of every request but a stream's body.
-detail::Limits bounded(const ClientOptions& options) {
+http::Limits bounded(const ClientOptions& options) {
   return {options.request_timeout, options.header_limit, options.body_limit};
 }
 
@@ -123,19 +117,23 @@ reconcile::Expected<std::vector<T>> list_of(const json& array, reconcile::Decode
 
 Client::Client(ClientOptions options)
     : options_(std::move(options)),
-      transport_(std::make_unique<detail::Transport>(options_.endpoint)) {}
+      http_(std::make_unique<http::Client>(options_.endpoint, bounded(options_))) {}
 
 Client::~Client() = default;
 
-detail::Call Client::call(std::string_view method, std::string_view target) const {
-  return detail::Call{options_.endpoint.to_string(),
-                      std::string(method) + " " + std::string(target)};
+http::Call Client::call(std::string_view method, std::string_view target) const {
+  return http::Call{options_.endpoint.to_string(), std::string(method) + " " + std::string(target)};
+}
+
+net::awaitable<Result<http::Reply>> Client::send(const http::Call& call, http::Request request) {
+  auto reply = co_await http_->request(call, std::move(request), bounded(options_));
+  if (!reply) co_return engine_error(std::move(reply).error());
+  co_return std::move(*reply);
 }
 
 net::awaitable<Result<ApiVersion>> Client::negotiate() {
   const auto ping = call("GET", "/_ping");
-  auto response = co_await transport_->request(
-      ping, make_request(http::verb::get, "/_ping", options_.endpoint), bounded(options_));
+  auto response = co_await send(ping, make_request(http::verb::get, "/_ping", options_.endpoint));
   if (!response) co_return response.error();
   const std::string header(response->headers["Api-Version"]);
   const auto engine = parse_api_version(header);
@@ -170,7 +168,7 @@ net::awaitable<Result<T>> Client::get(std::string path, JsonDecoder<T> decode,
   const auto context = call("GET", *target);
   auto request = make_request(http::verb::get, *target, options_.endpoint);
   if (!registry_auth.empty()) request.set("X-Registry-Auth", registry_auth);
-  auto response = co_await transport_->request(context, std::move(request), bounded(options_));
+  auto response = co_await send(context, std::move(request));
   if (!response) co_return response.error();
   auto body = parse_json(response->body);
   if (!body) {
@@ -237,9 +235,8 @@ net::awaitable<Result<void>> Client::remove_image(std::string name, bool force) 
   if (force) path += "?force=true";
   auto target = co_await versioned(path);
   if (!target) co_return target.error();
-  auto response = co_await transport_->request(
-      call("DELETE", *target), make_request(http::verb::delete_, *target, options_.endpoint),
-      bounded(options_));
+  auto response = co_await send(call("DELETE", *target),
+                                make_request(http::verb::delete_, *target, options_.endpoint));
   if (!response) co_return response.error();
   co_return Result<void>();
 }
@@ -270,10 +267,10 @@ net::awaitable<Result<PullResult>> Client::pull(PullRequest pull, PullHandler on
     if (on_progress) on_progress(progress);
     return {};
   };
-  auto streamed = co_await transport_->stream(
+  auto streamed = co_await http_->stream(
       context, std::move(request), bounded(options_),
       {options_.pull_timeout, options_.pull_idle_timeout, options_.line_limit}, on_line);
-  if (!streamed) co_return streamed.error();
+  if (!streamed) co_return engine_error(std::move(streamed).error());
   co_return result;
 }
 
@@ -294,10 +291,10 @@ net::awaitable<Error> Client::follow_events(EventOptions options, EventHandler o
     return {};
   };
   // Events come when they happen: no overall or idle timeout, only the caller's cancellation.
-  auto streamed = co_await transport_->stream(
+  auto streamed = co_await http_->stream(
       context, make_request(http::verb::get, *target, options_.endpoint), bounded(options_),
       {std::nullopt, std::nullopt, options_.line_limit}, on_line);
-  if (!streamed) co_return streamed.error();
+  if (!streamed) co_return engine_error(std::move(streamed).error());
   co_return context.fail(engine_errc::connection_lost, "the engine ended the events stream", 200);
 }
 

@@ -30,17 +30,13 @@
 #include "engine/endpoint.h"
 #include "engine/error.h"
 #include "engine/url.h"
+#include "http/client.h"
 #include "reconcile/swarm.h"
 
 namespace swarm_prepull::engine {
 
-namespace detail {
-class Transport;
-struct Call;
-}  // namespace detail
-
 struct ClientOptions {
-  Endpoint endpoint;
+  Endpoint endpoint = default_endpoint();
   // Connect, send and read a whole bounded response (and a stream's header).
   std::chrono::milliseconds request_timeout{std::chrono::seconds(30)};
   std::size_t header_limit = 64 * 1024;       // the engine sends a few hundred bytes
@@ -156,10 +152,12 @@ class Client {
   template <class T>
   boost::asio::awaitable<Result<T>> get(std::string path, JsonDecoder<T> decode,
                                         std::string registry_auth = {});
-  detail::Call call(std::string_view method, std::string_view target) const;
+  http::Call call(std::string_view method, std::string_view target) const;
+  // A bounded request through the HTTP layer, its errors in engine words.
+  boost::asio::awaitable<Result<http::Reply>> send(const http::Call& call, http::Request request);
 
   ClientOptions options_;
-  std::unique_ptr<detail::Transport> transport_;
+  std::unique_ptr<http::Client> http_;
   std::optional<ApiVersion> version_;
 };
 

@@ -1,7 +1,5 @@
 #include "engine/endpoint.h"
 
-#include <charconv>
-
 namespace swarm_prepull::engine {
 namespace {
 
@@ -25,37 +23,15 @@ Result<Endpoint> parse_tcp(std::string_view value, std::string_view address, boo
   if (address.find('/') != std::string_view::npos) {
     return invalid(value, "a path after host:port is not supported");
   }
-  Endpoint endpoint;
-  endpoint.kind = Endpoint::Kind::tcp;
-  std::string_view port;
-  if (address.starts_with('[')) {
-    const auto close = address.find(']');
-    if (close == std::string_view::npos) return invalid(value, "missing ']' after an IPv6 address");
-    endpoint.host = address.substr(1, close - 1);
-    const auto rest = address.substr(close + 1);
-    if (!rest.empty() && !rest.starts_with(':')) return invalid(value, "expected ':' after ']'");
-    if (!rest.empty()) port = rest.substr(1);
-  } else {
-    const auto colon = address.rfind(':');
-    endpoint.host = address.substr(0, colon);
-    if (colon != std::string_view::npos) port = address.substr(colon + 1);
-    if (endpoint.host.find(':') != std::string::npos) {
-      return invalid(value, "an IPv6 address must be written in brackets: tcp://[::1]:2375");
-    }
-  }
+  auto parsed = http::parse_host_port(address, use_tls ? kDefaultTlsPort : kDefaultPort);
+  if (!parsed) return invalid(value, parsed.error().message);
   // The CLI would fill in localhost; an explicit host is less surprising for a
   // controller that may run anywhere.
-  if (endpoint.host.empty()) return invalid(value, "tcp:// needs a host, e.g. tcp://10.0.0.1:2375");
-  if (port.empty()) {
-    endpoint.port = use_tls ? kDefaultTlsPort : kDefaultPort;
-  } else {
-    unsigned number = 0;
-    const auto [end, error] = std::from_chars(port.data(), port.data() + port.size(), number);
-    if (error != std::errc{} || end != port.data() + port.size() || number == 0 || number > 65535) {
-      return invalid(value, "invalid port \"" + std::string(port) + "\"");
-    }
-    endpoint.port = static_cast<std::uint16_t>(number);
-  }
+  if (parsed->host.empty()) return invalid(value, "tcp:// needs a host, e.g. tcp://10.0.0.1:2375");
+  Endpoint endpoint;
+  endpoint.kind = Endpoint::Kind::tcp;
+  endpoint.host = std::move(parsed->host);
+  endpoint.port = parsed->port;
   return endpoint;
 }
 
@@ -63,10 +39,10 @@ bool set(const char* value) { return value != nullptr && *value != '\0'; }
 
 }  // namespace
 
-std::string Endpoint::to_string() const {
-  if (kind == Kind::unix_socket) return "unix://" + path;
-  const bool v6 = host.find(':') != std::string::npos;
-  return "tcp://" + (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+Endpoint default_endpoint() {
+  Endpoint endpoint;
+  endpoint.path = kDefaultUnixSocket;
+  return endpoint;
 }
 
 Result<Endpoint> parse_docker_host(std::string_view value, bool use_tls) {
@@ -77,7 +53,7 @@ Result<Endpoint> parse_docker_host(std::string_view value, bool use_tls) {
   const std::string_view scheme = text.substr(0, separator);
   const std::string_view rest = text.substr(separator + 3);
   if (scheme == "unix") {
-    Endpoint endpoint;
+    Endpoint endpoint = default_endpoint();
     if (!rest.empty()) endpoint.path = rest;
     return endpoint;
   }
@@ -104,7 +80,7 @@ Result<Endpoint> endpoint_from_environment(const GetEnv& getenv,
     if (set(docker_host)) host = docker_host;
   }
   // Unset means the local socket even with TLS settings, as in the Go client.
-  Result<Endpoint> endpoint = host ? parse_docker_host(*host, use_tls) : Endpoint{};
+  Result<Endpoint> endpoint = host ? parse_docker_host(*host, use_tls) : default_endpoint();
   if (!endpoint || endpoint->kind != Endpoint::Kind::tcp || !use_tls) return endpoint;
 
   std::string directory;

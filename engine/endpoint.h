@@ -10,6 +10,7 @@
 #include <string_view>
 
 #include "engine/error.h"
+#include "http/endpoint.h"
 
 namespace swarm_prepull::engine {
 
@@ -17,27 +18,13 @@ inline constexpr std::string_view kDefaultUnixSocket = "/var/run/docker.sock";
 inline constexpr std::uint16_t kDefaultPort = 2375;
 inline constexpr std::uint16_t kDefaultTlsPort = 2376;
 
-// Client-side TLS as the docker CLI sets it up: files from DOCKER_CERT_PATH.
-struct TlsOptions {
-  std::string ca_file;    // ca.pem: trusted to sign the engine's certificate
-  std::string cert_file;  // cert.pem and key.pem: our client certificate, used when present
-  std::string key_file;
-  bool verify = false;  // verify the engine's certificate and host name (DOCKER_TLS_VERIFY)
-  bool operator==(const TlsOptions&) const = default;
-};
+// Where the engine listens: the HTTP layer's endpoint (unix socket or TCP,
+// with the docker CLI's client-side TLS files).
+using TlsOptions = http::TlsOptions;
+using Endpoint = http::Endpoint;
 
-struct Endpoint {
-  enum class Kind { unix_socket, tcp };
-  Kind kind = Kind::unix_socket;
-  std::string path{kDefaultUnixSocket};  // unix_socket only
-  std::string host;                      // tcp only; IPv6 without brackets
-  std::uint16_t port = 0;                // tcp only
-  std::optional<TlsOptions> tls;         // tcp only
-
-  // The DOCKER_HOST form: "unix:///var/run/docker.sock", "tcp://[::1]:2376".
-  std::string to_string() const;
-  bool operator==(const Endpoint&) const = default;
-};
+// The local engine: unix:///var/run/docker.sock.
+Endpoint default_endpoint();
 
 // Parses one DOCKER_HOST value: "unix:///path", "unix://" (the default
 // socket), "tcp://host:port", "tcp://host" (port 2375, or 2376 when use_tls),

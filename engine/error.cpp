@@ -1,8 +1,5 @@
 #include "engine/error.h"
 
-#include <boost/system/system_error.hpp>
-#include <nlohmann/json.hpp>
-
 namespace swarm_prepull::engine {
 namespace {
 
@@ -45,9 +42,6 @@ class EngineCategory final : public boost::system::error_category {
   }
 };
 
-// Long enough for any message the engine writes, short enough for one log line.
-constexpr std::size_t kMaxMessage = 512;
-
 }  // namespace
 
 const boost::system::error_category& engine_category() noexcept {
@@ -80,34 +74,36 @@ engine_errc errc_from_status(unsigned status) noexcept {
   return engine_errc::bad_response;  // 1xx and 3xx: nothing the Engine API sends us
 }
 
-std::string engine_message(std::string_view body) {
-  std::string message;
-  const auto parsed = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
-  const auto field = parsed.is_object() ? parsed.find("message") : parsed.end();
-  if (field != parsed.end() && field->is_string()) {
-    message = field->get<std::string>();
-  } else {
-    while (!body.empty() && (body.back() == '\n' || body.back() == '\r' || body.back() == ' ')) {
-      body.remove_suffix(1);
-    }
-    message = body;
+std::string engine_message(std::string_view body) { return http::peer_message(body, "message"); }
+
+Error engine_error(Error error) {
+  if (error.code.category() != http::http_category()) return error;
+  switch (static_cast<http::errc>(error.code.value())) {
+    case http::errc::status:
+      error.code = make_error_code(errc_from_status(error.status));
+      break;
+    case http::errc::unavailable:
+      error.code = make_error_code(engine_errc::connection_failed);
+      break;
+    case http::errc::timeout:
+      error.code = make_error_code(engine_errc::timeout);
+      break;
+    case http::errc::connection_lost:
+      error.code = make_error_code(engine_errc::connection_lost);
+      break;
+    case http::errc::cancelled:
+      error.code = make_error_code(engine_errc::cancelled);
+      break;
+    case http::errc::invalid_address:
+      error.code = make_error_code(engine_errc::invalid_endpoint);
+      break;
+    case http::errc::too_large:
+    case http::errc::bad_response:
+    case http::errc::bad_request:
+      error.code = make_error_code(engine_errc::bad_response);
+      break;
   }
-  if (message.size() > kMaxMessage) message.replace(kMaxMessage, std::string::npos, "...");
-  return message;
-}
-
-std::string Error::to_string() const {
-  std::string text = request;
-  if (!endpoint.empty()) text += (text.empty() ? "" : " at ") + endpoint;
-  if (!text.empty()) text += ": ";
-  text += code.message();
-  if (status != 0) text += " (HTTP " + std::to_string(status) + ")";
-  if (!message.empty()) text += ": " + message;
-  return text;
-}
-
-void throw_exception_from_error(const Error& error, const boost::source_location& loc) {
-  boost::throw_exception(boost::system::system_error(error.code, error.to_string()), loc);
+  return error;
 }
 
 }  // namespace swarm_prepull::engine

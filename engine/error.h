@@ -1,16 +1,16 @@
-// Errors of the Engine API client, as values: an error code in the project's
-// own category (what kind of failure, for callers to branch on) plus the
-// context an operator needs to act on it (which engine, which request, what the
-// engine said). Exceptions are left for programmer errors and start-up
-// misconfiguration.
+// Errors of the Engine API client, in engine words: the project's one error
+// shape (http::Error: a code plus the endpoint, the request, the HTTP status
+// and the engine's message) with codes of the engine's own category, for
+// callers to branch on (not_found, unauthorized, pull_failed, ...). The HTTP
+// layer's codes are mapped to these by engine_error().
 #pragma once
 
-#include <boost/assert/source_location.hpp>
 #include <boost/system/error_code.hpp>
-#include <boost/system/result.hpp>
 #include <string>
 #include <string_view>
 #include <type_traits>
+
+#include "http/error.h"
 
 namespace swarm_prepull::engine {
 
@@ -38,28 +38,16 @@ boost::system::error_code make_error_code(engine_errc code) noexcept;
 // The error code for a non-2xx HTTP status of the engine.
 engine_errc errc_from_status(unsigned status) noexcept;
 
-// The engine's explanation in an error body: the "message" of its
-// {"message": "..."} object, or the (shortened) body itself when that is not
-// JSON, so that a proxy's HTML error page still tells something.
+// The engine's explanation in an error body (http::peer_message).
 std::string engine_message(std::string_view body);
 
-struct Error {
-  boost::system::error_code code;  // always in engine_category()
-  std::string endpoint;            // "unix:///var/run/docker.sock"; empty before one is known
-  std::string request;             // "GET /v1.41/services"; empty outside a request
-  unsigned status = 0;             // HTTP status; 0 when no response was read
-  std::string message;             // the engine's message, or what failed locally
-
-  // Everything in one line:
-  // "GET /v1.41/nodes at unix:///x/docker.sock: engine unavailable (HTTP 503): This node is ..."
-  std::string to_string() const;
-};
-
-// Makes result<T, Error>::value() throw a system_error that prints to_string().
-[[noreturn]] void throw_exception_from_error(const Error& error, const boost::source_location& loc);
-
+using Error = http::Error;
 template <class T>
-using Result = boost::system::result<T, Error>;
+using Result = http::Result<T>;
+
+// An error of the HTTP layer in engine words (the context kept); errors
+// already in the engine's category pass unchanged.
+Error engine_error(Error error);
 
 }  // namespace swarm_prepull::engine
 

@@ -8,13 +8,15 @@
 #include <utility>
 #include <vector>
 
+#include "http/url.h"
+
 namespace swarm_prepull::engine {
 
 // The Engine API's list filters: {"service": ["web"], "desired-state": ["running"]}.
 using Filters = std::map<std::string, std::vector<std::string>>;
 
-// Percent-encodes every byte but RFC 3986's unreserved characters and `keep`.
-std::string percent_encode(std::string_view text, std::string_view keep = {});
+// The one percent-encoder (http/url.h).
+using http::percent_encode;
 
 // An image name or reference inside a path ("/images/{name}/json"). '/', ':'
 // and '@' stay as they are: the engine's routes match {name:.*} across

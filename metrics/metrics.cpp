@@ -167,10 +167,10 @@ std::string serialize(const prometheus::Registry& registry) {
   return out.str();
 }
 
-server::Response metrics_response(const prometheus::Registry& registry,
-                                  const server::Request& request) {
-  return server::make_response(request, server::http::status::ok, serialize(registry),
-                               "text/plain; version=0.0.4; charset=utf-8");
+http::Response metrics_response(const prometheus::Registry& registry,
+                                const http::Request& request) {
+  return http::make_response(request, http::status::ok, serialize(registry),
+                             "text/plain; version=0.0.4; charset=utf-8");
 }
 
 }  // namespace swarm_prepull::metrics

@@ -21,7 +21,7 @@
 #include <string_view>
 #include <vector>
 
-#include "server/http_server.h"
+#include "http/server.h"
 
 namespace swarm_prepull::metrics {
 
@@ -102,8 +102,7 @@ struct AgentMetrics {
 // The Prometheus text format (0.0.4) of everything registered.
 std::string serialize(const prometheus::Registry& registry);
 
-// GET /metrics for our own server::Server.
-server::Response metrics_response(const prometheus::Registry& registry,
-                                  const server::Request& request);
+// GET /metrics for our own http::Server.
+http::Response metrics_response(const prometheus::Registry& registry, const http::Request& request);
 
 }  // namespace swarm_prepull::metrics

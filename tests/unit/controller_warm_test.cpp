@@ -20,7 +20,7 @@ using nlohmann::json;
 using swarm_prepull::testing::http_call;
 using swarm_prepull::testing::test_node;
 using swarm_prepull::testing::test_service;
-using verb = server::http::verb;
+using verb = http::verb;
 using engine::engine_errc;
 
 const std::map<std::string, std::string> token = {{"Authorization", "Bearer t0ken"}};

@@ -67,7 +67,7 @@ class LoopbackControllerTest : public ::testing::Test {
   }
 
   std::string metrics_text() {
-    return http_call(port_, server::http::verb::get, "/metrics").body;
+    return http_call(port_, http::verb::get, "/metrics").body;
   }
 
   net::io_context context_;

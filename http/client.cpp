@@ -1,4 +1,4 @@
-#include "engine/transport.h"
+#include "http/client.h"
 
 #include <sys/un.h>
 #include <unistd.h>
@@ -27,11 +27,12 @@
 #include <stdexcept>
 #include <variant>
 
-namespace swarm_prepull::engine::detail {
+namespace swarm_prepull::http {
 namespace {
 
 namespace net = boost::asio;
 namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
 using boost::system::error_code;
 
 // Every operation completes with a tuple (error_code, ...): failures are
@@ -46,7 +47,7 @@ using Connection = std::variant<UnixStream, TcpStream, TlsStream>;
 
 // Reads go through a fixed chunk; the body parser never buffers more.
 constexpr std::size_t kChunk = 16 * 1024;
-// Of an error response we only want the engine's one-line message.
+// Of an error response we only want the peer's one-line message.
 constexpr std::size_t kErrorBodyLimit = 64 * 1024;
 
 Result<void> ok() { return {}; }
@@ -72,46 +73,45 @@ net::awaitable<Result<T>> within(const Call& call, std::optional<Milliseconds> t
     if (exception) std::rethrow_exception(exception);
     co_return std::move(result);
   }
-  if (timer_error) co_return call.fail(engine_errc::cancelled, "cancelled by the caller");
-  co_return call.fail(engine_errc::timeout, std::string(what) + " within " + format_ms(*timeout));
+  if (timer_error) co_return call.fail(errc::cancelled, "cancelled by the caller");
+  co_return call.fail(errc::timeout, std::string(what) + " within " + format_ms(*timeout));
 }
 
 bool is_parse_error(const error_code& error) {
-  return error.category() == beast::http::make_error_code(http::error::end_of_stream).category() &&
-         error != http::error::end_of_stream && error != http::error::partial_message;
+  return error.category() == bhttp::make_error_code(bhttp::error::end_of_stream).category() &&
+         error != bhttp::error::end_of_stream && error != bhttp::error::partial_message;
 }
 
-// A failed read, classified. While a stream's body is read the engine going
+// A failed read, classified. While a stream's body is read the peer going
 // away is connection_lost (the caller reconnects); in a bounded response it
 // leaves a truncated answer, a bad_response.
 Error read_failure(const Call& call, const error_code& error, bool streaming,
-                   const http::response_parser<http::buffer_body>& parser,
+                   const bhttp::response_parser<bhttp::buffer_body>& parser,
                    std::optional<std::size_t> body_limit) {
   if (error == net::error::operation_aborted) {
-    return call.fail(engine_errc::cancelled, "cancelled by the caller");
+    return call.fail(errc::cancelled, "cancelled by the caller");
   }
   const unsigned status = parser.is_header_done() ? parser.get().result_int() : 0;
-  if (error == http::error::body_limit) {
+  if (error == bhttp::error::body_limit) {
     return call.fail(
-        engine_errc::bad_response,
+        errc::too_large,
         "the body exceeds the limit of " + std::to_string(body_limit.value_or(0)) + " bytes",
         status);
   }
-  if (error == http::error::header_limit) {
-    return call.fail(engine_errc::bad_response, "the response header exceeds its limit", status);
+  if (error == bhttp::error::header_limit) {
+    return call.fail(errc::too_large, "the response header exceeds its limit", status);
   }
   if (is_parse_error(error)) {
-    return call.fail(engine_errc::bad_response, "malformed HTTP: " + error.message(), status);
+    return call.fail(errc::bad_response, "malformed HTTP: " + error.message(), status);
   }
   if (streaming) {
-    return call.fail(engine_errc::connection_lost, "the stream broke off: " + error.message(),
-                     status);
+    return call.fail(errc::connection_lost, "the stream broke off: " + error.message(), status);
   }
-  return call.fail(engine_errc::bad_response, "truncated response: " + error.message(), status);
+  return call.fail(errc::bad_response, "truncated response: " + error.message(), status);
 }
 
 Error line_too_long(const Call& call, const StreamLimits& limits) {
-  return call.fail(engine_errc::bad_response,
+  return call.fail(errc::too_large,
                    "a line exceeds the limit of " + std::to_string(limits.line_limit) + " bytes",
                    200);
 }
@@ -126,12 +126,12 @@ Result<void> deliver(const Call& call, const StreamLimits& limits, const LineHan
 
 }  // namespace
 
-Error Call::fail(engine_errc code, std::string message, unsigned status) const {
-  return Error{make_error_code(code), endpoint, request, status, std::move(message)};
+Error Call::fail(boost::system::error_code code, std::string message, unsigned status) const {
+  return Error{code, endpoint, request, status, std::move(message)};
 }
 
-struct Transport::Session {
-  Session(http::request<http::string_body> request, std::size_t header_limit,
+struct Client::Session {
+  Session(bhttp::request<bhttp::string_body> request, std::size_t header_limit,
           std::optional<std::size_t> body_limit)
       : request(std::move(request)), body_limit(body_limit) {
     parser.header_limit(
@@ -151,8 +151,8 @@ struct Transport::Session {
     body.data = chunk.data();
     body.size = chunk.size();
     auto [error, ignored] = co_await std::visit(
-        [&](auto& stream) { return http::async_read_some(stream, buffer, parser); }, *connection);
-    if (error && error != http::error::need_buffer) {
+        [&](auto& stream) { return bhttp::async_read_some(stream, buffer, parser); }, *connection);
+    if (error && error != bhttp::error::need_buffer) {
       co_return read_failure(call, error, streaming, parser, body_limit);
     }
     co_return chunk.size() - body.size;
@@ -194,14 +194,14 @@ struct Transport::Session {
     co_return deliver(call, limits, on_line, pending);  // a last line without "\n"
   }
 
-  http::request<http::string_body> request;
+  bhttp::request<bhttp::string_body> request;
   std::optional<std::size_t> body_limit;  // nullopt for streams
   std::optional<Connection> connection;
   beast::flat_buffer buffer;
-  http::response_parser<http::buffer_body> parser;
+  bhttp::response_parser<bhttp::buffer_body> parser;
 };
 
-Transport::Transport(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
+Client::Client(Endpoint endpoint, Limits limits) : endpoint_(std::move(endpoint)), limits_(limits) {
   if (endpoint_.kind != Endpoint::Kind::tcp || !endpoint_.tls) return;
   const TlsOptions& options = *endpoint_.tls;
   const auto fail = [&](const std::string& what, const error_code& error) {
@@ -234,20 +234,19 @@ Transport::Transport(Endpoint endpoint) : endpoint_(std::move(endpoint)) {
   }
 }
 
-Transport::~Transport() = default;
+Client::~Client() = default;
 
-net::awaitable<Result<void>> Transport::connect(Session& session, const Call& call) {
+net::awaitable<Result<void>> Client::connect(Session& session, const Call& call) {
   const auto executor = co_await net::this_coro::executor;
   if (endpoint_.kind == Endpoint::Kind::unix_socket) {
     if (endpoint_.path.size() >= sizeof(sockaddr_un::sun_path)) {
-      co_return call.fail(engine_errc::connection_failed,
-                          "socket path too long: " + endpoint_.path);
+      co_return call.fail(errc::unavailable, "socket path too long: " + endpoint_.path);
     }
     UnixStream stream(executor);
     auto [error] =
         co_await stream.async_connect(net::local::stream_protocol::endpoint(endpoint_.path));
     if (error) {
-      co_return call.fail(engine_errc::connection_failed,
+      co_return call.fail(errc::unavailable,
                           "connecting to " + endpoint_.path + ": " + error.message());
     }
     session.connection.emplace(std::in_place_type<UnixStream>, std::move(stream));
@@ -261,13 +260,13 @@ net::awaitable<Result<void>> Transport::connect(Session& session, const Call& ca
   auto [resolve_error, addresses] =
       co_await resolver.async_resolve(endpoint_.host, std::to_string(endpoint_.port));
   if (resolve_error) {
-    co_return call.fail(engine_errc::connection_failed,
+    co_return call.fail(errc::unavailable,
                         "resolving " + endpoint_.host + ": " + resolve_error.message());
   }
   TcpStream stream(executor);
   auto [connect_error, connected] = co_await stream.async_connect(addresses);
   if (connect_error) {
-    co_return call.fail(engine_errc::connection_failed,
+    co_return call.fail(errc::unavailable,
                         "connecting to " + address + ": " + connect_error.message());
   }
   if (!tls_) {
@@ -281,30 +280,31 @@ net::awaitable<Result<void>> Transport::connect(Session& session, const Call& ca
   net::ip::make_address(endpoint_.host, literal);
   // SNI carries names only, never address literals (RFC 6066 section 3).
   if (literal && !SSL_set_tlsext_host_name(tls_stream.native_handle(), endpoint_.host.c_str())) {
-    co_return call.fail(engine_errc::connection_failed, "cannot set the TLS server name");
+    co_return call.fail(errc::unavailable, "cannot set the TLS server name");
   }
   if (endpoint_.tls->verify) {
     tls_stream.set_verify_callback(net::ssl::host_name_verification(endpoint_.host));
   }
   auto [handshake_error] = co_await tls_stream.async_handshake(net::ssl::stream_base::client);
   if (handshake_error) {
-    co_return call.fail(engine_errc::connection_failed,
+    co_return call.fail(errc::unavailable,
                         "TLS handshake with " + address + ": " + handshake_error.message());
   }
   co_return ok();
 }
 
-net::awaitable<Result<void>> Transport::open(Session& session, const Call& call) {
+net::awaitable<Result<void>> Client::open(Session& session, const Call& call) {
   if (auto connected = co_await connect(session, call); !connected) co_return connected.error();
   auto [write_error, written] =
-      co_await std::visit([&](auto& stream) { return http::async_write(stream, session.request); },
+      co_await std::visit([&](auto& stream) { return bhttp::async_write(stream, session.request); },
                           *session.connection);
   if (write_error) {
-    co_return call.fail(engine_errc::connection_lost,
-                        "sending the request: " + write_error.message());
+    co_return call.fail(errc::connection_lost, "sending the request: " + write_error.message());
   }
   auto [read_error, read] = co_await std::visit(
-      [&](auto& stream) { return http::async_read_header(stream, session.buffer, session.parser); },
+      [&](auto& stream) {
+        return bhttp::async_read_header(stream, session.buffer, session.parser);
+      },
       *session.connection);
   if (read_error) {
     co_return read_failure(call, read_error, /*streaming=*/false, session.parser,
@@ -314,20 +314,35 @@ net::awaitable<Result<void>> Transport::open(Session& session, const Call& call)
   const unsigned status = session.parser.get().result_int();
   if (status / 100 == 2) co_return ok();
   auto body = co_await session.collect(call, kErrorBodyLimit);
-  co_return call.fail(errc_from_status(status), engine_message(body ? *body : ""), status);
+  co_return call.fail(errc::status, peer_message(body ? *body : ""), status);
 }
 
-net::awaitable<Result<Response>> Transport::fetch(Session& session, const Call& call) {
+net::awaitable<Result<Reply>> Client::fetch(Session& session, const Call& call) {
   if (auto opened = co_await open(session, call); !opened) co_return opened.error();
   auto body = co_await session.collect(call, std::numeric_limits<std::size_t>::max());
   if (!body) co_return body.error();
-  co_return Response{session.parser.get().result_int(), session.parser.get().base(),
-                     std::move(*body)};
+  co_return Reply{session.parser.get().result_int(), session.parser.get().base(), std::move(*body)};
 }
 
-net::awaitable<Result<Response>> Transport::request(const Call& call,
-                                                    http::request<http::string_body> request,
-                                                    const Limits& limits) {
+Request Client::prepare(Request request) const {
+  request.set(field::host, endpoint_.host_header());
+  request.set(field::connection, "close");  // one connection per request
+  request.prepare_payload();
+  return request;
+}
+
+Call Client::call_for(const Request& request) const {
+  const std::string_view target = request.target();
+  return Call{endpoint_.to_string(), std::string(request.method_string()) + " " +
+                                         std::string(target.substr(0, target.find('?')))};
+}
+
+net::awaitable<Result<Reply>> Client::request(Request request) {
+  Call call = call_for(request);
+  co_return co_await this->request(std::move(call), std::move(request), limits_);
+}
+
+net::awaitable<Result<Reply>> Client::request(Call call, Request request, Limits limits) {
   try {
     Session session(std::move(request), limits.header_limit, limits.body_limit);
     co_return co_await within(call, limits.timeout, fetch(session, call), "no complete response");
@@ -335,14 +350,11 @@ net::awaitable<Result<Response>> Transport::request(const Call& call,
     // A cancelled coroutine throws at its next co_await (this_coro::throw_if_cancelled).
     if (error.code() != net::error::operation_aborted) throw;
   }
-  co_return call.fail(engine_errc::cancelled, "cancelled by the caller");
+  co_return call.fail(errc::cancelled, "cancelled by the caller");
 }
 
-net::awaitable<Result<void>> Transport::stream(const Call& call,
-                                               http::request<http::string_body> request,
-                                               const Limits& limits,
-                                               const StreamLimits& stream_limits,
-                                               LineHandler on_line) {
+net::awaitable<Result<void>> Client::stream(Call call, Request request, Limits limits,
+                                            StreamLimits stream_limits, LineHandler on_line) {
   try {
     Session session(std::move(request), limits.header_limit, std::nullopt);
     auto opened = co_await within(call, limits.timeout, open(session, call), "no response header");
@@ -353,7 +365,7 @@ net::awaitable<Result<void>> Transport::stream(const Call& call,
   } catch (const boost::system::system_error& error) {
     if (error.code() != net::error::operation_aborted) throw;
   }
-  co_return call.fail(engine_errc::cancelled, "cancelled by the caller");
+  co_return call.fail(errc::cancelled, "cancelled by the caller");
 }
 
-}  // namespace swarm_prepull::engine::detail
+}  // namespace swarm_prepull::http
