@@ -55,7 +55,7 @@ std::vector<std::string> agent_engine_endpoints() {
   return {"/version", "/images/json", "/images/create"};
 }
 
-Agent::Agent(AgentOptions options, engine::Client& engine, ControllerClient& controller,
+Agent::Agent(AgentOptions options, engine::Client& engine, api::ControllerClient& controller,
              metrics::AgentMetrics* metrics, std::shared_ptr<spdlog::logger> logger,
              RandomSource& random)
     : options_(std::move(options)),
@@ -179,9 +179,7 @@ net::awaitable<void> Agent::poll_loop() {
       if (stopping_) break;
       if (!set) {
         const auto& error = set.error();
-        if (error.code == engine::engine_errc::cancelled || error.code == http::errc::cancelled) {
-          break;
-        }
+        if (error.code == api::api_errc::cancelled) break;
         const std::string what = error.to_string();
         if (what != failing) {
           if (error.status == 401) {

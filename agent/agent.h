@@ -23,9 +23,9 @@
 #include <string>
 
 #include "agent/backoff.h"
-#include "agent/controller_client.h"
 #include "agent/registry_auth.h"
 #include "agent/state.h"
+#include "api/controller_client.h"
 #include "engine/client.h"
 #include "metrics/metrics.h"
 
@@ -50,7 +50,7 @@ class Agent {
  public:
   // `metrics` may be null (tests). Everything given must outlive the Agent,
   // and the Agent must outlive the io_context that runs it.
-  Agent(AgentOptions options, engine::Client& engine, ControllerClient& controller,
+  Agent(AgentOptions options, engine::Client& engine, api::ControllerClient& controller,
         metrics::AgentMetrics* metrics, std::shared_ptr<spdlog::logger> logger,
         RandomSource& random);
 
@@ -76,7 +76,7 @@ class Agent {
 
   AgentOptions options_;
   engine::Client& engine_;
-  ControllerClient& controller_;
+  api::ControllerClient& controller_;
   metrics::AgentMetrics* metrics_;
   std::shared_ptr<spdlog::logger> logger_;
   RandomSource& random_;

@@ -9,7 +9,7 @@
 #include <ostream>
 
 #include "agent/agent.h"
-#include "agent/controller_client.h"
+#include "api/controller_client.h"
 #include "cli/commands.h"
 #include "cli/engine_options.h"
 #include "cli/logging.h"
@@ -67,7 +67,7 @@ std::vector<OptionSpec> agent_option_specs() {
 
 struct Settings {
   agent::AgentOptions agent;
-  agent::ControllerClientOptions controller;
+  api::ControllerClientOptions controller;
   net::ip::tcp::endpoint listen;
 };
 
@@ -79,10 +79,11 @@ reconcile::Expected<Settings> agent_settings(const ParsedOptions& options) {
   }
   const std::string url = options.get("controller");
   if (url.empty()) return Error{"--controller is required (SWARM_PREPULL_CONTROLLER)"};
-  auto parsed_url = agent::parse_controller_url(url);
-  if (!parsed_url) return parsed_url.error();
+  auto parsed_url = api::parse_controller_url(url);
+  if (!parsed_url) return Error{"--controller: " + parsed_url.error().message};
   result.controller.url = std::move(*parsed_url);
   result.controller.node_id = result.agent.node_id;
+  result.controller.user_agent = "swarm-prepull-agent";
 
   if (const std::string token_file = options.get("token-file"); !token_file.empty()) {
     auto token = read_token_file(token_file);
@@ -171,7 +172,7 @@ int run_agent(const std::vector<std::string>& args, const CommandIo& io) {
   // below): its destruction destroys whatever coroutine frames are left.
   prometheus::Registry registry;
   metrics::AgentMetrics agent_metrics(registry, agent::agent_engine_endpoints());
-  agent::ControllerClient controller(std::move(settings->controller));
+  api::ControllerClient controller(std::move(settings->controller));
   agent::DefaultRandomSource random;
   agent::Agent agent(std::move(settings->agent), **client, controller, &agent_metrics, logger,
                      random);

@@ -27,7 +27,7 @@ int run_plan(const std::vector<std::string>& args, const CommandIo& io);
 int run_images(const std::vector<std::string>& args, const CommandIo& io);
 int run_controller(const std::vector<std::string>& args, const CommandIo& io);
 int run_agent(const std::vector<std::string>& args, const CommandIo& io);
-int run_wait(const std::vector<std::string>& args, const CommandIo& io);  // cli/wait.h
+int run_wait(const std::vector<std::string>& args, const CommandIo& io);  // api/gate.h
 
 // Dispatches argv[1] to a subcommand; prints help and version.
 int run_main(const std::vector<std::string>& args, const CommandIo& io);

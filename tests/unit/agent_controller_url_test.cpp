@@ -1,14 +1,14 @@
 #include <gtest/gtest.h>
 
-#include "agent/controller_client.h"
+#include "api/controller_client.h"
 
-namespace swarm_prepull::agent {
+namespace swarm_prepull::api {
 namespace {
 
 TEST(AgentControllerUrl, HostPortAndPrefix) {
   const auto plain = parse_controller_url("http://10.0.0.5:7963");
   ASSERT_TRUE(plain) << plain.error().message;
-  EXPECT_EQ(plain->endpoint.kind, engine::Endpoint::Kind::tcp);
+  EXPECT_EQ(plain->endpoint.kind, http::Endpoint::Kind::tcp);
   EXPECT_EQ(plain->endpoint.host, "10.0.0.5");
   EXPECT_EQ(plain->endpoint.port, 7963);
   EXPECT_EQ(plain->base_path, "");
@@ -34,4 +34,4 @@ TEST(AgentControllerUrl, RefusesWhatItCannotUse) {
 }
 
 }  // namespace
-}  // namespace swarm_prepull::agent
+}  // namespace swarm_prepull::api

@@ -1,28 +1,44 @@
-// `swarm-prepull wait`'s decisions from the controller's answers: when it is
-// ready, when it fails at once and with what message, what a timeout names.
+// The gate's decisions (api/gate.h) from the controller's answers, as
+// `swarm-prepull wait` gets them: when it is ready, when it fails at once and
+// with what message, what a timeout names. The answers are written as the
+// controller sends them and go through the agent API's decoders.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "api/gate.h"
 #include "cli/commands.h"
-#include "cli/wait.h"
 
-namespace swarm_prepull::cli::wait {
+namespace swarm_prepull::api {
 namespace {
 
 using nlohmann::json;
+
+// The answer to POST /v1/warm, decoded, as the gate tracks it.
+Decoded<std::vector<Tracked>> tracked_from(const json& answer) {
+  auto decoded = decode_warm_answer(answer.dump());
+  if (!decoded) return decoded.error();
+  return track(*decoded);
+}
+
+// GET /v1/images, decoded, then evaluated.
+Progress evaluate_listing(const std::vector<Tracked>& tracked, const json& listing) {
+  auto decoded = decode_images_listing(listing.dump());
+  EXPECT_TRUE(decoded) << decoded.error().to_string() << "\n" << listing.dump();
+  return decoded ? evaluate(tracked, *decoded) : Progress{};
+}
 
 const std::string digest = "sha256:" + std::string(64, 'b');
 const std::string tag = "10.0.0.1:5000/app:2";
 const std::string pinned = "10.0.0.1:5000/app@" + digest;
 
 std::vector<Tracked> accepted(std::uint64_t nodes = 3) {
-  auto tracked = decode_warm_answer(
+  auto tracked = tracked_from(
       json{{"id", "warm:1"},
            {"images",
             {{{"ref", tag}, {"warm", pinned}, {"resolved", true}, {"nodes_desired", nodes}}}}});
-  EXPECT_TRUE(tracked);
+  EXPECT_TRUE(tracked) << tracked.error().to_string();
   return tracked ? *tracked : std::vector<Tracked>{};
 }
 
@@ -40,9 +56,9 @@ json listing(std::uint64_t present, json nodes, json failures = json::array()) {
 TEST(WaitProgress, PendingUntilEveryNodeHasIt) {
   const auto tracked = accepted();
   EXPECT_EQ(evaluate_answer(tracked).verdict, Verdict::pending);
-  auto progress =
-      evaluate(tracked, listing(1, {{{"id", "i2"}, {"hostname", "node-2"}, {"state", "pulling"}},
-                                    {{"id", "i3"}, {"hostname", ""}, {"state", "unknown"}}}));
+  auto progress = evaluate_listing(
+      tracked, listing(1, {{{"id", "i2"}, {"hostname", "node-2"}, {"state", "pulling"}},
+                           {{"id", "i3"}, {"hostname", ""}, {"state", "unknown"}}}));
   EXPECT_EQ(progress.verdict, Verdict::pending);
   EXPECT_FALSE(progress.needs_repost);
   EXPECT_EQ(progress_line(progress.images[0]),
@@ -51,14 +67,14 @@ TEST(WaitProgress, PendingUntilEveryNodeHasIt) {
             "wait: timed out after 1s: " + tag +
                 " 1/3 nodes, missing on i3 (unknown), node-2 (pulling)\n");
 
-  progress = evaluate(tracked, listing(3, json::array()));
+  progress = evaluate_listing(tracked, listing(3, json::array()));
   EXPECT_EQ(progress.verdict, Verdict::ready);
   EXPECT_EQ(progress_line(progress.images[0]), tag + "  3/3 nodes  ready");
 }
 
 TEST(WaitProgress, OnlyTheNodesTheRequestSelectedCount) {
   // A service wants the same image on node-1 too; the request said workers.
-  auto tracked = decode_warm_answer(json{
+  auto tracked = tracked_from(json{
       {"images",
        {{{"ref", tag},
          {"warm", pinned},
@@ -71,14 +87,14 @@ TEST(WaitProgress, OnlyTheNodesTheRequestSelectedCount) {
                          {"reason", "not_found"},
                          {"message", "manifest unknown"},
                          {"stage", "pull"}}};
-  auto progress =
-      evaluate(*tracked, listing(1,
-                                 {{{"id", "i1"}, {"hostname", "node-1"}, {"state", "failed"}},
-                                  {{"id", "i2"}, {"hostname", "node-2"}, {"state", "pulling"}}},
-                                 failure));
+  auto progress = evaluate_listing(
+      *tracked, listing(1,
+                        {{{"id", "i1"}, {"hostname", "node-1"}, {"state", "failed"}},
+                         {{"id", "i2"}, {"hostname", "node-2"}, {"state", "pulling"}}},
+                        failure));
   EXPECT_EQ(progress.verdict, Verdict::pending);
   EXPECT_EQ(progress_line(progress.images[0]), tag + "  1/2 nodes  waiting: node-2 pulling");
-  progress = evaluate(
+  progress = evaluate_listing(
       *tracked, listing(2, {{{"id", "i1"}, {"hostname", "node-1"}, {"state", "failed"}}}, failure));
   EXPECT_EQ(progress.verdict, Verdict::ready);
   EXPECT_EQ(progress_line(progress.images[0]), tag + "  2/2 nodes  ready");
@@ -95,7 +111,7 @@ TEST(WaitProgress, AFinalPullFailureFailsAtOnceNamingNodesAndReason) {
                           {"reason", "not_found"},
                           {"message", "manifest unknown"},
                           {"stage", "pull"}}};
-  const auto progress = evaluate(accepted(), listing(1, json::array(), failures));
+  const auto progress = evaluate_listing(accepted(), listing(1, json::array(), failures));
   EXPECT_EQ(progress.verdict, Verdict::failed);
   EXPECT_EQ(failure_message(progress),
             "wait: " + tag + ": not_found: manifest unknown on node-2, node-3\n");
@@ -108,7 +124,7 @@ TEST(WaitProgress, ARetriedFailureKeepsWaitingAndShowsInTheTimeout) {
                           {"message", "connection refused"},
                           {"stage", "pull"}}};
   const json nodes = {{{"id", "i2"}, {"hostname", "node-2"}, {"state", "failed"}}};
-  const auto progress = evaluate(accepted(), listing(2, nodes, failures));
+  const auto progress = evaluate_listing(accepted(), listing(2, nodes, failures));
   EXPECT_EQ(progress.verdict, Verdict::pending);
   EXPECT_EQ(timeout_message(progress, std::chrono::minutes(10)),
             "wait: timed out after 10m: " + tag +
@@ -116,7 +132,7 @@ TEST(WaitProgress, ARetriedFailureKeepsWaitingAndShowsInTheTimeout) {
 }
 
 TEST(WaitProgress, AResolutionFailureNamesTheNodesItWasMeantFor) {
-  auto tracked = decode_warm_answer(json::parse(R"({"images": [
+  auto tracked = tracked_from(json::parse(R"({"images": [
       {"ref": "10.0.0.1:5000/app:nope",
        "failure": {"reason": "not_found", "message": "manifest unknown"},
        "nodes": [{"id": "i3", "hostname": "node-3"}, {"id": "i1", "hostname": ""}]}]})"));
@@ -131,7 +147,7 @@ TEST(WaitProgress, AResolutionFailureNamesTheNodesItWasMeantFor) {
 }
 
 TEST(WaitProgress, AResolutionFailureFailsFromThePostAnswer) {
-  auto tracked = decode_warm_answer(json::parse(R"({"images": [
+  auto tracked = tracked_from(json::parse(R"({"images": [
       {"ref": "10.0.0.1:5000/app:nope",
        "failure": {"reason": "not_found", "message": "manifest unknown"}}]})"));
   ASSERT_TRUE(tracked);
@@ -150,26 +166,28 @@ TEST(WaitProgress, NoNodeMatchingFailsFromThePostAnswer) {
 }
 
 TEST(WaitProgress, AnImageTheControllerForgotIsPostedAgain) {
-  const auto progress = evaluate(accepted(), json{{"generation", 9}, {"images", json::array()}});
+  const auto progress =
+      evaluate_listing(accepted(), json{{"generation", 9}, {"images", json::array()}});
   EXPECT_EQ(progress.verdict, Verdict::pending);
   EXPECT_TRUE(progress.needs_repost);
-  // Malformed bodies are never "ready".
+  // Malformed listings never reach the gate: they are the client's bad_response.
   for (const auto& body : {json(nullptr), json::parse(R"({"images": 3})"),
-                           json::parse(R"({"images": [{"ref": 1}]})")}) {
-    EXPECT_EQ(evaluate(accepted(), body).verdict, Verdict::pending) << body.dump();
+                           json::parse(R"({"generation": 1, "images": [{"ref": 1}]})")}) {
+    EXPECT_FALSE(decode_images_listing(body.dump())) << body.dump();
   }
 }
 
 TEST(WaitProgress, MalformedAnswersAreErrors) {
-  EXPECT_FALSE(decode_warm_answer(json::parse(R"({"id": "x"})")));
-  EXPECT_FALSE(decode_warm_answer(json::parse(R"({"images": [{"ref": "a"}]})")));
-  EXPECT_FALSE(decode_warm_answer(json::parse(R"({"images": [{"warm": "a"}]})")));
+  EXPECT_FALSE(tracked_from(json::parse(R"({"id": "x"})")));
+  EXPECT_FALSE(tracked_from(json::parse(R"({"images": [{"ref": "a"}]})")));
+  EXPECT_FALSE(tracked_from(json::parse(R"({"images": [{"warm": "a"}]})")));
 }
 
 int run(const std::vector<std::string>& args, std::string* err = nullptr) {
   std::ostringstream out, error;
-  const int status = run_wait(
-      args, CommandIo{out, error, [](const std::string&) { return std::optional<std::string>(); }});
+  const int status = cli::run_wait(args, cli::CommandIo{out, error, [](const std::string&) {
+                                                          return std::optional<std::string>();
+                                                        }});
   if (err != nullptr) *err = error.str();
   return status;
 }
@@ -199,4 +217,4 @@ TEST(WaitCommand, AnUnreachableControllerExits3) {
 }
 
 }  // namespace
-}  // namespace swarm_prepull::cli::wait
+}  // namespace swarm_prepull::api
