@@ -2,7 +2,8 @@
 // scale of 1,000 nodes: what one agent report, one new plan and one readiness
 // read cost. A report that changes what the pull grants read (only with
 // --max-parallel-node-pulls) rebuilds every node's published set, O(nodes x
-// images); any other report costs O(images of the node). docs/benchmarks.md has the figures and how to reproduce:
+// images); any other report costs O(images of the node). docs/benchmarks.md has the figures and how
+// to reproduce:
 //
 //   swarm_prepull_bench --benchmark_filter='State'
 #include <benchmark/benchmark.h>

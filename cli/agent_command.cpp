@@ -10,11 +10,11 @@
 
 #include "agent/agent.h"
 #include "api/controller_client.h"
+#include "api/duration.h"
 #include "cli/commands.h"
 #include "cli/engine_options.h"
 #include "cli/logging.h"
 #include "cli/run_until_signal.h"
-#include "controller/controller.h"
 #include "http/server.h"
 #include "metrics/metrics.h"
 
@@ -23,7 +23,6 @@ namespace {
 
 namespace net = boost::asio;
 using reconcile::Error;
-
 
 std::vector<OptionSpec> agent_option_specs() {
   std::vector<OptionSpec> specs = {
@@ -102,7 +101,7 @@ reconcile::Expected<Settings> agent_settings(const ParsedOptions& options) {
   } catch (const std::exception&) {
     return Error{"--max-concurrent-pulls: expected a number from 1 to 64, got '" + pulls + "'"};
   }
-  const auto interval = controller::parse_duration(options.get("check-interval"));
+  const auto interval = api::parse_duration(options.get("check-interval"));
   if (!interval || interval->count() <= 0) {
     return Error{"--check-interval: expected a positive duration (30s, 500ms, 2m), got '" +
                  options.get("check-interval") + "'"};
@@ -117,7 +116,7 @@ reconcile::Expected<Settings> agent_settings(const ParsedOptions& options) {
   } catch (const std::exception&) {
     return Error{"--poll-wait: expected seconds from 0 to 60, got '" + wait + "'"};
   }
-  const auto listen = controller::parse_listen_address(options.get("listen"));
+  const auto listen = http::parse_listen_address(options.get("listen"));
   if (!listen) return Error{"--listen: expected ADDR:PORT, got '" + options.get("listen") + "'"};
   result.listen = *listen;
   return result;

@@ -8,17 +8,18 @@
 #include <boost/asio/steady_timer.hpp>
 #include <ostream>
 
+#include "api/duration.h"
 #include "cli/commands.h"
 #include "cli/engine_options.h"
 #include "cli/logging.h"
 #include "cli/run_until_signal.h"
 #include "controller/controller.h"
+#include "http/server.h"
 
 namespace swarm_prepull::cli {
 namespace {
 
 namespace net = boost::asio;
-
 
 std::vector<OptionSpec> controller_option_specs() {
   std::vector<OptionSpec> specs = {
@@ -55,7 +56,7 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
     const ParsedOptions& options) {
   using reconcile::Error;
   controller::ControllerOptions result;
-  const auto listen = controller::parse_listen_address(options.get("listen"));
+  const auto listen = http::parse_listen_address(options.get("listen"));
   if (!listen) return Error{"--listen: expected ADDR:PORT, got '" + options.get("listen") + "'"};
   result.listen = *listen;
 
@@ -69,7 +70,7 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
 
   const auto duration =
       [&](const std::string& name) -> reconcile::Expected<std::chrono::milliseconds> {
-    auto value = controller::parse_duration(options.get(name));
+    auto value = api::parse_duration(options.get(name));
     if (!value || value->count() <= 0) {
       return Error{"--" + name + ": expected a positive duration (30s, 500ms, 2m), got '" +
                    options.get(name) + "'"};
@@ -150,7 +151,8 @@ int run_controller(const std::vector<std::string>& args, const CommandIo& io) {
     return exit_input;
   }
 
-  run_until_signal(context, [&] { return controller.stop(); }, **logger);
+  run_until_signal(
+      context, [&] { return controller.stop(); }, **logger);
   return exit_ok;
 }
 

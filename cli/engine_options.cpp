@@ -10,11 +10,14 @@ namespace swarm_prepull::cli {
 
 std::vector<OptionSpec> engine_option_specs() {
   return {
-      {.name = "host", .value_name = "URL",
+      {.name = "host",
+       .value_name = "URL",
        .help = "engine to talk to: unix:///path or tcp://host:port (default: $DOCKER_HOST, else "
                "unix:///var/run/docker.sock; TLS from DOCKER_TLS_VERIFY/DOCKER_CERT_PATH)"},
-      {.name = "engine-timeout", .value_name = "SECONDS",
-       .help = "bound on each engine request", .default_value = "30"},
+      {.name = "engine-timeout",
+       .value_name = "SECONDS",
+       .help = "bound on each engine request",
+       .default_value = "30"},
   };
 }
 

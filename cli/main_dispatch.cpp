@@ -17,7 +17,8 @@ struct Subcommand {
 
 constexpr Subcommand subcommands[] = {
     {"plan", "print the images every node should hold (a dry run of the controller)", run_plan},
-    {"controller", "publish every node's desired images to the agents (on a manager)", run_controller},
+    {"controller", "publish every node's desired images to the agents (on a manager)",
+     run_controller},
     {"agent", "keep this node's engine warm with the images the controller names", run_agent},
     {"images", "print the images a Compose / stack file set would run (no engine needed)",
      run_images},

@@ -48,8 +48,8 @@ std::unique_ptr<CLI::App> make_app(const std::vector<OptionSpec>& specs,
     option->multi_option_policy(CLI::MultiOptionPolicy::TakeAll);
     if (options != nullptr) options->push_back(option);
   }
-  auto* rest = positional != nullptr ? app->add_option("args", *positional)
-                                     : app->add_option("args");
+  auto* rest =
+      positional != nullptr ? app->add_option("args", *positional) : app->add_option("args");
   rest->group("");  // the command's own usage line names its arguments
   return app;
 }
@@ -62,8 +62,8 @@ std::optional<reconcile::Error> check_choice(const OptionSpec& spec, const std::
   }
   std::string allowed;
   for (const auto& choice : spec.choices) allowed += (allowed.empty() ? "" : ", ") + choice;
-  return reconcile::Error{std::string(source) + ": invalid value '" + value + "' (expected one of " +
-                          allowed + ")"};
+  return reconcile::Error{std::string(source) + ": invalid value '" + value +
+                          "' (expected one of " + allowed + ")"};
 }
 
 bool parse_switch_value(const std::string& value) {
@@ -91,8 +91,8 @@ reconcile::Error usage_error(const CLI::ParseError& error, const std::vector<std
     // Name the first argument that is not an option of this command.
     for (const auto& arg : args) {
       if (arg == "--") break;
-      if (arg.size() > 1 && arg[0] == '-' && what.find(arg.substr(0, arg.find('='))) !=
-                                                  std::string::npos) {
+      if (arg.size() > 1 && arg[0] == '-' &&
+          what.find(arg.substr(0, arg.find('='))) != std::string::npos) {
         return reconcile::Error{"unknown option '" + arg + "'"};
       }
     }

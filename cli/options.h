@@ -14,8 +14,8 @@
 namespace swarm_prepull::cli {
 
 struct OptionSpec {
-  std::string name{};           // without dashes: "format"
-  std::string value_name{};     // "FILE"; empty for a boolean switch
+  std::string name{};        // without dashes: "format"
+  std::string value_name{};  // "FILE"; empty for a boolean switch
   std::string help{};
   std::string default_value{};
   std::vector<std::string> choices{};  // empty: any value

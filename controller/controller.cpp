@@ -8,6 +8,7 @@
 #include <charconv>
 #include <variant>
 
+#include "api/duration.h"
 #include "compose/imageset_document.h"
 #include "reconcile/constraint.h"
 #include "reconcile/plan.h"
@@ -40,7 +41,7 @@ std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
 // A message of the agent API as a response body (api/messages.h encodes it).
 template <typename Message>
 http::Response message_response(const http::Request& request, http::status status,
-                                  const Message& message) {
+                                const Message& message) {
   return http::make_response(request, status, api::encode(message) + "\n", "application/json");
 }
 
@@ -51,55 +52,6 @@ std::vector<std::string> error_lines(const reconcile::Plan& plan) {
 }
 
 }  // namespace
-
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text) {
-  std::size_t digits = 0;
-  while (digits < text.size() &&
-         (std::isdigit(static_cast<unsigned char>(text[digits])) != 0 || text[digits] == '.')) {
-    ++digits;
-  }
-  if (digits == 0) return std::nullopt;
-  double number = 0;
-  try {
-    std::size_t used = 0;
-    number = std::stod(std::string(text.substr(0, digits)), &used);
-    if (used != digits) return std::nullopt;
-  } catch (const std::exception&) {
-    return std::nullopt;
-  }
-  const std::string_view unit = text.substr(digits);
-  double scale = 0;
-  if (unit.empty() || unit == "s") {
-    scale = 1000;
-  } else if (unit == "ms") {
-    scale = 1;
-  } else if (unit == "m") {
-    scale = 60'000;
-  } else if (unit == "h") {
-    scale = 3'600'000;
-  } else {
-    return std::nullopt;
-  }
-  const double millis = number * scale;
-  if (millis > 1e12) return std::nullopt;
-  return std::chrono::milliseconds(static_cast<std::int64_t>(millis));
-}
-
-std::optional<net::ip::tcp::endpoint> parse_listen_address(std::string_view text) {
-  const auto colon = text.rfind(':');
-  if (colon == std::string_view::npos) return std::nullopt;
-  std::string host(text.substr(0, colon));
-  const auto port = parse_unsigned(text.substr(colon + 1));
-  if (!port || *port > 65535) return std::nullopt;
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
-    host = host.substr(1, host.size() - 2);
-  }
-  if (host.empty()) host = "0.0.0.0";
-  boost::system::error_code ec;
-  const auto address = net::ip::make_address(host, ec);
-  if (ec) return std::nullopt;
-  return net::ip::tcp::endpoint(address, static_cast<unsigned short>(*port));
-}
 
 Controller::Controller(net::io_context& context, engine::Client& client, ControllerOptions options,
                        std::shared_ptr<spdlog::logger> logger, prometheus::Registry& registry)
@@ -449,24 +401,23 @@ net::awaitable<http::Response> Controller::get_desired(const http::RequestContex
   if (auto text = context.query_value("after")) {
     auto value = parse_unsigned(*text);
     if (!value) {
-      co_return http::error_response(
-          request, http::status::bad_request,
-          "after: expected a non-negative integer, got '" + *text + "'");
+      co_return http::error_response(request, http::status::bad_request,
+                                     "after: expected a non-negative integer, got '" + *text + "'");
     }
     after = *value;
   }
   std::chrono::milliseconds wait{0};
   if (auto text = context.query_value("wait")) {
-    auto value = parse_duration(*text);
+    auto value = api::parse_duration(*text);
     if (!value) {
       co_return http::error_response(request, http::status::bad_request,
-                                       "wait: expected a number of seconds, got '" + *text + "'");
+                                     "wait: expected a number of seconds, got '" + *text + "'");
     }
     wait = std::min(*value, options_.max_wait);
   }
   if (!state_.has_plan()) {
     co_return http::error_response(request, http::status::service_unavailable,
-                                     "no reconcile has completed yet");
+                                   "no reconcile has completed yet");
   }
   const auto deadline = Clock::now() + wait;
   const NodeDesired* desired = state_.desired(node_id, Clock::now());
@@ -477,7 +428,7 @@ net::awaitable<http::Response> Controller::get_desired(const http::RequestContex
   }
   if (desired == nullptr) {
     co_return http::error_response(request, http::status::not_found,
-                                     "node " + node_id + " is not in the swarm");
+                                   "node " + node_id + " is not in the swarm");
   }
   co_return message_response(request, http::status::ok, *desired);
 }
@@ -487,17 +438,16 @@ net::awaitable<http::Response> Controller::post_status(const http::RequestContex
   const std::string node_id = context.params.at("node_id");
   auto report = api::decode_status_report(request.body());
   if (!report) {
-    co_return http::error_response(request, http::status::bad_request,
-                                     report.error().to_string());
+    co_return http::error_response(request, http::status::bad_request, report.error().to_string());
   }
   if (!state_.has_plan()) {
     co_return http::error_response(request, http::status::service_unavailable,
-                                     "no reconcile has completed yet");
+                                   "no reconcile has completed yet");
   }
   auto changes = state_.report(node_id, std::move(report).value(), Clock::now());
   if (!changes) {
     co_return http::error_response(request, http::status::not_found,
-                                     "node " + node_id + " is not in the swarm");
+                                   "node " + node_id + " is not in the swarm");
   }
   apply(*changes);
   // Readiness is a function of the plan and of which desired images each node
@@ -566,13 +516,13 @@ net::awaitable<http::Response> Controller::post_warm(const http::RequestContext&
   }
   if (!snapshot_) {
     co_return http::error_response(request, http::status::service_unavailable,
-                                     "no reconcile has completed yet");
+                                   "no reconcile has completed yet");
   }
   const auto started = Clock::now();
   auto resolved = co_await resolve_all(warm->images);
   if (stopping_) {
     co_return http::error_response(request, http::status::service_unavailable,
-                                     "the controller is stopping");
+                                   "the controller is stopping");
   }
 
   const auto now = Clock::now();

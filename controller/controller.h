@@ -23,9 +23,9 @@
 #include "controller/state.h"
 #include "controller/warm.h"
 #include "engine/client.h"
+#include "http/server.h"
 #include "metrics/metrics.h"
 #include "reconcile/snapshot.h"
-#include "http/server.h"
 
 namespace swarm_prepull::controller {
 
@@ -140,9 +140,9 @@ class Controller {
   std::optional<reconcile::Snapshot> snapshot_;  // the last one a pass read
   WarmRequests warm_;
   std::unique_ptr<http::Server> server_;
-  net::steady_timer stop_signal_;                           // never expires; cancelled by stop()
-  net::steady_timer loops_done_;  // never expires; cancelled when the last loop ends
-  net::steady_timer reconcile_timer_;                       // when the next pass is due
+  net::steady_timer stop_signal_;      // never expires; cancelled by stop()
+  net::steady_timer loops_done_;       // never expires; cancelled when the last loop ends
+  net::steady_timer reconcile_timer_;  // when the next pass is due
   std::multimap<std::string, net::steady_timer*> waiters_;  // long polls by node id
   std::vector<std::string> last_plan_errors_;
   int consecutive_failures_ = 0;
@@ -150,11 +150,5 @@ class Controller {
   bool started_ = false;
   int loops_running_ = 0;
 };
-
-// "30s", "1500ms", "2m", "1h", or a plain number of seconds; nullopt when invalid.
-std::optional<std::chrono::milliseconds> parse_duration(std::string_view text);
-
-// "ADDR:PORT", "[v6]:PORT" or ":PORT" (all addresses); nullopt when invalid.
-std::optional<net::ip::tcp::endpoint> parse_listen_address(std::string_view text);
 
 }  // namespace swarm_prepull::controller

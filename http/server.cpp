@@ -14,6 +14,7 @@
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/write.hpp>
+#include <charconv>
 #include <limits>
 #include <set>
 
@@ -320,5 +321,25 @@ net::awaitable<void> Server::stop() {
 bool Server::stopping() const { return state_->stopping; }
 std::size_t Server::connections() const { return state_->sessions.size(); }
 const ServerOptions& Server::options() const { return state_->options; }
+
+std::optional<net::ip::tcp::endpoint> parse_listen_address(std::string_view text) {
+  const auto colon = text.rfind(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  std::string host(text.substr(0, colon));
+  const std::string_view digits = text.substr(colon + 1);
+  unsigned port = 0;
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (digits.empty() || ec != std::errc{} || end != digits.data() + digits.size() || port > 65535) {
+    return std::nullopt;
+  }
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+    host = host.substr(1, host.size() - 2);
+  }
+  if (host.empty()) host = "0.0.0.0";
+  boost::system::error_code error;
+  const auto address = net::ip::make_address(host, error);
+  if (error) return std::nullopt;
+  return net::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
+}
 
 }  // namespace swarm_prepull::http

@@ -100,4 +100,8 @@ class Server {
   std::shared_ptr<State> state_;
 };
 
+// Where a server listens: "ADDR:PORT", "[v6]:PORT" or ":PORT" (all IPv4
+// addresses); port 0 lets the kernel pick one. nullopt when invalid.
+std::optional<net::ip::tcp::endpoint> parse_listen_address(std::string_view text);
+
 }  // namespace swarm_prepull::http

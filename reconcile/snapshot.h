@@ -2,10 +2,9 @@
 // return, read either from a live engine or from a saved file.
 #pragma once
 
+#include <nlohmann/json_fwd.hpp>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "reconcile/expected.h"
 #include "reconcile/swarm.h"

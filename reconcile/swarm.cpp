@@ -95,14 +95,18 @@ class FieldReader {
     if (error_.empty()) error_ = std::move(message);
   }
   bool failed() const { return !error_.empty(); }
-  Error error(const char* what) const { return Error{std::string("malformed ") + what + ": " + error_}; }
+  Error error(const char* what) const {
+    return Error{std::string("malformed ") + what + ": " + error_};
+  }
 
  private:
   const json& root_;
   std::string error_;
 };
 
-Error not_an_object(const char* what) { return Error{std::string("malformed ") + what + ": not a JSON object"}; }
+Error not_an_object(const char* what) {
+  return Error{std::string("malformed ") + what + ": not a JSON object"};
+}
 
 void read_mode(FieldReader& reader, ServiceSpec& out) {
   const json* mode = reader.find("/Mode");
@@ -181,12 +185,13 @@ Expected<Service> decode_service(const json& object) {
 
   if (const json* previous = reader.find("/PreviousSpec")) {
     auto decoded = decode_service_spec(*previous);
-    if (!decoded) return Error{"service " + service.id + " previous spec: " + decoded.error().message};
+    if (!decoded)
+      return Error{"service " + service.id + " previous spec: " + decoded.error().message};
     service.previous_spec = std::move(decoded).value();
   }
   if (reader.find("/UpdateStatus") != nullptr) {
-    service.update_status = UpdateStatus{reader.string("/UpdateStatus/State"),
-                                         reader.string("/UpdateStatus/Message")};
+    service.update_status =
+        UpdateStatus{reader.string("/UpdateStatus/State"), reader.string("/UpdateStatus/Message")};
   }
   if (reader.failed()) return reader.error("service");
   return service;
@@ -250,7 +255,8 @@ Expected<Event> decode_event(const json& object) {
 
 template <class T>
 Expected<std::vector<T>> decode_list(const json& array, Decoder<T> decode) {
-  if (!array.is_array()) return Error{"expected a JSON array, got " + std::string(array.type_name())};
+  if (!array.is_array())
+    return Error{"expected a JSON array, got " + std::string(array.type_name())};
   std::vector<T> result;
   result.reserve(array.size());
   for (std::size_t index = 0; index < array.size(); ++index) {
@@ -296,10 +302,14 @@ std::optional<std::string> base64_decode(std::string_view text) {
 
 std::string_view to_string(ServiceMode mode) {
   switch (mode) {
-    case ServiceMode::replicated: return "replicated";
-    case ServiceMode::global: return "global";
-    case ServiceMode::replicated_job: return "replicated-job";
-    case ServiceMode::global_job: return "global-job";
+    case ServiceMode::replicated:
+      return "replicated";
+    case ServiceMode::global:
+      return "global";
+    case ServiceMode::replicated_job:
+      return "replicated-job";
+    case ServiceMode::global_job:
+      return "global-job";
   }
   return "unknown";
 }

@@ -9,11 +9,10 @@
 
 #include <cstdint>
 #include <map>
+#include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json_fwd.hpp>
 
 #include "reconcile/expected.h"
 
@@ -38,7 +37,7 @@ struct Node {
   Labels labels;             // Spec.Labels, set by operators
   Labels engine_labels;      // Description.Engine.Labels, from the node's daemon.json
   std::string engine_version;
-  bool leader = false;       // ManagerStatus.Leader
+  bool leader = false;  // ManagerStatus.Leader
 };
 
 enum class ServiceMode { replicated, global, replicated_job, global_job };

@@ -232,7 +232,8 @@ TEST_F(PlanTest, ExplainAgreesWithThePlanAndNamesTheRule) {
   std::string constrained;
   ASSERT_EQ(nodes_wanting(result, "pp-explain", &constrained), (Hostnames{"node-2"}));
   std::map<std::string, std::string> reasons;
-  for (const auto& node : explain(constrained).at("nodes")) {
+  const json constrained_explanation = explain(constrained);  // outlives the loop
+  for (const auto& node : constrained_explanation.at("nodes")) {
     reasons[node.at("hostname").get<std::string>()] = node.at("reason").get<std::string>();
   }
   EXPECT_EQ(reasons["node-2"], "");

@@ -105,8 +105,7 @@ TEST_F(ShutdownTest, SigtermUnderLoadEndsWithStatusZeroTwentyTimesInARow) {
     }));
 
     const auto [seconds, status] = controller_.stop();
-    EXPECT_EQ(status, 0) << "the controller did not exit cleanly; log: " << controller_.log
-                         << "\n"
+    EXPECT_EQ(status, 0) << "the controller did not exit cleanly; log: " << controller_.log << "\n"
                          << read_text(controller_.log);
     ASSERT_GE(seconds, 0) << "the controller did not exit within 10 s of SIGTERM";
     slowest = std::max(slowest, seconds);

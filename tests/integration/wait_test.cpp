@@ -173,7 +173,7 @@ TEST_F(WaitTest, SurvivesAControllerRestart) {
                .output.find(repository) != std::string::npos;
   })) << read_text(dir_ + "/wait-restart.log");
   controller_.kill();  // returns once the process is gone
-  start();  // a controller that never heard of the request, and the agents
+  start();             // a controller that never heard of the request, and the agents
   const int status = waiting.wait_exit(60s);
   EXPECT_EQ(status, 0) << read_text(dir_ + "/wait-restart.log");
   EXPECT_TRUE(engines_.present_on(1, pinned(image)));

@@ -27,7 +27,10 @@ const std::string pinned =
     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 
 DesiredSet set_of(std::uint64_t generation, std::vector<DesiredImage> images) {
-  return {.node_id = "id1", .hostname = "node-1", .generation = generation, .images = std::move(images)};
+  return {.node_id = "id1",
+          .hostname = "node-1",
+          .generation = generation,
+          .images = std::move(images)};
 }
 
 class AgentStateTest : public ::testing::Test {

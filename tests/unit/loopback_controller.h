@@ -66,9 +66,7 @@ class LoopbackControllerTest : public ::testing::Test {
     thread_.join();
   }
 
-  std::string metrics_text() {
-    return http_call(port_, http::verb::get, "/metrics").body;
-  }
+  std::string metrics_text() { return http_call(port_, http::verb::get, "/metrics").body; }
 
   net::io_context context_;
   prometheus::Registry registry_;

@@ -13,7 +13,10 @@ std::optional<std::string> lookup(const std::string& name) {
 }
 
 const std::vector<OptionSpec> specs = {
-    {.name = "format", .value_name = "FORMAT", .help = "output format", .default_value = "table",
+    {.name = "format",
+     .value_name = "FORMAT",
+     .help = "output format",
+     .default_value = "table",
      .choices = {"table", "json"}},
     {.name = "snapshot", .value_name = "FILE", .help = "read a snapshot"},
     {.name = "verbose", .help = "more output"},
@@ -27,8 +30,8 @@ class OptionsTest : public ::testing::Test {
 };
 
 TEST_F(OptionsTest, FlagsInBothFormsAndPositionals) {
-  auto parsed = parse_options(specs, {"--format", "json", "x", "--snapshot=s.json", "--", "--y"},
-                              lookup);
+  auto parsed =
+      parse_options(specs, {"--format", "json", "x", "--snapshot=s.json", "--", "--y"}, lookup);
   ASSERT_TRUE(parsed) << parsed.error().message;
   EXPECT_EQ(parsed->get("format"), "json");
   EXPECT_EQ(parsed->get("snapshot"), "s.json");
@@ -58,9 +61,8 @@ TEST_F(OptionsTest, DefaultsEnvironmentAndPrecedence) {
 }
 
 TEST_F(OptionsTest, RepeatableOptionsAccumulate) {
-  auto parsed = parse_options(specs, {"-f", "a.yml", "-f", "b.yml", "--format", "json",
-                                      "--format", "table"},
-                              lookup);
+  auto parsed = parse_options(
+      specs, {"-f", "a.yml", "-f", "b.yml", "--format", "json", "--format", "table"}, lookup);
   ASSERT_TRUE(parsed);
   EXPECT_EQ(parsed->all("f"), (std::vector<std::string>{"a.yml", "b.yml"}));
   EXPECT_EQ(parsed->all("format"), (std::vector<std::string>{"table"}));

@@ -1,8 +1,8 @@
-#include "reconcile/swarm.h"
-
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+
+#include "reconcile/swarm.h"
 
 namespace swarm_prepull::reconcile {
 namespace {
