@@ -477,8 +477,10 @@ Decoded<WarmAnswer> decode_warm_answer(std::string_view body) {
       if (auto error = get_string(*failure, "message", at, refused.message)) return *error;
       image.failure = std::move(refused);
     }
-    if (image.failure && !image.warm.empty()) {
-      return fail(where, "both warm and failure: an image is either given to nodes or refused");
+    if (image.failure && (!image.warm.empty() || image.resolved || image.nodes_desired != 0)) {
+      return fail(where,
+                  "a failure with warm, resolved or nodes_desired: an image is either given to "
+                  "nodes or refused");
     }
     if (!image.failure && image.warm.empty()) {
       return fail(where + ".warm", "expected a non-empty string (or a failure)");

@@ -16,7 +16,9 @@ using nlohmann::json;
 reconcile::Expected<json> parse_json(std::string_view text) {
   try {
     return json::parse(text);
-  } catch (const json::parse_error& error) {
+  } catch (const json::exception& error) {
+    // Not only parse_error: a number beyond double's range ("1e400") throws
+    // out_of_range, and an engine's answer must never end a loop.
     return reconcile::Error{std::string("invalid JSON: ") + error.what()};
   }
 }

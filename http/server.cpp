@@ -87,7 +87,7 @@ namespace {
 // coroutine ends (returns, throws, or is destroyed unstarted with its
 // io_context). A connection's task also owns its session's place in the set.
 struct Task {
-  Task(std::shared_ptr<Server::State> state, std::shared_ptr<Session> session = nullptr)
+  explicit Task(std::shared_ptr<Server::State> state, std::shared_ptr<Session> session = nullptr)
       : state(std::move(state)), session(std::move(session)) {
     ++this->state->tasks;
     if (this->session) this->state->sessions.insert(this->session);

@@ -17,9 +17,11 @@ struct Error {
 template <class T>
 class Expected {
  public:
-  Expected(T value)
-      : state_(std::in_place_index<0>, std::move(value)) {}  // NOLINT: implicit by design
-  Expected(Error error) : state_(std::in_place_index<1>, std::move(error)) {}  // NOLINT
+  // Implicit by design: a function returning Expected<T> returns a T or an Error.
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  Expected(T value) : state_(std::in_place_index<0>, std::move(value)) {}
+  // NOLINTNEXTLINE(google-explicit-constructor)
+  Expected(Error error) : state_(std::in_place_index<1>, std::move(error)) {}
 
   bool has_value() const { return state_.index() == 0; }
   explicit operator bool() const { return has_value(); }
