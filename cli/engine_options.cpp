@@ -1,10 +1,9 @@
 #include "cli/engine_options.h"
 
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <map>
 #include <mutex>
+
+#include "compose/stack_files.h"
 
 namespace swarm_prepull::cli {
 
@@ -56,24 +55,9 @@ reconcile::Expected<std::unique_ptr<engine::Client>> make_engine_client(
   }
 }
 
-reconcile::Expected<std::string> read_file(const std::string& path, std::size_t limit) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return reconcile::Error{path + ": " + std::strerror(errno)};
-  std::string content;
-  char buffer[64 * 1024];
-  while (file.read(buffer, sizeof buffer) || file.gcount() > 0) {
-    content.append(buffer, static_cast<std::size_t>(file.gcount()));
-    if (content.size() > limit) {
-      return reconcile::Error{path + ": larger than " + std::to_string(limit) + " bytes"};
-    }
-  }
-  if (file.bad()) return reconcile::Error{path + ": read error"};
-  return content;
-}
-
 reconcile::Expected<std::string> read_token_file(const std::string& path) {
   constexpr std::size_t token_limit = 64 * 1024;
-  auto text = read_file(path, token_limit);
+  auto text = compose::read_text_file(path, token_limit);
   if (!text) return reconcile::Error{"--token-file: " + text.error().message};
   const auto space = " \t\r\n";
   const auto first = text->find_first_not_of(space);

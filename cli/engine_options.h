@@ -16,9 +16,6 @@ std::vector<OptionSpec> engine_option_specs();
 reconcile::Expected<std::unique_ptr<engine::Client>> make_engine_client(
     const ParsedOptions& options, EnvironmentLookup environment);
 
-// Reads a file whole, refusing one larger than `limit` bytes; errors name the file.
-reconcile::Expected<std::string> read_file(const std::string& path, std::size_t limit);
-
 // The bearer token in `path` (a swarm secret), trimmed of surrounding white
 // space; an unreadable or empty file is an error naming --token-file.
 reconcile::Expected<std::string> read_token_file(const std::string& path);

@@ -6,6 +6,7 @@
 #include "cli/engine_options.h"
 #include "cli/plan_output.h"
 #include "compose/imageset_document.h"
+#include "compose/stack_files.h"
 #include "reconcile/explain.h"
 #include "reconcile/plan.h"
 #include "reconcile/reference.h"
@@ -62,7 +63,7 @@ reconcile::Expected<reconcile::Snapshot> read_engine(engine::Client& client) {
 reconcile::Expected<reconcile::Snapshot> read_input(const ParsedOptions& options,
                                                     const CommandIo& io) {
   if (const std::string path = options.get("snapshot"); !path.empty()) {
-    auto text = read_file(path, snapshot_limit);
+    auto text = compose::read_text_file(path, snapshot_limit);
     if (!text) return text.error();
     auto snapshot = reconcile::parse_snapshot(*text);
     if (!snapshot) return reconcile::Error{"snapshot " + path + ": " + snapshot.error().message};
