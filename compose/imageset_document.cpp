@@ -34,21 +34,6 @@ reconcile::SourcePosition position(const YAML::Mark& mark) {
   return {static_cast<std::size_t>(mark.line) + 1, static_cast<std::size_t>(mark.column) + 1};
 }
 
-// RFC 6901: '~' and '/' in a key are written "~0" and "~1".
-std::string pointer_key(const std::string& key) {
-  std::string out;
-  for (char c : key) {
-    if (c == '~') {
-      out += "~0";
-    } else if (c == '/') {
-      out += "~1";
-    } else {
-      out += c;
-    }
-  }
-  return out;
-}
-
 class Converter {
  public:
   explicit Converter(reconcile::SourceMap& where) : where_(where) {}
@@ -91,7 +76,7 @@ class Converter {
           // YAML forbids duplicate keys; yaml-cpp does not check, and a
           // second "images:" must not silently win.
           if (out.contains(name)) return Error{at(key.Mark()) + "duplicate key '" + name + "'"};
-          const std::string child = pointer + "/" + pointer_key(name);
+          const std::string child = pointer + "/" + reconcile::json_pointer_token(name);
           where_.keys[child] = position(key.Mark());
           json value;
           if (auto error = convert(member.second, child, depth + 1, value)) return error;

@@ -8,6 +8,20 @@
 #include "reconcile/reference.h"
 
 namespace swarm_prepull::reconcile {
+std::string json_pointer_token(std::string_view key) {
+  std::string out;
+  for (char c : key) {
+    if (c == '~') {
+      out += "~0";
+    } else if (c == '/') {
+      out += "~1";
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
 namespace {
 
 using nlohmann::json;
@@ -21,25 +35,10 @@ struct Path {
 
   Path key(std::string_view name) const {
     return {dotted.empty() ? std::string(name) : dotted + "." + std::string(name),
-            pointer + "/" + escape(name)};
+            pointer + "/" + json_pointer_token(name)};
   }
   Path item(std::size_t index) const {
     return {dotted + "[" + std::to_string(index) + "]", pointer + "/" + std::to_string(index)};
-  }
-
-  // RFC 6901: '~' and '/' in a key are written "~0" and "~1".
-  static std::string escape(std::string_view name) {
-    std::string out;
-    for (char c : name) {
-      if (c == '~') {
-        out += "~0";
-      } else if (c == '/') {
-        out += "~1";
-      } else {
-        out += c;
-      }
-    }
-    return out;
   }
 };
 

@@ -59,6 +59,10 @@ struct SourceMap {
   std::map<std::string, SourcePosition> keys;
 };
 
+// One key as a JSON pointer token (RFC 6901: '~' and '/' are written "~0"
+// and "~1"); whoever builds a SourceMap keys it this way.
+std::string json_pointer_token(std::string_view key);
+
 // Decodes a document. Errors name the position when `where` knows it, then
 // the path and the fault: "line 7, column 5: placement.platforms[1]: unknown
 // key 'arch' (expected os, architecture)". A reference that does not parse,
