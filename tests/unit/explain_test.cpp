@@ -13,6 +13,7 @@
 #include "reconcile/imageset.h"
 #include "reconcile/reference.h"
 #include "reconcile/snapshot.h"
+#include "tests/unit/swarm_builders.h"
 
 namespace swarm_prepull::reconcile {
 namespace {
@@ -20,28 +21,8 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
-Node make_node(std::string id, std::string hostname, Labels labels = {}) {
-  Node node;
-  node.id = std::move(id);
-  node.hostname = std::move(hostname);
-  node.role = "worker";
-  node.availability = "active";
-  node.state = "ready";
-  node.addr = "10.0.0.2";
-  node.platform = {"x86_64", "linux"};
-  node.labels = std::move(labels);
-  return node;
-}
-
-Service make_service(std::string name, std::string image,
-                     std::vector<std::string> constraints = {}) {
-  Service service;
-  service.id = "id-" + name;
-  service.spec.name = std::move(name);
-  service.spec.image = std::move(image);
-  service.spec.placement.constraints = std::move(constraints);
-  return service;
-}
+using testing::make_node;
+using testing::make_service;
 
 Explanation explain(std::string_view image, const std::vector<Node>& nodes,
                     const std::vector<Service>& services,

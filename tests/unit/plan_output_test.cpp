@@ -4,6 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include "tests/unit/swarm_builders.h"
+
 namespace swarm_prepull::cli {
 namespace {
 
@@ -11,27 +13,8 @@ using reconcile::Node;
 using reconcile::Plan;
 using reconcile::Service;
 
-Node make_node(std::string id, std::string hostname, reconcile::Labels labels = {}) {
-  Node node;
-  node.id = std::move(id);
-  node.hostname = std::move(hostname);
-  node.role = "worker";
-  node.availability = "active";
-  node.state = "ready";
-  node.platform = {"x86_64", "linux"};
-  node.labels = std::move(labels);
-  return node;
-}
-
-Service make_service(std::string name, std::string image,
-                     std::vector<std::string> constraints = {}) {
-  Service service;
-  service.id = "id-" + name;
-  service.spec.name = std::move(name);
-  service.spec.image = std::move(image);
-  service.spec.placement.constraints = std::move(constraints);
-  return service;
-}
+using testing::make_node;
+using testing::make_service;
 
 TEST(PlanToJson, HasExactlyTheDocumentedShapeAndOrder) {
   Node drained = make_node("n0", "c");

@@ -14,6 +14,7 @@
 #include "reconcile/imageset.h"
 #include "reconcile/platform.h"
 #include "reconcile/reference.h"
+#include "tests/unit/swarm_builders.h"
 
 namespace swarm_prepull::reconcile {
 namespace {
@@ -24,29 +25,8 @@ using ::testing::IsEmpty;
 const std::string digest_a = "sha256:" + std::string(64, 'a');
 const std::string digest_b = "sha256:" + std::string(64, 'b');
 
-Node make_node(std::string id, std::string hostname, Labels labels = {}) {
-  Node node;
-  node.id = std::move(id);
-  node.hostname = std::move(hostname);
-  node.role = "worker";
-  node.availability = "active";
-  node.state = "ready";
-  node.addr = "10.0.0.2";
-  node.platform = {"x86_64", "linux"};
-  node.labels = std::move(labels);
-  return node;
-}
-
-Service make_service(std::string name, std::string image,
-                     std::vector<std::string> constraints = {}) {
-  Service service;
-  service.id = "id-" + name;
-  service.spec.name = std::move(name);
-  service.spec.image = std::move(image);
-  service.spec.placement.constraints = std::move(constraints);
-  service.spec.replicas = 1;
-  return service;
-}
+using testing::make_node;
+using testing::make_service;
 
 const NodePlan& node_plan(const Plan& plan, std::string_view id) {
   const NodePlan* node = find_node(plan, id);
