@@ -18,12 +18,16 @@
 namespace swarm_prepull::http {
 
 // What a handler gets besides the request: the decoded path, the values of
-// the route's {placeholders}, and the decoded query parameters.
+// the route's {placeholders}, the decoded query parameters, and the address
+// the request came from.
 struct RequestContext {
   const Request& request;
   std::string path;
   std::map<std::string, std::string> params;
   std::map<std::string, std::string> query;
+  // The peer's IP address as text (an IPv4-mapped IPv6 address in its IPv4
+  // form); empty when the transport has none (a test calling a handler).
+  std::string peer;
 
   // A query parameter or nullopt.
   std::optional<std::string> query_value(const std::string& name) const;

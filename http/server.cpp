@@ -31,9 +31,20 @@ bool is_parse_error(const boost::system::error_code& ec) {
          ec != bhttp::error::end_of_stream && ec != bhttp::error::partial_message;
 }
 
+std::string peer_address(const tcp::socket& socket) {
+  boost::system::error_code ec;
+  auto address = socket.remote_endpoint(ec).address();
+  if (ec) return {};
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    address = net::ip::make_address_v4(net::ip::v4_mapped, address.to_v6());
+  }
+  return address.to_string();
+}
+
 struct Session {
   enum class Phase { reading, handling, writing };
-  explicit Session(tcp::socket socket) : stream(std::move(socket)) {}
+  explicit Session(tcp::socket socket) : peer(peer_address(socket)), stream(std::move(socket)) {}
+  std::string peer;  // RequestContext::peer
   beast::tcp_stream stream;
   Phase phase = Phase::reading;
   net::cancellation_signal cancel_handler;  // emitted when the server stops for good
@@ -248,7 +259,7 @@ net::awaitable<void> serve(Task task) {
                      : error_response(request, status::not_found, "no such path: " + target.path);
     } else {
       const RequestContext context{request, target.path, std::move(match.params),
-                                   std::move(target.query)};
+                                   std::move(target.query), session.peer};
       response = co_await run_handler(state, session, *match.route, context);
       if (!session.stream.socket().is_open()) break;  // closed by stop(): nobody to answer
     }

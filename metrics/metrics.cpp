@@ -135,7 +135,11 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                        .Name("swarm_prepull_agents")
                        .Help("Agents seen since start, by whether they reported or polled recently")
                        .Register(registry)
-                       .Add({{"state", "stale"}})) {}
+                       .Add({{"state", "stale"}})),
+      api_requests(BuildCounter()
+                       .Name("swarm_prepull_api_requests_total")
+                       .Help("Requests to the agent API, by route pattern and answer status")
+                       .Register(registry)) {}
 
 AgentMetrics::AgentMetrics(prometheus::Registry& registry,
                            const std::vector<std::string>& engine_endpoints)
