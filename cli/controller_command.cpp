@@ -42,6 +42,16 @@ std::vector<OptionSpec> controller_option_specs() {
        .value_name = "DURATION",
        .help = "an agent silent (no report, no poll) this long counts as stale",
        .default_value = "90s"},
+      {.name = "report-binding",
+       .value_name = "MODE",
+       .help = "whose status report for a node counts: task-address (only the address of the "
+               "agent task swarm runs on that node) or none (any holder of the token: agents "
+               "that are not swarm tasks)",
+       .default_value = "task-address"},
+      {.name = "agent-service",
+       .value_name = "NAME",
+       .help = "the agents' swarm service (default: services labelled "
+               "io.swarm-prepull.component=agent)"},
       {.name = "read-timeout",
        .value_name = "DURATION",
        .help = "an HTTP request not read completely within this is dropped",
@@ -86,6 +96,16 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
   auto read_timeout = duration("read-timeout");
   if (!read_timeout) return read_timeout.error();
   result.server.read_timeout = *read_timeout;
+
+  const std::string binding = options.get("report-binding");
+  if (binding == "task-address") {
+    result.report_binding = controller::ReportBinding::task_address;
+  } else if (binding == "none") {
+    result.report_binding = controller::ReportBinding::none;
+  } else {
+    return Error{"--report-binding: expected task-address or none, got '" + binding + "'"};
+  }
+  result.agent_service = options.get("agent-service");
 
   const std::string cap = options.get("max-parallel-node-pulls");
   try {

@@ -31,6 +31,11 @@ namespace swarm_prepull::controller {
 
 namespace net = boost::asio;
 
+// Whom a node's status report is accepted from (docs/agent-api.md, "Whose
+// report counts"): any holder of the token, or only the agent task that
+// swarm runs on that node, known by its address on the agents' network.
+enum class ReportBinding { task_address, none };
+
 struct ControllerOptions {
   net::ip::tcp::endpoint listen{net::ip::make_address("0.0.0.0"), 7963};
   std::string token;  // the agents' bearer token; required
@@ -52,6 +57,10 @@ struct ControllerOptions {
   std::size_t resolve_concurrency = 4;
   std::chrono::milliseconds resolve_timeout{std::chrono::seconds(10)};
   std::size_t max_warm_requests = 256;
+  ReportBinding report_binding = ReportBinding::task_address;
+  // The agents' service; empty: every service labelled
+  // io.swarm-prepull.component=agent (as manifests/stack.yml deploys it).
+  std::string agent_service;
 };
 
 class Controller {

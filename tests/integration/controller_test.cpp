@@ -54,7 +54,9 @@ class ControllerProcess {
     std::ofstream(token_path_) << token << "\n";
     log_path_ = temp_path("log");
     std::vector<std::string> args = {SWARM_PREPULL_BINARY, "controller", "--listen", "127.0.0.1:0",
-                                     "--token-file",       token_path_,  "--host",   manager};
+                                     "--token-file", token_path_, "--host", manager,
+                                     // Reports here come from the test, not an agent task.
+                                     "--report-binding", "none"};
     for (auto& arg : extra) args.push_back(std::move(arg));
     pid_ = ::fork();
     if (pid_ == 0) {

@@ -55,7 +55,9 @@ class ProcessSwarmTest : public ::testing::Test {
   void start_controller() {
     controller_ = Process::start(
         {"controller", "--listen", "127.0.0.1:" + std::to_string(controller_port_), "--token-file",
-         token_file_, "--host", manager().docker_host, "--resync-interval", "5s"},
+         token_file_, "--host", manager().docker_host, "--resync-interval", "5s",
+         // The agents here are processes on the host, not swarm tasks.
+         "--report-binding", "none"},
         dir_ + "/controller.log");
   }
 
