@@ -10,6 +10,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <limits>
 
 #include "reconcile/plan.h"
 #include "reconcile/reference.h"
@@ -71,6 +72,42 @@ Agent::Agent(AgentOptions options, engine::Client& engine, api::ControllerClient
 
 void Agent::count_engine_request(std::string_view endpoint) {
   if (metrics_ != nullptr) metrics_->common.engine_requests.at(endpoint).Increment();
+}
+
+void Agent::record_contact(Exchange exchange, const api::Error* error) {
+  const auto change = contact_.record(exchange, error, Clock::now(), wall_seconds());
+  if (metrics_ != nullptr) {
+    metrics_->controller_up.Set(contact_.up() ? 1 : 0);
+    metrics_->controller_last_status.Set(contact_.last_status());
+    metrics_->controller_last_contact.Set(contact_.last_contact());
+  }
+  publish_hit_ratio();
+  if (change.kind == ContactChange::Kind::restored) {
+    logger_->info("controller contact restored after {:.0f} s node={} generation={}",
+                  std::chrono::duration<double>(change.lost_for).count(), options_.node_id,
+                  state_.generation());
+  } else if (change.kind == ContactChange::Kind::lost && error->status == 0) {
+    logger_->warn(
+        "controller unreachable, not in contact, keeping the last desired set generation={} and "
+        "retrying: {}",
+        state_.generation(), error->to_string());
+  } else if (change.kind == ContactChange::Kind::lost) {
+    // 401: the token; 403: the controller does not take this agent's reports
+    // for its node. Both are the operator's to fix, hence an error.
+    logger_->error(
+        "controller answered HTTP {}, not in contact, keeping the last desired set generation={} "
+        "and retrying: {}",
+        error->status, state_.generation(), error->to_string());
+  }
+}
+
+void Agent::publish_hit_ratio() {
+  if (metrics_ == nullptr) return;
+  // A ratio over a set the controller may have replaced meanwhile would
+  // read healthy for the wrong images: unknown until both are current.
+  const bool current = have_set_ && checked_ && contact_.up();
+  metrics_->common.cache_hit_ratio.Set(current ? state_.hit_ratio()
+                                               : std::numeric_limits<double>::quiet_NaN());
 }
 
 void Agent::wake() {
@@ -171,35 +208,19 @@ net::awaitable<void> Agent::run() {
 
 net::awaitable<void> Agent::poll_loop() {
   Backoff backoff(options_.controller_backoff, random_);
-  std::string failing;  // the last failure logged; empty while the controller answers
   try {
     while (!stopping_) {
       const auto asked = Clock::now();
       auto set = co_await controller_.desired(have_set_ ? state_.generation() : 0);
       if (stopping_) break;
       if (!set) {
-        const auto& error = set.error();
+        const auto error = set.error();
         if (error.code == api::api_errc::cancelled) break;
-        const std::string what = error.to_string();
-        if (what != failing) {
-          if (error.status == 401) {
-            logger_->error(
-                "controller refused the bearer token (HTTP 401), keeping the last desired set "
-                "generation={}: {}",
-                state_.generation(), what);
-          } else {
-            logger_->warn("controller unreachable, keeping the last desired set generation={}: {}",
-                          state_.generation(), what);
-          }
-          failing = what;
-        }
+        record_contact(Exchange::poll, &error);
         co_await sleep(backoff.next());
         continue;
       }
-      if (!failing.empty()) {
-        logger_->info("controller reachable again after {} attempts", backoff.attempts());
-        failing.clear();
-      }
+      record_contact(Exchange::poll, nullptr);
       backoff.reset();
       const bool first = !have_set_;
       if (first || set->generation != state_.generation()) {
@@ -243,11 +264,12 @@ net::awaitable<void> Agent::check() {
   // Without a desired set there is nothing to check or report yet.
   if (!have_set_) co_return;
   const auto counts = state_.observe_present(reconcile::present_refs(*images));
+  checked_ = true;
   if (metrics_ != nullptr) {
     metrics_->common.cache_hits.Increment(static_cast<double>(counts.present));
     metrics_->common.cache_misses.Increment(static_cast<double>(counts.missing));
-    metrics_->common.cache_hit_ratio.Set(state_.hit_ratio());
   }
+  publish_hit_ratio();
   const auto executor = co_await net::this_coro::executor;
   for (auto& ref : state_.start_pulls(Clock::now(), wall_seconds())) {
     auto& signal = pull_cancels_[ref];
@@ -348,15 +370,13 @@ net::awaitable<void> Agent::report() {
     auto sent = co_await controller_.post_status(
         state_.status_report(SWARM_PREPULL_VERSION, engine_version_));
     if (stopping_) break;
-    if (!sent) {
-      const std::string what = sent.error().to_string();
-      if (what != last_report_error_) {
-        logger_->warn("status report not delivered: {}", what);
-        last_report_error_ = what;
-      }
-    } else if (!last_report_error_.empty()) {
-      logger_->info("status reports delivered again");
-      last_report_error_.clear();
+    if (sent) {
+      record_contact(Exchange::report, nullptr);
+    } else {
+      // Dropped, not retried: the next cycle sends a fresh report.
+      const auto error = sent.error();
+      if (error.code == api::api_errc::cancelled) break;
+      record_contact(Exchange::report, &error);
     }
   } while (report_again_ && !stopping_);
   reporting_ = false;

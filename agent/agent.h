@@ -23,6 +23,7 @@
 #include <string>
 
 #include "agent/backoff.h"
+#include "agent/contact.h"
 #include "agent/registry_auth.h"
 #include "agent/state.h"
 #include "api/controller_client.h"
@@ -73,6 +74,10 @@ class Agent {
   void load_credentials();
   void wake();
   void count_engine_request(std::string_view endpoint);
+  // Every exchange with the controller goes through here: the contact
+  // metrics, the hit ratio that depends on them, and one log line per change.
+  void record_contact(Exchange exchange, const api::Error* error);
+  void publish_hit_ratio();
 
   AgentOptions options_;
   engine::Client& engine_;
@@ -84,6 +89,8 @@ class Agent {
 
   bool stopping_ = false;
   bool have_set_ = false;
+  bool checked_ = false;  // the image list was compared with a desired set
+  ControllerContact contact_;
   bool wake_pending_ = false;
   boost::asio::steady_timer* wake_timer_ = nullptr;  // the cycle loop's, while it runs
   boost::asio::cancellation_signal poll_cancel_;
@@ -92,7 +99,6 @@ class Agent {
   // Reports go out one at a time, in order; one asked for meanwhile is sent after.
   bool reporting_ = false;
   bool report_again_ = false;
-  std::string last_report_error_;
 
   std::string engine_version_;
   bool engine_ok_ = true;

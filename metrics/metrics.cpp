@@ -3,6 +3,7 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <limits>
 #include <sstream>
 
 namespace swarm_prepull::metrics {
@@ -163,7 +164,27 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry,
                         .Name("swarm_prepull_pull_duration_seconds")
                         .Help("Duration of image pulls, failed ones included")
                         .Register(registry)
-                        .Add({}, pull_buckets)) {}
+                        .Add({}, pull_buckets)),
+      controller_up(BuildGauge()
+                        .Name("swarm_prepull_controller_up")
+                        .Help("1 when the last exchanges with the controller got a 2xx answer")
+                        .Register(registry)
+                        .Add({})),
+      controller_last_contact(
+          BuildGauge()
+              .Name("swarm_prepull_controller_last_contact_timestamp_seconds")
+              .Help("Unix time of the controller's last 2xx answer (0: none yet)")
+              .Register(registry)
+              .Add({})),
+      controller_last_status(BuildGauge()
+                                 .Name("swarm_prepull_controller_last_status")
+                                 .Help("HTTP status of the controller's last answer (0: no answer)")
+                                 .Register(registry)
+                                 .Add({})) {
+  // An agent without a current desired set does not know its ratio: NaN is
+  // Prometheus' "unknown", where the common 1 would read healthy.
+  common.cache_hit_ratio.Set(std::numeric_limits<double>::quiet_NaN());
+}
 
 std::string serialize(const prometheus::Registry& registry) {
   std::ostringstream out;

@@ -32,8 +32,8 @@ bool is_pull_failure_reason(std::string_view reason);
 
 // The engine endpoints the controller calls (label endpoint of
 // swarm_prepull_engine_requests_total); the agent passes its own list.
-inline constexpr std::array<std::string_view, 6> controller_engine_endpoints = {
-    "/_ping", "/nodes", "/services", "/configs", "/events", "/distribution"};
+inline constexpr std::array<std::string_view, 7> controller_engine_endpoints = {
+    "/_ping", "/nodes", "/services", "/tasks", "/configs", "/events", "/distribution"};
 
 // Counters of one label whose values are all known at start-up.
 class LabeledCounters {
@@ -100,6 +100,10 @@ struct AgentMetrics {
   prometheus::Counter& pulls_success;    // swarm_prepull_pulls_total{result="success"}
   prometheus::Counter& pulls_failure;    // swarm_prepull_pulls_total{result="failure"}
   prometheus::Histogram& pull_duration;  // swarm_prepull_pull_duration_seconds
+  prometheus::Gauge& controller_up;      // swarm_prepull_controller_up
+  // swarm_prepull_controller_last_contact_timestamp_seconds
+  prometheus::Gauge& controller_last_contact;
+  prometheus::Gauge& controller_last_status;  // swarm_prepull_controller_last_status
 };
 
 // The Prometheus text format (0.0.4) of everything registered.

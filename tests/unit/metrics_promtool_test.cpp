@@ -78,6 +78,13 @@ TEST(MetricsTest, AgentExpositionPassesPromtool) {
   EXPECT_NE(text.find("swarm_prepull_pulls_total{result=\"success\"} 0"), std::string::npos);
   EXPECT_NE(text.find("# TYPE swarm_prepull_pull_duration_seconds histogram"), std::string::npos);
   EXPECT_EQ(text.find("swarm_prepull_agents"), std::string::npos);
+  // Not in contact and no desired set yet: the ratio is unknown, and promtool takes NaN.
+  for (const char* line :
+       {"swarm_prepull_controller_up 0", "swarm_prepull_controller_last_status 0",
+        "swarm_prepull_controller_last_contact_timestamp_seconds 0",
+        "swarm_prepull_cache_hit_ratio Nan"}) {
+    EXPECT_NE(text.find(std::string(line) + "\n"), std::string::npos) << line;
+  }
 }
 
 TEST(MetricsTest, PlanGaugesDropValuesThatLeftThePlan) {
