@@ -29,13 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = ProcessClock;
 
-// The value of one sample in the Prometheus text format; -1 when absent.
-double counter_value(const std::string& text, const std::string& series) {
-  const auto at = text.find("\n" + series + " ");
-  if (at == std::string::npos) return -1;
-  return std::atof(text.c_str() + at + 1 + series.size() + 1);
-}
-
 class AgentTest : public ProcessSwarmTest {
  protected:
   void SetUp() override {
@@ -43,50 +36,7 @@ class AgentTest : public ProcessSwarmTest {
     token_ = trim(read_text(token_file_));
   }
 
-  void TearDown() override {
-    for (const auto& name : services_) {
-      run_command(docker(manager().docker_host, "service rm " + name));
-    }
-    ProcessSwarmTest::TearDown();
-  }
-
-  // agents_[node]'s /metrics ("" while it does not answer).
-  std::string metrics_of(std::size_t node) {
-    const int port = agents_[node].port();
-    if (port == 0) return "";
-    return run_command("curl -sf http://127.0.0.1:" + std::to_string(port) + "/metrics").output;
-  }
-
-  nlohmann::json controller_images() const {
-    const auto body = run_command("curl -sf -H 'Authorization: Bearer " + token_ + "' " +
-                                  controller_url() + "/v1/images");
-    auto parsed = nlohmann::json::parse(body.output, nullptr, false);
-    return parsed.is_discarded() ? nlohmann::json::object() : parsed;
-  }
-
-  // The canonical ref swarm stored for a service (pinned to a digest when the
-  // registry answered at create time).
-  std::string service_ref(const std::string& name) const {
-    const auto image = run_command(
-        docker(manager().docker_host,
-               "service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' " + name));
-    const auto reference = reconcile::parse_reference(trim(image.output));
-    EXPECT_TRUE(reference) << image.output;
-    return reference ? reference->canonical() : "";
-  }
-
-  std::string create_service(const std::string& role, const std::string& image) {
-    const std::string name = "agent-test-" + role + "-" + std::to_string(::getpid());
-    services_.push_back(name);
-    const auto created = run_command(docker(
-        manager().docker_host,
-        "service create --detach --quiet --replicas 0 --name " + name + " " + image + " sleep 1"));
-    EXPECT_EQ(created.status, 0) << created.output;
-    return name;
-  }
-
   std::string token_;
-  std::vector<std::string> services_;
 };
 
 TEST_F(AgentTest, WholePathWarmsEveryNodeAndReportsMissingTags) {

@@ -8,10 +8,14 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "engine/client.h"
+#include "reconcile/reference.h"
 #include "tests/integration/node_engines.h"
 #include "tests/integration/processes.h"
 #include "tests/integration/sandbox.h"
@@ -21,6 +25,14 @@ namespace swarm_prepull::testing {
 
 using namespace std::chrono_literals;
 
+// The value of one sample in the Prometheus text format (`series` with its
+// labels, e.g. `swarm_prepull_agents{state="connected"}`); -1 when absent.
+inline double counter_value(const std::string& text, const std::string& series) {
+  const auto at = text.find("\n" + series + " ");
+  if (at == std::string::npos) return -1;
+  return std::atof(text.c_str() + at + 1 + series.size() + 1);
+}
+
 class ProcessSwarmTest : public ::testing::Test {
  protected:
   // `name` names the folder and the token. Call from SetUp.
@@ -29,6 +41,7 @@ class ProcessSwarmTest : public ::testing::Test {
     if (box_ == nullptr) GTEST_FAIL() << "no sandbox: run scripts/sandbox up";
     ASSERT_GE(box_->nodes.size(), 3u);
     ASSERT_GE(box_->images.size(), 6u);
+    name_ = name;
     dir_ = "/tmp/swarm-prepull-" + name + "-" + std::to_string(::getpid());
     run_command("rm -rf " + dir_ + " && mkdir -p " + dir_);
     token_file_ = dir_ + "/token";
@@ -41,6 +54,9 @@ class ProcessSwarmTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    for (const auto& service : services_) {
+      run_command(docker(manager().docker_host, "service rm " + service));
+    }
     for (auto& process : agents_) process.stop();
     controller_.stop();
     for (const auto& ref : pulled_) engines_.remove_everywhere(ref);
@@ -94,12 +110,90 @@ class ProcessSwarmTest : public ::testing::Test {
     return Process::start(args, dir_ + "/agent-" + std::to_string(index) + ".log");
   }
 
+  std::string token() const { return trim(read_text(token_file_)); }
+
+  // agents_[node]'s /metrics ("" while it does not answer).
+  std::string metrics_of(std::size_t node) {
+    const int port = agents_[node].port();
+    if (port == 0) return "";
+    return run_command("curl -sf http://127.0.0.1:" + std::to_string(port) + "/metrics").output;
+  }
+
+  // The controller's GET /v1/images (an empty object while it does not answer).
+  nlohmann::json controller_images() const {
+    const auto body = run_command("curl -sf -H 'Authorization: Bearer " + token() + "' " +
+                                  controller_url() + "/v1/images");
+    auto parsed = nlohmann::json::parse(body.output, nullptr, false);
+    return parsed.is_discarded() ? nlohmann::json::object() : parsed;
+  }
+
+  // The canonical ref swarm stored for a service (pinned to a digest when the
+  // registry answered at create time).
+  std::string service_ref(const std::string& service) const {
+    const auto image = run_command(
+        docker(manager().docker_host,
+               "service inspect -f '{{.Spec.TaskTemplate.ContainerSpec.Image}}' " + service));
+    const auto reference = reconcile::parse_reference(trim(image.output));
+    EXPECT_TRUE(reference) << image.output;
+    return reference ? reference->canonical() : "";
+  }
+
+  // A service that wants `image` on every node without running anything
+  // there (0 replicas: swarm itself pulls nothing, so whatever arrives was
+  // pre-pulled); removed at the end.
+  std::string create_service(const std::string& role, const std::string& image) {
+    const std::string service = name_ + "-" + role + "-" + std::to_string(::getpid());
+    services_.push_back(service);
+    const auto created = run_command(
+        docker(manager().docker_host, "service create --detach --quiet --replicas 0 --name " +
+                                          service + " " + image + " sleep 1"));
+    EXPECT_EQ(created.status, 0) << created.output;
+    return service;
+  }
+
+  // name@digest as the manager's engine resolves the tag: what nodes get.
+  std::string pinned(const std::string& image) {
+    auto distribution = engine::run_blocking(engines_[0].distribution(image));
+    EXPECT_TRUE(distribution) << distribution.error().to_string();
+    auto reference = reconcile::parse_reference(image).value();
+    reference.digest = distribution ? distribution->digest : "";
+    return reference.canonical();
+  }
+
+  // An image no service and no other test uses (the sandbox may carry another
+  // swarm-prepull stack that keeps the seeded images warm): `mib` MiB of fresh
+  // random data, built and pushed through the manager, then removed there, so
+  // no node holds it. Removed from every node again at the end.
+  std::string fresh_image(int mib = 8) {
+    const std::string context = dir_ + "/image-" + std::to_string(++images_);
+    const std::string image = box_->registry + "/prepull/" + name_ + ":" +
+                              std::to_string(::getpid()) + "-" + std::to_string(images_);
+    run_command("mkdir -p " + context + " && head -c " + std::to_string(mib) + "M /dev/urandom > " +
+                context + "/blob && printf 'FROM scratch\\nCOPY blob /blob\\n' > " + context +
+                "/Dockerfile");
+    const auto built =
+        run_command(docker(manager().docker_host, "build -q -t " + image + " " + context));
+    EXPECT_EQ(built.status, 0) << built.output;
+    const auto pushed = run_command(docker(manager().docker_host, "push -q " + image));
+    EXPECT_EQ(pushed.status, 0) << pushed.output;
+    run_command("rm -rf " + context);
+    const std::string ref = pinned(image);
+    engines_.remove_everywhere(image);
+    pulled_.push_back(ref);
+    for (std::size_t node = 0; node < engines_.size(); ++node) {
+      EXPECT_FALSE(engines_.present_on(node, ref)) << box_->nodes[node].name;
+    }
+    return image;
+  }
+
   const Sandbox* box_ = nullptr;
-  std::string dir_, token_file_;
+  std::string name_, dir_, token_file_;
   int controller_port_ = 0;
   std::vector<std::string> node_ids_;
   NodeEngines engines_;
-  std::vector<std::string> pulled_;  // removed from every node at the end
+  std::vector<std::string> pulled_;    // removed from every node at the end
+  std::vector<std::string> services_;  // removed at the end
+  int images_ = 0;                     // fresh images made so far
   Process controller_;
   std::vector<Process> agents_;
 };

@@ -55,41 +55,7 @@ class WaitTest : public ProcessSwarmTest {
     return result;
   }
 
-  // name@digest as the manager's engine resolves the tag: what nodes get.
-  std::string pinned(const std::string& image) {
-    auto distribution = engine::run_blocking(engines_[0].distribution(image));
-    EXPECT_TRUE(distribution) << distribution.error().to_string();
-    auto reference = reconcile::parse_reference(image).value();
-    reference.digest = distribution ? distribution->digest : "";
-    return reference.canonical();
-  }
-
-  // An image no service and no other test uses (the sandbox may carry another
-  // swarm-prepull stack that keeps the seeded images warm): 8 MiB of fresh
-  // random data, built and pushed through the manager, then removed there, so
-  // no node holds it. Removed from every node again at the end.
-  std::string fresh_image() {
-    const std::string context = dir_ + "/image-" + std::to_string(++images_);
-    const std::string image = box_->registry + "/prepull/wait-test:" + std::to_string(::getpid()) +
-                              "-" + std::to_string(images_);
-    run_command("mkdir -p " + context + " && head -c 8388608 /dev/urandom > " + context +
-                "/blob && printf 'FROM scratch\\nCOPY blob /blob\\n' > " + context + "/Dockerfile");
-    const auto built =
-        run_command(docker(manager().docker_host, "build -q -t " + image + " " + context));
-    EXPECT_EQ(built.status, 0) << built.output;
-    const auto pushed = run_command(docker(manager().docker_host, "push -q " + image));
-    EXPECT_EQ(pushed.status, 0) << pushed.output;
-    const std::string ref = pinned(image);
-    engines_.remove_everywhere(image);
-    pulled_.push_back(ref);
-    for (std::size_t node = 0; node < engines_.size(); ++node) {
-      EXPECT_FALSE(engines_.present_on(node, ref)) << box_->nodes[node].name;
-    }
-    return image;
-  }
-
   int waits_ = 0;
-  int images_ = 0;
 };
 
 TEST_F(WaitTest, ReturnsOnceAFreshImageIsOnEveryNode) {
