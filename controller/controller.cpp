@@ -67,6 +67,8 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
       requests_configs_(metrics_.common.engine_requests.at("/configs")),
       requests_events_(metrics_.common.engine_requests.at("/events")),
       requests_distribution_(metrics_.common.engine_requests.at("/distribution")),
+      requests_tasks_(metrics_.common.engine_requests.at("/tasks")),
+      api_requests_(metrics_.api_requests, logger_),
       state_(StateOptions{.max_parallel_node_pulls = options_.max_parallel_node_pulls,
                           .agent_stale_after = options_.agent_stale_after,
                           .wall_ms = {}}),
@@ -75,6 +77,9 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
       loops_done_(context, Clock::time_point::max()),
       reconcile_timer_(context) {
   options_.server.bearer_token = options_.token;
+  options_.server.on_answered = [this](const http::Answered& answered) {
+    api_requests_.record(answered);
+  };
   if (!options_.resolve) {
     options_.resolve = [this](std::string ref) {
       requests_distribution_.Increment();
@@ -177,8 +182,9 @@ net::awaitable<void> Controller::reconcile_once() {
   const auto started = Clock::now();
   std::string failure;
   std::optional<reconcile::Snapshot> snapshot;
-  // Three list calls, whatever the size of the swarm; each also ends when
-  // stop() is called. The first failure ends the pass.
+  // Three list calls (four with --report-binding task-address), whatever the
+  // size of the swarm; each also ends when stop() is called. The first
+  // failure ends the pass.
   if (!client_.api_version()) {
     requests_ping_.Increment();
     auto version = co_await (client_.negotiate() || stopped());
@@ -206,6 +212,11 @@ net::awaitable<void> Controller::reconcile_once() {
     } else {
       failure = list.error().to_string();
     }
+  }
+  if (failure.empty() && options_.report_binding == ReportBinding::task_address) {
+    auto error = co_await read_agent_addresses(*services);
+    if (stopping_) co_return;
+    if (error) failure = std::move(*error);
   }
   if (failure.empty()) {
     requests_configs_.Increment();
@@ -260,6 +271,52 @@ net::awaitable<void> Controller::reconcile_once() {
     for (const auto& line : errors) logger_->warn("plan error {}", line);
     last_plan_errors_ = std::move(errors);
   }
+}
+
+net::awaitable<std::optional<std::string>> Controller::read_agent_addresses(
+    const std::vector<reconcile::Service>& services) {
+  const auto ids = agent_service_ids(services, options_.agent_service);
+  if (ids.empty()) {
+    // Nothing to ask: every report is refused until the agents are deployed.
+    if (!agent_service_missing_logged_) {
+      logger_->warn(
+          "no agent service found ({}): status reports are refused until one runs "
+          "(--report-binding task-address)",
+          options_.agent_service.empty()
+              ? std::string("none labelled io.swarm-prepull.component=agent")
+              : "none named " + options_.agent_service);
+      agent_service_missing_logged_ = true;
+    }
+    agent_addresses_ = AgentAddresses{};
+    co_return std::nullopt;
+  }
+  agent_service_missing_logged_ = false;
+  engine::Filters filters;
+  filters["service"] = ids;
+  filters["desired-state"] = {std::string("running")};
+  requests_tasks_.Increment();
+  auto result = co_await (client_.tasks(filters) || stopped());
+  if (stopping_) co_return std::nullopt;
+  auto& tasks = std::get<0>(result);
+  if (!tasks) co_return tasks.error().to_string();
+  apply_agent_tasks(*tasks);
+  co_return std::nullopt;
+}
+
+void Controller::apply_agent_tasks(const std::vector<reconcile::Task>& tasks) {
+  agent_addresses_ = AgentAddresses(tasks);
+}
+
+std::optional<std::string> Controller::report_refusal(const std::string& node_id,
+                                                      const std::string& peer) {
+  if (options_.report_binding == ReportBinding::none) return std::nullopt;
+  auto refusal = agent_addresses_.refusal(node_id, peer);
+  if (refusal && Clock::now() - last_binding_refresh_ > std::chrono::seconds(5)) {
+    // A task swarm just started is not in the last pass's list yet.
+    last_binding_refresh_ = Clock::now();
+    request_reconcile(options_.event_debounce);
+  }
+  return refusal;
 }
 
 Changes Controller::apply_snapshot(reconcile::Snapshot snapshot) {
@@ -436,13 +493,16 @@ net::awaitable<http::Response> Controller::get_desired(const http::RequestContex
 net::awaitable<http::Response> Controller::post_status(const http::RequestContext& context) {
   const auto& request = context.request;
   const std::string node_id = context.params.at("node_id");
-  auto report = api::decode_status_report(request.body());
-  if (!report) {
-    co_return http::error_response(request, http::status::bad_request, report.error().to_string());
-  }
   if (!state_.has_plan()) {
     co_return http::error_response(request, http::status::service_unavailable,
                                    "no reconcile has completed yet");
+  }
+  if (auto refusal = report_refusal(node_id, context.peer)) {
+    co_return http::error_response(request, http::status::forbidden, *refusal);
+  }
+  auto report = api::decode_status_report(request.body());
+  if (!report) {
+    co_return http::error_response(request, http::status::bad_request, report.error().to_string());
   }
   auto changes = state_.report(node_id, std::move(report).value(), Clock::now());
   if (!changes) {

@@ -20,6 +20,8 @@
 #include <optional>
 #include <string>
 
+#include "controller/api_requests.h"
+#include "controller/report_binding.h"
 #include "controller/state.h"
 #include "controller/warm.h"
 #include "engine/client.h"
@@ -86,11 +88,17 @@ class Controller {
   // placed in it; a reconcile pass's last step, public for tests.
   Changes apply_snapshot(reconcile::Snapshot snapshot);
 
+  // Keeps where each node's agent task is (the agent services' running tasks);
+  // a reconcile pass's step, public for tests.
+  void apply_agent_tasks(const std::vector<reconcile::Task>& tasks);
+
   // Drops expired warm requests and resolve failures (the loop calls it every
   // second); public for tests.
   void expire_warm_requests(Clock::time_point now);
 
   State& state() { return state_; }
+  // Where each node's agent task is, as the last pass read it (for tests).
+  const AgentAddresses& agent_addresses() const { return agent_addresses_; }
   // Long polls being held now (for tests).
   std::size_t long_polls() const { return waiters_.size(); }
   bool stopping() const { return stopping_; }
@@ -115,6 +123,12 @@ class Controller {
   net::awaitable<void> events_loop();
   net::awaitable<void> agents_loop();
   net::awaitable<void> reconcile_once();
+  // The agent tasks' addresses (one GET /tasks, the pass's fourth request);
+  // an error message when the engine failed.
+  net::awaitable<std::optional<std::string>> read_agent_addresses(
+      const std::vector<reconcile::Service>& services);
+  // nullopt when the report for `node_id` from `peer` counts (--report-binding).
+  std::optional<std::string> report_refusal(const std::string& node_id, const std::string& peer);
   // Moves the next pass earlier: to now + delay unless one is due sooner.
   void request_reconcile(std::chrono::milliseconds delay);
 
@@ -144,9 +158,16 @@ class Controller {
   prometheus::Counter& requests_configs_;
   prometheus::Counter& requests_events_;
   prometheus::Counter& requests_distribution_;
+  prometheus::Counter& requests_tasks_;
 
+  ApiRequestRecorder api_requests_;
   State state_;
   std::optional<reconcile::Snapshot> snapshot_;  // the last one a pass read
+  AgentAddresses agent_addresses_;               // the last ones a pass read
+  bool agent_service_missing_logged_ = false;
+  // A refused report asks for an early pass (its task may be new), at most
+  // this often: a caller with the token must not make the controller poll.
+  Clock::time_point last_binding_refresh_{};
   WarmRequests warm_;
   std::unique_ptr<http::Server> server_;
   net::steady_timer stop_signal_;      // never expires; cancelled by stop()

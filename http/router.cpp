@@ -48,12 +48,18 @@ Router::Match Router::match(verb method, const std::vector<std::string>& segment
       }
     }
     if (!matches) continue;
+    if (!result.path_known) {
+      result.pattern = entry.route.pattern;
+      result.params = params;
+    }
     const auto& methods = entry.route.methods;
     if (std::find(methods.begin(), methods.end(), method) == methods.end()) {
       result.path_known = true;
       continue;
     }
     result.route = &entry.route;
+    result.path_known = false;
+    result.pattern = entry.route.pattern;
     result.params = std::move(params);
     return result;
   }
@@ -77,7 +83,8 @@ Admission admit(const Router& router, const Request& header, std::string_view to
   if ((route == nullptr || route->access != Access::public_) && !has_bearer_token(header, token)) {
     admission.refusal =
         error_response(header, status::unauthorized, "missing or invalid bearer token");
-    admission.match = {};
+    admission.match.route = nullptr;
+    admission.match.path_known = false;
     return admission;
   }
   admission.target = std::move(*target);

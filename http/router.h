@@ -62,6 +62,9 @@ class Router {
   struct Match {
     const Route* route = nullptr;  // null: no route for this method and path
     bool path_known = false;       // another method matches: 405
+    // The pattern the path matches whatever the method, and its placeholders'
+    // values ("" and none when no route has this path): for metrics and logs.
+    std::string pattern;
     std::map<std::string, std::string> params;
   };
   Match match(verb method, const std::vector<std::string>& segments) const;
@@ -82,6 +85,8 @@ class Router {
 // 404, or 405 when match.path_known). Admitted means: the target is canonical,
 // at most one Authorization header, and the route is public or the request
 // carries the token.
+// A refused request keeps match.pattern and match.params (what it claimed to
+// reach, for the owner's metrics and logs) but never a route.
 struct Admission {
   std::optional<Response> refusal;
   Target target;

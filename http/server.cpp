@@ -175,9 +175,18 @@ net::awaitable<void> serve(Task task) {
   auto& session = *task.session;
   const auto& options = state.options;
   beast::flat_buffer buffer;
+  // What the request named, for on_answered (reset for every request).
+  const std::map<std::string, std::string> no_params;
+  verb method = verb::unknown;
+  const Router::Match* named = nullptr;
   // A HEAD response keeps the GET's Content-Length without its body.
   const auto send = [&](Response response, bool keep_alive,
                         bool head = false) -> net::awaitable<bool> {
+    if (options.on_answered) {
+      options.on_answered(Answered{method, named != nullptr ? named->pattern : std::string_view{},
+                                   named != nullptr ? named->params : no_params, session.peer,
+                                   response.result_int()});
+    }
     response.keep_alive(keep_alive);
     response.set(field::server, options.server_name);
     if (!head) response.prepare_payload();
@@ -189,6 +198,8 @@ net::awaitable<void> serve(Task task) {
   const Request bare;
 
   while (!state.stopping) {
+    method = verb::unknown;
+    named = nullptr;
     session.phase = Session::Phase::reading;
     bhttp::request_parser<bhttp::string_body> parser;
     parser.header_limit(static_cast<std::uint32_t>(options.header_limit));
@@ -215,6 +226,8 @@ net::awaitable<void> serve(Task task) {
     const auto& header = parser.get();
     // One decision on one parse of the target: what routing and the token gate both see.
     auto admission = admit(state.router, header, options.bearer_token);
+    method = header.method();
+    named = &admission.match;
     if (admission.refusal) {
       // The body is never read: close after the answer.
       co_await send(std::move(*admission.refusal), false);
@@ -258,8 +271,8 @@ net::awaitable<void> serve(Task task) {
                                           " not allowed on " + target.path)
                      : error_response(request, status::not_found, "no such path: " + target.path);
     } else {
-      const RequestContext context{request, target.path, std::move(match.params),
-                                   std::move(target.query), session.peer};
+      const RequestContext context{request, target.path, match.params, std::move(target.query),
+                                   session.peer};
       response = co_await run_handler(state, session, *match.route, context);
       if (!session.stream.socket().is_open()) break;  // closed by stop(): nobody to answer
     }

@@ -50,6 +50,17 @@ namespace swarm_prepull::http {
 
 namespace net = boost::asio;
 
+// One answer the server sent, refusals included: what its owner counts and logs.
+struct Answered {
+  verb method = verb::unknown;
+  // The route pattern the path names (Router::Match::pattern), also for a
+  // refused request; empty when the path names none or was not parsed.
+  std::string_view pattern;
+  const std::map<std::string, std::string>& params;  // the pattern's placeholders
+  std::string_view peer;                             // RequestContext::peer
+  unsigned status = 0;
+};
+
 struct ServerOptions {
   std::size_t header_limit = 16 * 1024;
   std::size_t body_limit = 1024 * 1024;  // larger bodies get 413
@@ -66,6 +77,9 @@ struct ServerOptions {
   // routes answer.
   std::string bearer_token;
   std::string server_name = "swarm-prepull";
+  // Called for every answer sent (not for connections dropped without one);
+  // must not throw.
+  std::function<void(const Answered&)> on_answered;
 };
 
 class Server {

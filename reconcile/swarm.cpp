@@ -88,6 +88,21 @@ class FieldReader {
     return result;
   }
 
+  // NetworksAttachments[].Addresses of a task, every network's, as given.
+  std::vector<std::string> attachment_addresses(const char* pointer) {
+    std::vector<std::string> result;
+    const json* value = find(pointer);
+    if (value == nullptr) return result;
+    if (!value->is_array()) return mismatch(pointer, "an array of network attachments"), result;
+    for (const auto& item : *value) {
+      if (!item.is_object()) return mismatch(pointer, "an array of network attachments"), result;
+      FieldReader entry(item);
+      for (auto& address : entry.strings("/Addresses")) result.push_back(std::move(address));
+      if (entry.failed()) return fail(std::string(pointer) + ": " + entry.error_), result;
+    }
+    return result;
+  }
+
   void mismatch(const char* pointer, const char* expected) {
     if (error_.empty()) error_ = std::string(pointer) + " is not " + expected;
   }
@@ -209,6 +224,7 @@ Expected<Task> decode_task(const json& object) {
   task.state = reader.string("/Status/State");
   task.error = reader.string("/Status/Err");
   task.image = reader.string("/Spec/ContainerSpec/Image");
+  task.addresses = reader.attachment_addresses("/NetworksAttachments");
   if (reader.failed()) return reader.error("task");
   return task;
 }

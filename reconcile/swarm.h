@@ -82,6 +82,9 @@ struct Task {
   std::string state;  // Status.State
   std::string error;  // Status.Err
   std::string image;  // Spec.ContainerSpec.Image
+  // NetworksAttachments[].Addresses of every network, as the engine gives
+  // them: CIDR ("10.0.1.5/24"). What ties an agent's request to its task.
+  std::vector<std::string> addresses;
 };
 
 struct Config {

@@ -27,6 +27,8 @@ class LoopbackControllerTest : public ::testing::Test {
     options.token = "t0ken";
     options.resync_interval = std::chrono::seconds(60);
     options.events_backoff_min = std::chrono::seconds(5);
+    // The reports here come from the test over loopback, not from agent tasks.
+    options.report_binding = controller::ReportBinding::none;
     return options;
   }
 

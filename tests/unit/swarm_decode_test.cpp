@@ -62,6 +62,27 @@ TEST(DecodeService, ModesPreviousSpecAndRuntimes) {
   EXPECT_EQ(job->spec.mode, ServiceMode::replicated_job);
 }
 
+TEST(DecodeTask, ReadsTheAddressesOfEveryNetworkAttachment) {
+  const auto task = decode_task(json::parse(R"({
+    "ID": "t1", "ServiceID": "s1", "NodeID": "n1", "DesiredState": "running",
+    "Status": {"State": "running"},
+    "NetworksAttachments": [
+      {"Network": {"ID": "ingress"}, "Addresses": ["10.0.0.7/24"]},
+      {"Network": {"ID": "prepull"}, "Addresses": ["10.0.1.5/24", "fd00::5/64"]},
+      {"Network": {"ID": "empty"}}]})"));
+  ASSERT_TRUE(task) << task.error().message;
+  EXPECT_EQ(task->addresses,
+            (std::vector<std::string>{"10.0.0.7/24", "10.0.1.5/24", "fd00::5/64"}));
+}
+
+TEST(DecodeTask, MalformedAttachmentNamesThePath) {
+  const auto task =
+      decode_task(json::parse(R"({"ID": "t1", "NetworksAttachments": [{"Addresses": [7]}]})"));
+  ASSERT_FALSE(task);
+  EXPECT_NE(task.error().message.find("/NetworksAttachments: /Addresses"), std::string::npos)
+      << task.error().message;
+}
+
 TEST(DecodeConfig, DecodesBase64Data) {
   const auto config = decode_config(json::parse(
       R"({"ID": "c", "Spec": {"Name": "set", "Labels": {"swarm-prepull.imageset": "true"},

@@ -1,0 +1,48 @@
+// What the controller's agent API answered, where operators look: every
+// answer counted by route and status (swarm_prepull_api_requests_total), and
+// refusals (401 no or wrong token, 403 a report from an address that is not
+// the node's agent task) logged once per change per peer and claimed node, not
+// once per request: an agent with a wrong token retries forever, and its
+// refusals must be visible without flooding the log.
+#pragma once
+
+#include <prometheus/counter.h>
+#include <prometheus/family.h>
+#include <spdlog/logger.h>
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include "http/server.h"
+
+namespace swarm_prepull::controller {
+
+class ApiRequestRecorder {
+ public:
+  ApiRequestRecorder(prometheus::Family<prometheus::Counter>& requests,
+                     std::shared_ptr<spdlog::logger> logger)
+      : requests_(requests), logger_(std::move(logger)) {}
+
+  // http::ServerOptions::on_answered.
+  void record(const http::Answered& answered);
+
+  // Callers (peer, route, claimed node) whose last answer was a refusal.
+  std::size_t refused_peers() const { return refused_.size(); }
+
+ private:
+  // More distinct refused peers than this are counted, not logged one by one:
+  // the log of a scan stays bounded.
+  static constexpr std::size_t max_logged_peers = 1024;
+
+  prometheus::Family<prometheus::Counter>& requests_;
+  std::shared_ptr<spdlog::logger> logger_;
+  struct Caller {
+    std::string peer, route, node;  // node: the claimed node id, "" for none
+    auto operator<=>(const Caller&) const = default;
+  };
+  std::map<Caller, unsigned> refused_;  // the status of each caller's last refusal
+  bool overflow_logged_ = false;
+};
+
+}  // namespace swarm_prepull::controller
