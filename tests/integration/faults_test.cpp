@@ -96,6 +96,12 @@ class FaultTest : public ProcessSwarmTest {
     });
   }
 
+  // What a fault looked like, for docs/faults.md: printed, not asserted.
+  static void note(const std::string& what, const nlohmann::json& value) {
+    std::printf("[ note     ] %s: %s\n", what.c_str(), value.dump().c_str());
+    std::fflush(stdout);
+  }
+
   std::string logs() const {
     std::string text = "--- controller:\n" + read_text(controller_.log);
     for (const auto& agent : agents_) text += "--- " + agent.log + ":\n" + read_text(agent.log);
@@ -145,6 +151,7 @@ TEST_F(FaultTest, RegistryStopped30s) {
   })) << controller_images().dump();
   // The fault itself: the registry away for 30 s.
   std::this_thread::sleep_until(fault.started_at() + outage);
+  note("failures listed as the registry comes back", listed(ref)["failures"]);
   ASSERT_TRUE(fault.end());
   expect_converged(ref, fault.ended_at(), "registry stopped 30 s", "it came back");
 }
@@ -207,6 +214,7 @@ TEST_F(FaultTest, WorkerPartitioned30s) {
   EXPECT_FALSE(engines_.present_on(2, ref)) << "node-3 reached the registry while cut off";
   // The fault itself: the link down for 30 s.
   std::this_thread::sleep_until(fault.started_at() + outage);
+  note("the controller's listing as the link comes back", listed(ref));
   ASSERT_TRUE(fault.end());
   expect_converged(ref, fault.ended_at(), "worker partitioned 30 s", "its link came back");
 }
@@ -249,7 +257,7 @@ TEST_F(FaultTest, AgentWithAWrongToken) {
   if (agent_metrics.find("swarm_prepull_controller_up") != std::string::npos) {
     EXPECT_EQ(counter_value(agent_metrics, "swarm_prepull_controller_up"), 0) << agent_metrics;
   } else {
-    std::printf("[ note     ] the agent has no swarm_prepull_controller_up yet: not checked\n");
+    note("the agent has no swarm_prepull_controller_up yet", "not checked");
   }
   EXPECT_TRUE(agents_[2].alive());
 
@@ -287,6 +295,7 @@ TEST_F(FaultTest, DiskFullOnOneNode) {
       << controller_images().dump() << "\n"
       << read_text(agents_[2].log);
   EXPECT_FALSE(engines_.present_on(2, big));
+  note("node-3's failure", failure);
   EXPECT_GT(counter_value(metrics_of(2), "swarm_prepull_pull_failures_total{reason=\"disk_full\"}"),
             0)
       << metrics_of(2);
