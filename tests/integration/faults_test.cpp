@@ -68,9 +68,11 @@ class FaultTest : public ProcessSwarmTest {
   }
 
   // The controller's listing of the image pinned as `ref` (matched by its
-  // digest, whatever tag it carries); null when it does not list it.
+  // digest, whatever tag it carries; by the whole ref when it has none); null
+  // when it does not list it.
   nlohmann::json listed(const std::string& ref) const {
-    const std::string digest = ref.substr(ref.find('@'));
+    const auto at = ref.find('@');
+    const std::string digest = at == std::string::npos ? ref : ref.substr(at);
     const auto images = controller_images();
     if (images.contains("images")) {
       for (const auto& image : images["images"]) {
@@ -87,8 +89,8 @@ class FaultTest : public ProcessSwarmTest {
     return true;
   }
 
-  // The controller wants `ref` on every node and no node holds it yet: the
-  // fault hits an image that is wanted.
+  // The controller wants `ref` on every node: the fault hits an image that
+  // is wanted.
   ::testing::AssertionResult wanted_everywhere(const std::string& ref) const {
     return wait_until("the controller wanting " + ref + " on every node", 60s, [&] {
       const auto image = listed(ref);
