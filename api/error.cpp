@@ -32,13 +32,16 @@ class ApiCategory final : public boost::system::error_category {
         return "cancelled";
       case api_errc::invalid_url:
         return "invalid controller URL";
+      case api_errc::forbidden:
+        return "the controller refused this caller";
     }
     return "unknown agent API error " + std::to_string(value);
   }
 };
 
 api_errc from_status(unsigned status) {
-  if (status == 401 || status == 403) return api_errc::unauthorized;
+  if (status == 401) return api_errc::unauthorized;
+  if (status == 403) return api_errc::forbidden;
   if (status == 404) return api_errc::not_found;
   if (status == 429) return api_errc::too_many_requests;
   if (status == 503) return api_errc::unavailable;

@@ -14,7 +14,7 @@ namespace swarm_prepull::api {
 
 enum class api_errc {
   // 0 is success, as error_code requires.
-  unauthorized = 1,   // 401, 403: the controller refused the bearer token
+  unauthorized = 1,   // 401: the controller refused the bearer token
   not_found,          // 404: the node is not in the swarm (or no such path)
   rejected,           // 400, 413 and other 4xx: the controller refused the request
   too_many_requests,  // 429: e.g. too many warm requests held
@@ -25,6 +25,8 @@ enum class api_errc {
   bad_response,       // an answer that is not the message (malformed, truncated, too large)
   cancelled,          // the caller cancelled the request
   invalid_url,        // a --controller URL we cannot use
+  forbidden,          // 403: the token is right, the caller may not do this (a status
+                      // report not from the node's agent task)
 };
 
 const boost::system::error_category& api_category() noexcept;

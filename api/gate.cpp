@@ -115,9 +115,17 @@ Progress evaluate(const std::vector<Tracked>& tracked, const ImagesListing& list
       };
       for (const auto& node : entry.nodes) {
         if (!selected(node.id)) continue;
-        item.missing.push_back(
-            {name_of(node.hostname, node.id),
-             node.state ? std::string(reconcile::to_string(*node.state)) : std::string("unknown")});
+        NodeState missing{.node = name_of(node.hostname, node.id),
+                          .state = node.state ? std::string(reconcile::to_string(*node.state))
+                                              : std::string("unknown"),
+                          .reason = {},
+                          .agent = node.agent};
+        for (const auto& failure : entry.failures) {
+          if (failure.stage == FailureStage::pull && failure.node == node.id) {
+            missing.reason = std::string(to_string(failure.reason));
+          }
+        }
+        item.missing.push_back(std::move(missing));
       }
       std::sort(item.missing.begin(), item.missing.end(),
                 [](const NodeState& a, const NodeState& b) { return a.node < b.node; });
@@ -177,7 +185,12 @@ std::string progress_line(const ImageProgress& image) {
   }
   if (!image.listed) return line + "  (not listed yet)";
   std::vector<std::string> missing;
-  for (const auto& node : image.missing) missing.push_back(node.node + " " + node.state);
+  for (const auto& node : image.missing) {
+    std::string entry = node.node + " " + node.state;
+    if (!node.reason.empty()) entry += ": " + node.reason;
+    if (!node.agent.empty()) entry += ": " + node.agent;
+    missing.push_back(std::move(entry));
+  }
   if (!missing.empty()) line += "  waiting: " + join(missing, 4);
   return line;
 }
@@ -226,6 +239,7 @@ std::string timeout_message(const Progress& progress, std::chrono::milliseconds 
           break;
         }
       }
+      if (!node.agent.empty()) entry += "; " + node.agent;
       missing.push_back(entry + ")");
     }
     text += (missing.empty() ? std::string("unknown nodes") : join(missing)) + "\n";
@@ -277,7 +291,8 @@ net::awaitable<GateResult> run_gate(ControllerClient& client, GateOptions option
         if (error.code == api_errc::unauthorized) {
           co_return finish(GateOutcome::token_refused, std::move(progress), error);
         }
-        if (error.code == api_errc::rejected || error.code == api_errc::not_found) {
+        if (error.code == api_errc::rejected || error.code == api_errc::not_found ||
+            error.code == api_errc::forbidden) {
           co_return finish(GateOutcome::request_refused, std::move(progress), error);
         }
         if (error.code == api_errc::bad_response) {
@@ -305,6 +320,9 @@ net::awaitable<GateResult> run_gate(ControllerClient& client, GateOptions option
         const Error& error = listing.error();
         if (error.code == api_errc::unauthorized) {
           co_return finish(GateOutcome::token_refused, std::move(progress), error);
+        }
+        if (error.code == api_errc::forbidden) {
+          co_return finish(GateOutcome::request_refused, std::move(progress), error);
         }
         last_error = error;
         // Restarted and not ready yet: post again once it is.

@@ -54,8 +54,10 @@ struct Tracked {
 std::vector<Tracked> track(const WarmAnswer& answer);
 
 struct NodeState {
-  std::string node{};   // hostname, or id when it has none
-  std::string state{};  // pulling, waiting, failed, unknown
+  std::string node{};    // hostname, or id when it has none
+  std::string state{};   // pulling, waiting, failed, unknown
+  std::string reason{};  // failed: the reason of its last try (network, timeout, ...)
+  std::string agent{};   // why its agent is not heard from, when the controller knows
 };
 
 struct ImageProgress {
@@ -86,7 +88,9 @@ Progress evaluate_answer(const std::vector<Tracked>& tracked);
 // Progress from GET /v1/images.
 Progress evaluate(const std::vector<Tracked>& tracked, const ImagesListing& listing);
 
-// "10.0.0.1:5000/app:2  2/3 nodes" (+ "  ready", or the nodes still missing).
+// "10.0.0.1:5000/app:2  2/3 nodes" (+ "  ready", or the nodes still missing
+// with what each waits out: "node-3 failed: network", "node-2 unknown: its
+// agent's requests are refused: 401 (...) from 10.0.1.5").
 std::string progress_line(const ImageProgress& image);
 std::vector<std::string> progress_lines(const Progress& progress);
 
@@ -115,8 +119,8 @@ struct GateOptions {
 enum class GateOutcome {
   ready,            // every image present on every node it was meant for
   failed,           // a pull or a resolution failed for good, or no node matches
-  token_refused,    // 401/403: the controller refused the token
-  request_refused,  // 400, 404, 413: the controller refused the request
+  token_refused,    // 401: the controller refused the token
+  request_refused,  // 400, 403, 404, 413: the controller refused the request
   bad_answer,       // the answer to the POST is not the agent API's
   unreachable,      // the controller never answered before the timeout
   timed_out,        // it answered, the images are not everywhere yet

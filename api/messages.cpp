@@ -507,10 +507,12 @@ std::string encode(const ImagesListing& listing) {
   for (const auto& image : listing.images) {
     json nodes = json::array();
     for (const auto& node : image.nodes) {
-      nodes.push_back({{"id", node.id},
-                       {"hostname", node.hostname},
-                       {"state", node.state ? reconcile::to_string(*node.state)
-                                            : std::string_view("unknown")}});
+      json entry = {
+          {"id", node.id},
+          {"hostname", node.hostname},
+          {"state", node.state ? reconcile::to_string(*node.state) : std::string_view("unknown")}};
+      if (!node.agent.empty()) entry["agent"] = node.agent;
+      nodes.push_back(std::move(entry));
     }
     json failures = json::array();
     for (const auto& failure : image.failures) {
@@ -562,6 +564,7 @@ Decoded<ImagesListing> decode_images_listing(std::string_view body) {
       ListedNode node;
       if (auto error = get_string(entry, "id", at, node.id, Need::non_empty)) return *error;
       if (auto error = get_string(entry, "hostname", at, node.hostname)) return *error;
+      if (auto error = get_string(entry, "agent", at, node.agent)) return *error;
       std::string state;
       if (auto error = get_string(entry, "state", at, state, Need::required)) return *error;
       if (state != "unknown") {

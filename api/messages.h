@@ -187,6 +187,10 @@ struct ListedNode {
   std::string id{};
   std::string hostname{};
   std::optional<ImageState> state{};  // nullopt: its agent has not reported it ("unknown")
+  // Why the node's agent is not heard from, when the controller knows
+  // ("no report or poll from its agent yet", "its agent's requests are
+  // refused: 401 ..."); empty while it reports.
+  std::string agent{};
   bool operator==(const ListedNode&) const = default;
 };
 

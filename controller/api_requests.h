@@ -10,9 +10,12 @@
 #include <prometheus/family.h>
 #include <spdlog/logger.h>
 
+#include <chrono>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 
 #include "http/server.h"
 
@@ -30,6 +33,11 @@ class ApiRequestRecorder {
   // Callers (peer, route, claimed node) whose last answer was a refusal.
   std::size_t refused_peers() const { return refused_.size(); }
 
+  // The latest refusal of a request that claimed to be node_id's agent, no
+  // older than `since`: "401 (missing or invalid bearer token) from 10.0.1.5".
+  std::optional<std::string> refusal_of(std::string_view node_id,
+                                        std::chrono::steady_clock::time_point since) const;
+
  private:
   // More distinct refused peers than this are counted, not logged one by one:
   // the log of a scan stays bounded.
@@ -41,7 +49,11 @@ class ApiRequestRecorder {
     std::string peer, route, node;  // node: the claimed node id, "" for none
     auto operator<=>(const Caller&) const = default;
   };
-  std::map<Caller, unsigned> refused_;  // the status of each caller's last refusal
+  struct Refusal {
+    unsigned status = 0;
+    std::chrono::steady_clock::time_point last;
+  };
+  std::map<Caller, Refusal> refused_;  // each caller's last refusal
   bool overflow_logged_ = false;
 };
 

@@ -448,7 +448,31 @@ net::awaitable<http::Response> Controller::get_images(const http::RequestContext
     co_return http::error_response(context.request, http::status::service_unavailable,
                                    "no reconcile has completed yet");
   }
-  co_return message_response(context.request, http::status::ok, state_.images(warm_.failures()));
+  auto listing = state_.images(warm_.failures());
+  // `wait` names the nodes it waits for and why, when the controller knows.
+  const auto now = Clock::now();
+  std::map<std::string, std::string> notes;
+  for (auto& image : listing.images) {
+    for (auto& node : image.nodes) {
+      auto note = notes.find(node.id);
+      if (note == notes.end()) note = notes.emplace(node.id, agent_note(node.id, now)).first;
+      node.agent = note->second;
+    }
+  }
+  co_return message_response(context.request, http::status::ok, listing);
+}
+
+std::string Controller::agent_note(const std::string& node_id, Clock::time_point now) const {
+  const auto heard = state_.last_heard(node_id);
+  if (heard && now - *heard <= options_.agent_stale_after) return {};
+  // Refusals older than the staleness window say nothing about the agent now.
+  if (auto refusal = api_requests_.refusal_of(node_id, now - options_.agent_stale_after)) {
+    return "its agent's requests are refused: " + *refusal;
+  }
+  if (!heard) return "no report or poll from its agent since the controller started";
+  return "its agent was last heard from " +
+         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - *heard).count()) +
+         " s ago";
 }
 
 net::awaitable<http::Response> Controller::get_desired(const http::RequestContext& context) {

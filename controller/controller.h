@@ -116,6 +116,8 @@ class Controller {
   net::awaitable<http::Response> post_warm(const http::RequestContext& context);
   net::awaitable<std::vector<engine::Result<engine::Distribution>>> resolve_all(
       const std::vector<std::string>& refs);
+  // Why node_id's agent is not heard from, for GET /v1/images; empty while it is.
+  std::string agent_note(const std::string& node_id, Clock::time_point now) const;
   // The plan of the last snapshot with the warm requests, published.
   Changes republish();
 

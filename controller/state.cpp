@@ -220,6 +220,11 @@ std::vector<AgentTransition> State::agent_transitions(Clock::time_point now) {
   return transitions;
 }
 
+std::optional<Clock::time_point> State::last_heard(std::string_view node_id) const {
+  const auto entry = nodes_.find(node_id);
+  return entry == nodes_.end() ? std::nullopt : entry->second.last_seen;
+}
+
 api::ImagesListing State::images(const std::vector<ResolveFailure>& resolve_failures) const {
   std::map<std::string, api::ListedImage, std::less<>> by_ref;
   const auto item_of = [&](const std::string& ref) -> api::ListedImage& {

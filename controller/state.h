@@ -101,6 +101,9 @@ class State {
 
   Readiness readiness() const;
 
+  // When the node's agent last reported or polled; nullopt: never since start.
+  std::optional<Clock::time_point> last_heard(std::string_view node_id) const;
+
   // Agents seen since start: connected (seen within agent_stale_after) and stale.
   std::pair<std::size_t, std::size_t> agent_counts(Clock::time_point now) const;
   // Agents whose state changed since the last call (first contact included).

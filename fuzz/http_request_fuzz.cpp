@@ -121,9 +121,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (admission.target.path != route->pattern) std::abort();
   }
   // What the server does next (the body is not needed to pick the handler).
-  const http::RequestContext context{header, admission.target.path,
+  const http::RequestContext context{header,
+                                     admission.target.path,
                                      std::move(admission.match.params),
-                                     std::move(admission.target.query), {}};
+                                     std::move(admission.target.query),
+                                     {}};
   (void)route->handler(context);
   return 0;
 }

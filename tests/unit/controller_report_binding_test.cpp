@@ -92,10 +92,29 @@ class ReportBindingTest : public testing::LoopbackControllerTest {
     return R"({"generation": 1, "images": [{"ref": "registry.test/a:1", "state": "present"}]})";
   }
   json images() { return json::parse(http_call(port_, verb::get, "/v1/images", {}, token).body); }
+  // What a report may change: readiness and each node's state, not the notes.
+  json readiness() {
+    json result = json::array();
+    const json listing = images();
+    for (const auto& image : listing["images"]) {
+      json states = json::object();
+      for (const auto& node : image["nodes"]) states[node["id"].get<std::string>()] = node["state"];
+      result.push_back({image["ref"], image["nodes_present"], states});
+    }
+    return result;
+  }
+  std::string agent_note(const std::string& node_id) {
+    const json listing = images();
+    for (const auto& node : listing["images"][0]["nodes"]) {
+      if (node["id"] == node_id) return node.value("agent", "");
+    }
+    return "(not listed)";
+  }
 };
 
 TEST_F(ReportBindingTest, AForgedReportForAnotherNodeIsRefusedAndChangesNothing) {
-  const auto before = images();
+  const auto before = readiness();
+  EXPECT_EQ(agent_note("id2"), "no report or poll from its agent since the controller started");
   for (const std::string node : {"id2", "id3"}) {
     const auto reply =
         http_call(port_, verb::post, "/v1/nodes/" + node + "/status", present_report(), token);
@@ -103,8 +122,12 @@ TEST_F(ReportBindingTest, AForgedReportForAnotherNodeIsRefusedAndChangesNothing)
     const std::string error = json::parse(reply.body)["error"];
     EXPECT_NE(error.find("accepted only from"), std::string::npos) << error;
   }
-  EXPECT_EQ(images(), before);
+  EXPECT_EQ(readiness(), before);
   EXPECT_EQ(images()["images"][0]["nodes_present"], 0);
+  // What `wait` shows for the nodes it waits on.
+  EXPECT_EQ(agent_note("id2"),
+            "its agent's requests are refused: 403 (not from the address of the node's agent "
+            "task) from 127.0.0.1");
 
   // The node's own agent task is heard.
   EXPECT_EQ(http_call(port_, verb::post, "/v1/nodes/id1/status", present_report(), token).status,

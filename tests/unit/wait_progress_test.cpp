@@ -127,9 +127,32 @@ TEST(WaitProgress, ARetriedFailureKeepsWaitingAndShowsInTheTimeout) {
   const json nodes = {{{"id", "i2"}, {"hostname", "node-2"}, {"state", "failed"}}};
   const auto progress = evaluate_listing(accepted(), listing(2, nodes, failures));
   EXPECT_EQ(progress.verdict, Verdict::pending);
+  // What it waits out, while it waits and when it gives up.
+  EXPECT_EQ(progress_line(progress.images[0]),
+            tag + "  2/3 nodes  waiting: node-2 failed: network");
   EXPECT_EQ(timeout_message(progress, std::chrono::minutes(10)),
             "wait: timed out after 10m: " + tag +
                 " 2/3 nodes, missing on node-2 (failed: network: connection refused)\n");
+}
+
+TEST(WaitProgress, NamesWhyANodesAgentIsNotHeardFrom) {
+  const json nodes = {{{"id", "i2"},
+                       {"hostname", "node-2"},
+                       {"state", "unknown"},
+                       {"agent",
+                        "its agent's requests are refused: 401 (missing or invalid bearer token) "
+                        "from 10.0.1.5"}},
+                      {{"id", "i3"}, {"hostname", "node-3"}, {"state", "pulling"}}};
+  const auto progress = evaluate_listing(accepted(), listing(1, nodes));
+  EXPECT_EQ(progress.verdict, Verdict::pending);
+  EXPECT_EQ(progress_line(progress.images[0]),
+            tag +
+                "  1/3 nodes  waiting: node-2 unknown: its agent's requests are refused: 401 "
+                "(missing or invalid bearer token) from 10.0.1.5, node-3 pulling");
+  EXPECT_EQ(timeout_message(progress, std::chrono::seconds(30)),
+            "wait: timed out after 30s: " + tag +
+                " 1/3 nodes, missing on node-2 (unknown; its agent's requests are refused: 401 "
+                "(missing or invalid bearer token) from 10.0.1.5), node-3 (pulling)\n");
 }
 
 TEST(WaitProgress, AResolutionFailureNamesTheNodesItWasMeantFor) {
