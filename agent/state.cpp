@@ -29,8 +29,25 @@ void AgentState::clear_permanent() {
   }
 }
 
+void AgentState::cut_backoff_on_new_retry_epochs(const DesiredSet& set) {
+  std::map<std::string_view, std::uint64_t> previous;
+  for (const auto& entry : desired_.images) previous.emplace(entry.ref, entry.retry);
+  for (const auto& entry : set.images) {
+    const auto record = records_.find(entry.ref);
+    if (record == records_.end() || !record->second.last_failure) continue;
+    const auto before = previous.find(entry.ref);
+    if (entry.retry == 0 || (before != previous.end() && before->second == entry.retry)) continue;
+    const auto reason = record->second.last_failure->reason;
+    if (reason == Reason::network || reason == Reason::timeout) {
+      record->second.retry_at = TimePoint{};  // due at once
+    }
+  }
+}
+
 bool AgentState::set_desired(DesiredSet set) {
   const bool changed = set.images != desired_.images;
+  // Before desired_ moves on: the retry epochs are compared with the last set's.
+  cut_backoff_on_new_retry_epochs(set);
   auto old_refs = refs_of(desired_);
   auto new_refs = refs_of(set);
   std::sort(old_refs.begin(), old_refs.end());

@@ -62,9 +62,11 @@ class AgentState {
  public:
   AgentState(AgentStateOptions options, RandomSource& random);
 
-  // A set from the controller. Returns true when the refs or pull flags differ
-  // from the last set (a new generation alone changes nothing to do). A set
-  // whose refs differ clears the permanent failures (not_found, unauthorized).
+  // A set from the controller. Returns true when the refs, pull flags or
+  // retry epochs differ from the last set (a new generation alone changes
+  // nothing to do). A set whose refs differ clears the permanent failures
+  // (not_found, unauthorized); a new retry epoch makes the network and
+  // timeout failures of that image due at once.
   bool set_desired(DesiredSet set);
   const DesiredSet& desired() const { return desired_; }
   std::uint64_t generation() const { return desired_.generation; }
@@ -113,6 +115,10 @@ class AgentState {
   };
   bool is_present(const std::string& ref) const { return present_.count(ref) != 0; }
   void clear_permanent();
+  // The controller saw a registry answer again (api::DesiredImage::retry
+  // moved): a pull of its image that failed with network or timeout is due
+  // at once, not after its backoff.
+  void cut_backoff_on_new_retry_epochs(const DesiredSet& set);
 
   AgentStateOptions options_;
   RandomSource* random_;

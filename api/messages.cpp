@@ -250,7 +250,11 @@ std::string printable(std::string_view text, std::size_t limit) {
 
 std::string encode(const DesiredSet& set) {
   json images = json::array();
-  for (const auto& image : set.images) images.push_back({{"ref", image.ref}, {"pull", image.pull}});
+  for (const auto& image : set.images) {
+    json entry = {{"ref", image.ref}, {"pull", image.pull}};
+    if (image.retry != 0) entry["retry"] = image.retry;
+    images.push_back(std::move(entry));
+  }
   return dump({{"node_id", set.node_id},
                {"hostname", set.hostname},
                {"generation", set.generation},
@@ -280,6 +284,7 @@ Decoded<DesiredSet> decode_desired_set(std::string_view body) {
       return fail(where + ".ref", "'" + printable(image.ref) + "' listed twice");
     }
     if (auto error = get_bool(item, "pull", where, image.pull)) return *error;
+    if (auto error = get_unsigned(item, "retry", where, image.retry)) return *error;
     set.images.push_back(std::move(image));
   }
   return set;

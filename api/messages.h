@@ -80,6 +80,11 @@ std::optional<FailureReason> parse_failure_reason(std::string_view text);
 struct DesiredImage {
   std::string ref{};  // canonical
   bool pull = true;   // false: the per-image pull cap holds this node back for now
+  // The retry epoch of the image's registry: it grows when the controller
+  // sees the registry answer again after it did not, and an agent then
+  // retries at once a pull of it that failed with network or timeout,
+  // instead of waiting out its backoff. 0: never.
+  std::uint64_t retry = 0;
   bool operator==(const DesiredImage&) const = default;
 };
 

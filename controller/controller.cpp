@@ -73,6 +73,7 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
                           .agent_stale_after = options_.agent_stale_after,
                           .wall_ms = {}}),
       warm_(options_.max_warm_requests),
+      registry_recovery_(options_.registry_probe_interval),
       stop_signal_(context, Clock::time_point::max()),
       loops_done_(context, Clock::time_point::max()),
       reconcile_timer_(context) {
@@ -98,17 +99,7 @@ net::ip::tcp::endpoint Controller::start() {
   started_ = true;
   for (auto loop :
        {&Controller::reconcile_loop, &Controller::events_loop, &Controller::agents_loop}) {
-    ++loops_running_;
-    net::co_spawn(context_, (this->*loop)(), [this](std::exception_ptr error) {
-      if (--loops_running_ == 0) loops_done_.cancel();
-      if (error) {
-        try {
-          std::rethrow_exception(error);
-        } catch (const std::exception& failure) {
-          logger_->critical("controller loop failed: {}", failure.what());
-        }
-      }
-    });
+    spawn((this->*loop)());
   }
   logger_->info(
       "controller listening address={}:{} resync_interval={}ms "
@@ -116,6 +107,20 @@ net::ip::tcp::endpoint Controller::start() {
       bound.address().to_string(), bound.port(), options_.resync_interval.count(),
       options_.max_parallel_node_pulls, options_.agent_stale_after.count());
   return bound;
+}
+
+void Controller::spawn(net::awaitable<void> task) {
+  ++loops_running_;
+  net::co_spawn(context_, std::move(task), [this](std::exception_ptr error) {
+    if (--loops_running_ == 0) loops_done_.cancel();
+    if (error) {
+      try {
+        std::rethrow_exception(error);
+      } catch (const std::exception& failure) {
+        logger_->critical("controller task failed: {}", failure.what());
+      }
+    }
+  });
 }
 
 net::awaitable<void> Controller::stop() {
@@ -398,7 +403,36 @@ net::awaitable<void> Controller::agents_loop() {
     if (!running) break;
     update_agent_metrics(true);
     expire_warm_requests(Clock::now());
+    probe_registries();
   }
+}
+
+void Controller::probe_registries() {
+  if (stopping_ || !state_.has_plan()) return;
+  for (auto& [registry, ref] : registry_recovery_.due(state_.registries_failing(), Clock::now())) {
+    spawn(probe_registry(std::move(registry), std::move(ref)));
+  }
+}
+
+net::awaitable<void> Controller::probe_registry(std::string registry, std::string ref) {
+  net::steady_timer timer(context_, options_.resolve_timeout);
+  auto outcome = co_await (options_.resolve(ref) || timer.async_wait(use_tuple) || stopped());
+  if (stopping_) co_return;
+  bool answered = false;
+  if (auto* result = std::get_if<0>(&outcome)) {
+    // Found, not found, refused: the registry answered. Only silence is not.
+    const auto reason =
+        *result ? api::FailureReason::other : resolve_failure_reason(result->error());
+    answered = reason != api::FailureReason::network && reason != api::FailureReason::timeout;
+  }
+  if (!registry_recovery_.finished(registry, answered)) co_return;
+  const auto epoch = registry_recovery_.epochs().at(registry);
+  const auto changes = state_.set_retry_epochs(registry_recovery_.epochs());
+  apply(changes);
+  logger_->info(
+      "registry {} answers again: nodes retry its images now instead of waiting out their "
+      "backoff (retry epoch {}, {} node(s) told)",
+      registry.empty() ? "-" : registry, epoch, changes.bumped_nodes.size());
 }
 
 void Controller::apply(const Changes& changes) {

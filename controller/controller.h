@@ -21,6 +21,7 @@
 #include <string>
 
 #include "controller/api_requests.h"
+#include "controller/registry_recovery.h"
 #include "controller/report_binding.h"
 #include "controller/state.h"
 #include "controller/warm.h"
@@ -59,6 +60,9 @@ struct ControllerOptions {
   std::size_t resolve_concurrency = 4;
   std::chrono::milliseconds resolve_timeout{std::chrono::seconds(10)};
   std::size_t max_warm_requests = 256;
+  // While a node's pull failed with network or timeout, its registry is
+  // probed this often (controller/registry_recovery.h).
+  std::chrono::milliseconds registry_probe_interval{std::chrono::seconds(2)};
   ReportBinding report_binding = ReportBinding::task_address;
   // The agents' service; empty: every service labelled
   // io.swarm-prepull.component=agent (as manifests/stack.yml deploys it).
@@ -121,6 +125,11 @@ class Controller {
   // The plan of the last snapshot with the warm requests, published.
   Changes republish();
 
+  // Runs a task of the controller's: stop() waits for it like for the loops.
+  void spawn(net::awaitable<void> task);
+  // Starts the registry probes due now (controller/registry_recovery.h).
+  void probe_registries();
+  net::awaitable<void> probe_registry(std::string registry, std::string ref);
   net::awaitable<void> reconcile_loop();
   net::awaitable<void> events_loop();
   net::awaitable<void> agents_loop();
@@ -171,6 +180,7 @@ class Controller {
   // this often: a caller with the token must not make the controller poll.
   Clock::time_point last_binding_refresh_{};
   WarmRequests warm_;
+  RegistryRecovery registry_recovery_;
   std::unique_ptr<http::Server> server_;
   net::steady_timer stop_signal_;      // never expires; cancelled by stop()
   net::steady_timer loops_done_;       // never expires; cancelled when the last loop ends
@@ -180,7 +190,7 @@ class Controller {
   int consecutive_failures_ = 0;
   bool stopping_ = false;
   bool started_ = false;
-  int loops_running_ = 0;
+  int loops_running_ = 0;  // the loops and the tasks spawn() started
 };
 
 }  // namespace swarm_prepull::controller

@@ -3,8 +3,17 @@
 #include <algorithm>
 #include <set>
 
+#include "reconcile/reference.h"
+
 namespace swarm_prepull::controller {
 namespace {
+
+// The registry a canonical reference is pulled from ("docker.io",
+// "10.0.0.1:5000"); "" for one that does not parse (no plan holds such a ref).
+std::string registry_of(std::string_view ref) {
+  auto reference = reconcile::parse_reference(ref);
+  return reference ? reference->domain : std::string();
+}
 
 std::uint64_t system_wall_ms() {
   return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
@@ -146,6 +155,16 @@ void State::publish(Changes& changes) {
     }
   }
 
+  // Each desired image carries its registry's retry epoch (none, and no
+  // parsing, while every registry answered).
+  std::map<std::string, std::uint64_t, std::less<>> retry_of;
+  if (!retry_epochs_.empty()) {
+    for (const auto& [ref, ids] : wanters) {
+      const auto epoch = retry_epochs_.find(registry_of(ref));
+      if (epoch != retry_epochs_.end()) retry_of.emplace(ref, epoch->second);
+    }
+  }
+
   for (auto& [id, entry] : nodes_) {
     std::vector<api::DesiredImage> images;
     for (const auto& ref : wanted[id]) {
@@ -154,7 +173,8 @@ void State::publish(Changes& changes) {
         pull =
             grant_input(state_of(entry, ref)) == GrantInput::present || granted.contains({id, ref});
       }
-      images.push_back(api::DesiredImage{ref, pull});
+      const auto retry = retry_of.find(ref);
+      images.push_back(api::DesiredImage{ref, pull, retry == retry_of.end() ? 0 : retry->second});
     }
     if (entry.published.generation != 0 && images == entry.published.images) continue;
     // Forget hit/miss observations of images no longer desired here.
@@ -218,6 +238,30 @@ std::vector<AgentTransition> State::agent_transitions(Clock::time_point now) {
     transitions.push_back({id, entry.published.hostname, connected});
   }
   return transitions;
+}
+
+std::map<std::string, std::string> State::registries_failing() const {
+  std::map<std::string, std::string> failing;
+  for (const auto& [id, entry] : nodes_) {
+    for (const auto& image : entry.published.images) {
+      const auto* state = state_of(entry, image.ref);
+      if (state == nullptr || state->state != ImageState::failed) continue;
+      if (state->reason != api::FailureReason::network &&
+          state->reason != api::FailureReason::timeout) {
+        continue;
+      }
+      failing.emplace(registry_of(image.ref), image.ref);
+    }
+  }
+  return failing;
+}
+
+Changes State::set_retry_epochs(std::map<std::string, std::uint64_t> epochs) {
+  Changes changes;
+  if (epochs == retry_epochs_) return changes;
+  retry_epochs_ = std::move(epochs);
+  publish(changes);
+  return changes;
 }
 
 std::optional<Clock::time_point> State::last_heard(std::string_view node_id) const {

@@ -101,6 +101,14 @@ class State {
 
   Readiness readiness() const;
 
+  // Registries (reference domains) with a desired image whose last pull on
+  // some node failed with network or timeout: registry -> one such ref.
+  std::map<std::string, std::string> registries_failing() const;
+
+  // The retry epoch of each registry (RegistryRecovery's): published with
+  // every desired image of that registry. Bumps the nodes whose sets change.
+  Changes set_retry_epochs(std::map<std::string, std::uint64_t> epochs);
+
   // When the node's agent last reported or polled; nullopt: never since start.
   std::optional<Clock::time_point> last_heard(std::string_view node_id) const;
 
@@ -139,6 +147,7 @@ class State {
   bool has_plan_ = false;
   reconcile::Plan plan_;
   std::map<std::string, NodeEntry, std::less<>> nodes_;  // by node id
+  std::map<std::string, std::uint64_t> retry_epochs_;    // by registry
   std::uint64_t last_generation_ = 0;
 };
 

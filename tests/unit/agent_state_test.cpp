@@ -105,6 +105,35 @@ TEST_F(AgentStateTest, SuccessThatLeavesNothingListedIsAFailure) {
   EXPECT_EQ(status.attempts, 1u);
 }
 
+TEST_F(AgentStateTest, ANewRetryEpochCutsANetworkBackoffShort) {
+  state_.set_desired(set_of(1, {{small, true}, {medium, true}}));
+  state_.observe_present(none_);
+  ASSERT_THAT(state_.start_pulls(t0_, 0), ElementsAre(small, medium));
+  auto now = t0_;
+  // Both failed a few times: small's registry unreachable, medium's tag unknown to a proxy
+  // that answers 429; both in backoff.
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const auto network =
+        state_.finish_pull(small, PullFailure{Reason::network, "connection refused"}, none_, now);
+    const auto limited = state_.finish_pull(
+        medium, PullFailure{Reason::rate_limited, "toomanyrequests"}, none_, now);
+    now += std::max(network.retry_in, limited.retry_in);
+    ASSERT_THAT(state_.start_pulls(now, 0), ElementsAre(small, medium));
+  }
+  state_.finish_pull(small, PullFailure{Reason::network, "connection refused"}, none_, now);
+  state_.finish_pull(medium, PullFailure{Reason::rate_limited, "toomanyrequests"}, none_, now);
+  EXPECT_THAT(state_.start_pulls(now, 0), IsEmpty());  // both wait out 4 s
+
+  // The same epoch again (a set for another reason) changes nothing.
+  EXPECT_FALSE(state_.set_desired(set_of(2, {{small, true}, {medium, true}})));
+  EXPECT_THAT(state_.start_pulls(now, 0), IsEmpty());
+  // The controller saw both registries answer again: the network failure is
+  // retried now; a registry that said 429 keeps its backoff.
+  EXPECT_TRUE(state_.set_desired(set_of(3, {{small, true, 1}, {medium, true, 1}})));
+  EXPECT_THAT(state_.start_pulls(now, 0), ElementsAre(small));
+  EXPECT_EQ(state_.statuses().at(0).attempts, 4u);  // still said: the count goes on
+}
+
 TEST_F(AgentStateTest, TransientFailuresBackOffExponentially) {
   state_.set_desired(set_of(1, {{small, true}}));
   state_.observe_present(none_);

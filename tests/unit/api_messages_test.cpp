@@ -74,7 +74,7 @@ TEST(ApiRoundTrip, DesiredSet) {
       DesiredSet{.node_id = "jj8v",
                  .hostname = "nœud-2",
                  .generation = 1732451234567,
-                 .images = {{"10.0.0.1:5000/a:1", true},
+                 .images = {{"10.0.0.1:5000/a:1", true, 3},
                             {"10.0.0.1:5000/b@sha256:" + std::string(64, 'a'), false}}},
       decode_desired_set);
 }
@@ -202,6 +202,8 @@ TEST(ApiMalformed, DesiredSetNamesTheField) {
           {R"({"generation": 1, "images": [{"pull": true}]})", "images[0].ref: required"},
           {R"({"generation": 1, "images": [{"ref": "a", "pull": 1}]})",
            "images[0].pull: expected a boolean"},
+          {R"({"generation": 1, "images": [{"ref": "a", "retry": -1}]})",
+           "images[0].retry: expected a non-negative integer"},
           {R"({"generation": 1, "images": [{"ref": "a"}, {"ref": "a"}]})",
            "images[1].ref: 'a' listed twice"},
       });
