@@ -29,7 +29,7 @@ using swarm_prepull::testing::test_service;
 using swarm_prepull::testing::wait_until;
 using verb = http::verb;
 
-const std::map<std::string, std::string> token = {{"Authorization", "Bearer t0ken"}};
+const auto& token = testing::loopback_token;
 
 class ControllerApiTest : public testing::LoopbackControllerTest {
  protected:

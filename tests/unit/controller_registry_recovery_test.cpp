@@ -109,10 +109,10 @@ class RegistryRecoveryControllerTest : public testing::LoopbackControllerTest {
     });
   }
   std::uint64_t retry_epoch() {
-    const auto reply = http_call(port_, http::verb::get, "/v1/nodes/id1/desired", {}, token());
+    const auto reply =
+        http_call(port_, http::verb::get, "/v1/nodes/id1/desired", {}, testing::loopback_token);
     return json::parse(reply.body)["images"][0].value("retry", std::uint64_t{0});
   }
-  static std::map<std::string, std::string> token() { return {{"Authorization", "Bearer t0ken"}}; }
   std::atomic<bool> registry_up_{false};
   std::atomic<int> probes_{0};
 };
@@ -127,7 +127,7 @@ TEST_F(RegistryRecoveryControllerTest, NodesAreToldOnceTheRegistryAnswersAgain) 
                                        {"message", "connection refused"},
                                        {"attempts", 4}}}}}
                                    .dump(),
-                               token());
+                               testing::loopback_token);
   ASSERT_EQ(reply.status, 204) << reply.body;
   // Probed (once a second, by the agents loop) and found silent.
   ASSERT_TRUE(wait_until([&] { return probes_ >= 1; }, 5s));

@@ -20,7 +20,7 @@ using swarm_prepull::testing::test_node;
 using swarm_prepull::testing::test_service;
 using verb = http::verb;
 
-const std::map<std::string, std::string> token = {{"Authorization", "Bearer t0ken"}};
+const auto& token = testing::loopback_token;
 
 reconcile::Task agent_task(std::string node_id, std::vector<std::string> addresses) {
   reconcile::Task task;

@@ -24,7 +24,7 @@ using swarm_prepull::testing::test_service;
 using verb = http::verb;
 using engine::engine_errc;
 
-const std::map<std::string, std::string> token = {{"Authorization", "Bearer t0ken"}};
+const auto& token = testing::loopback_token;
 const std::string digest = "sha256:" + std::string(64, 'a');
 
 engine::Error engine_error(engine_errc code, unsigned status, std::string message) {

@@ -8,6 +8,7 @@
 #include <spdlog/sinks/null_sink.h>
 
 #include <future>
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -17,6 +18,10 @@
 namespace swarm_prepull::testing {
 
 namespace net = boost::asio;
+
+// The Authorization header of loopback_options()' token.
+inline const std::map<std::string, std::string> loopback_token = {
+    {"Authorization", "Bearer t0ken"}};
 
 class LoopbackControllerTest : public ::testing::Test {
  protected:
