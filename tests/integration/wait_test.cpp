@@ -115,8 +115,12 @@ TEST_F(WaitTest, ATimeoutNamesWhatIsMissingWhere) {
   EXPECT_EQ(result.status, 4) << result.output;
   std::printf("[ figures  ] wait --timeout 1s -> exit 4 after %.2f s\n", result.seconds);
   EXPECT_THAT(result.output, ::testing::HasSubstr("timed out after 1s"));
+  // Each node named, with why: no agent runs, and the controller says so.
   for (const auto& node : box_->nodes) {
-    EXPECT_THAT(result.output, ::testing::HasSubstr(node.name + " (unknown)"));
+    EXPECT_THAT(
+        result.output,
+        ::testing::HasSubstr(node.name + " (unknown; no report or poll from its agent since the "
+                                         "controller started)"));
   }
 }
 
