@@ -18,9 +18,10 @@ struct Want {
   Expected<TaskPlacement> placement;
 };
 
-// The canonical form of `text`, or empty when it does not parse (the plan
-// reports it as an error and places it nowhere).
+// The canonical form of `text`, or empty when it does not parse or is an
+// image ID (the plan reports both as errors and places them nowhere).
 std::string canonical(std::string_view text) {
+  if (is_image_id(text)) return {};
   auto reference = parse_reference(text);
   return reference ? reference->canonical() : std::string();
 }
@@ -54,7 +55,7 @@ std::vector<Want> wants_of(const std::string& image, const std::vector<Service>&
     const auto add = [&](const ServiceSpec& spec, std::string which) {
       // Plugin and network-attachment tasks run no container image.
       if (spec.runtime != TaskRuntime::container || !spec_wants(spec, image)) return;
-      wants.push_back(Want{name, std::move(which), task_placement(spec.placement)});
+      wants.push_back(Want{name, std::move(which), task_placement(spec.placement, spec.needs)});
     };
     add(service.spec, "spec");
     if (service.previous_spec) add(*service.previous_spec, "previous spec");
@@ -105,11 +106,19 @@ std::string node_reason(const std::vector<SourceVerdict>& sources) {
 Expected<Explanation> explain_image(std::string_view image, const std::vector<Node>& nodes,
                                     const std::vector<Service>& services,
                                     const std::vector<NamedImageSet>& sets) {
-  auto reference = parse_reference(image);
-  if (!reference) return Error{"image '" + std::string(image) + "': " + reference.error().message};
   Explanation explanation;
-  explanation.image = reference->canonical();
-  const std::vector<Want> wants = wants_of(explanation.image, services, sets);
+  const bool image_id = is_image_id(image);
+  if (image_id) {
+    explanation.image = std::string(image);
+  } else {
+    auto reference = parse_reference(image);
+    if (!reference) {
+      return Error{"image '" + std::string(image) + "': " + reference.error().message};
+    }
+    explanation.image = reference->canonical();
+  }
+  const std::vector<Want> wants =
+      image_id ? std::vector<Want>() : wants_of(explanation.image, services, sets);
 
   std::vector<const Node*> sorted;
   sorted.reserve(nodes.size());
@@ -123,7 +132,9 @@ Expected<Explanation> explain_image(std::string_view image, const std::vector<No
     for (const Want& want : wants) entry.sources.push_back(judge(want, *node));
     entry.placed = std::any_of(entry.sources.begin(), entry.sources.end(),
                                [](const SourceVerdict& v) { return v.placed; });
-    if (!entry.placed) entry.reason = node_reason(entry.sources);
+    if (!entry.placed) {
+      entry.reason = image_id ? std::string(image_id_never_pulled) : node_reason(entry.sources);
+    }
     explanation.nodes.push_back(std::move(entry));
   }
   return explanation;

@@ -45,7 +45,8 @@ struct Explanation {
 inline constexpr std::string_view nobody_wants = "no service or image set wants this image";
 
 // Explains where `image` (any reference the docker CLI accepts, normalized
-// here) goes. The error is the reference's when it does not parse.
+// here) goes. The error is the reference's when it does not parse. An image
+// ID goes nowhere, every node giving image_id_never_pulled as the reason.
 Expected<Explanation> explain_image(std::string_view image, const std::vector<Node>& nodes,
                                     const std::vector<Service>& services,
                                     const std::vector<NamedImageSet>& sets = {});

@@ -371,7 +371,7 @@ class Planner {
     const std::string& name = named.source;
     if (named.error) return error(name, named.error->message);
     const ImageSet& set = named.set;
-    auto placement = place(set.placement);
+    auto placement = place(set.placement, {});
     if (!placement) return error(name, placement.error().message);
     const std::uint32_t source = sources_.intern(name);
     for (const std::string& ref : set.images) want_image(ref, name, source, *placement, "");
@@ -386,7 +386,7 @@ class Planner {
   void add_spec(const ServiceSpec& spec, const std::string& name, std::uint32_t source,
                 std::string_view which) {
     if (spec.runtime != TaskRuntime::container) return;
-    auto placement = place(spec.placement);
+    auto placement = place(spec.placement, spec.needs);
     if (!placement) error(name, std::string(which) + placement.error().message);
     const std::uint32_t where = placement ? *placement : nowhere;
     if (spec.image.empty()) {
@@ -410,15 +410,18 @@ class Planner {
   }
 
   // Records that `source` wants `text` on `placement`; a reference that does
-  // not parse is reported and placed nowhere.
+  // not parse, or an image ID that swarm never pulls, is reported and placed
+  // nowhere.
   void want_image(std::string_view text, const std::string& name, std::uint32_t source,
                   std::uint32_t placement, std::string_view context) {
     auto found = references_.find(text);
     if (found == references_.end()) {
-      auto reference = parse_reference(text);
-      Expected<std::uint32_t> id =
-          reference ? Expected<std::uint32_t>(images_.intern(reference->canonical()))
-                    : Expected<std::uint32_t>(reference.error());
+      Expected<std::uint32_t> id = Error{std::string(image_id_never_pulled)};
+      if (!is_image_id(text)) {
+        auto reference = parse_reference(text);
+        id = reference ? Expected<std::uint32_t>(images_.intern(reference->canonical()))
+                       : Expected<std::uint32_t>(reference.error());
+      }
       found = references_.emplace(std::string(text), std::move(id)).first;
     }
     if (!found->second) {
@@ -428,10 +431,17 @@ class Planner {
     if (placement != nowhere) wants_.push_back(Want{*found->second, source, placement});
   }
 
-  // The eligible nodes that satisfy every constraint and one of the
-  // platforms, interned; `nowhere` when there are none.
-  Expected<std::uint32_t> place(const Placement& placement) {
+  // The eligible nodes that can hold the task's resources and plugins and
+  // satisfy every constraint and one of the platforms, interned; `nowhere`
+  // when there are none.
+  Expected<std::uint32_t> place(const Placement& placement, const TaskNeeds& needs) {
     NodeSet nodes = eligible_;
+    if (!needs.reservations.empty()) nodes.intersect(resource_nodes(needs.reservations));
+    for (const std::string& driver : needs.volume_drivers) {
+      nodes.intersect(plugin_nodes(TaskNeeds{{}, {driver}, {}}));
+    }
+    if (!needs.log_driver.empty())
+      nodes.intersect(plugin_nodes(TaskNeeds{{}, {}, needs.log_driver}));
     for (const std::string& text : placement.constraints) {
       const Expected<NodeSet>& admitted = constraint_nodes(text);
       if (!admitted) return Error{"constraint '" + text + "': " + admitted.error().message};
@@ -490,20 +500,52 @@ class Planner {
     return it->second;
   }
 
+  // The nodes whose totals cover a reservation, computed once per distinct
+  // reservation: services mostly share a few sizes.
+  const NodeSet& resource_nodes(const Resources& reservations) {
+    std::string key =
+        std::to_string(reservations.nano_cpus) + '\x1f' + std::to_string(reservations.memory_bytes);
+    for (const GenericResource& resource : reservations.generic) {
+      key.push_back('\x1e');
+      key.push_back(resource.named ? 'n' : 'd');
+      key.append(resource.kind).push_back('\x1f');
+      key.append(resource.named ? resource.value : std::to_string(resource.amount));
+    }
+    return nodes_where(resources_, std::move(key),
+                       [&](const Node& node) { return node_has_resources(reservations, node); });
+  }
+
+  // The nodes that have the one plugin `needs` asks for (a volume driver or
+  // a log driver), computed once per distinct plugin.
+  const NodeSet& plugin_nodes(const TaskNeeds& needs) {
+    std::string key = needs.volume_drivers.empty() ? "log\x1f" + needs.log_driver
+                                                   : "volume\x1f" + needs.volume_drivers.front();
+    return nodes_where(plugins_, std::move(key),
+                       [&](const Node& node) { return node_has_plugins(needs, node); });
+  }
+
+  // The entry of `cache` for `key`, filled on first use with the nodes that
+  // pass `check`.
+  template <class Check>
+  const NodeSet& nodes_where(StringMap<NodeSet>& cache, std::string key, Check&& check) {
+    auto [it, inserted] = cache.try_emplace(std::move(key));
+    if (inserted) {
+      it->second = NodeSet(nodes_.size());
+      for (std::size_t i = 0; i < nodes_.size(); ++i) {
+        if (check(*nodes_[i])) it->second.insert(i);
+      }
+    }
+    return it->second;
+  }
+
   const NodeSet& platform_nodes(const std::vector<Platform>& platforms) {
     std::string key;
     for (const Platform& platform : platforms) {
       key.append(platform.architecture).push_back('\x1f');
       key.append(platform.os).push_back('\x1e');
     }
-    auto [it, inserted] = platforms_.try_emplace(std::move(key));
-    if (inserted) {
-      it->second = NodeSet(nodes_.size());
-      for (std::size_t i = 0; i < nodes_.size(); ++i) {
-        if (platform_matches(platforms, *nodes_[i])) it->second.insert(i);
-      }
-    }
-    return it->second;
+    return nodes_where(platforms_, std::move(key),
+                       [&](const Node& node) { return platform_matches(platforms, node); });
   }
 
   void error(const std::string& source, std::string message) {
@@ -515,6 +557,8 @@ class Planner {
   StringMap<Expected<NodeSet>> constraints_;
   StringMap<StringMap<NodeSet>> attributes_;
   StringMap<NodeSet> platforms_;
+  StringMap<NodeSet> resources_;
+  StringMap<NodeSet> plugins_;
   std::unordered_map<NodeSet, std::uint32_t, NodeSetHash> placement_ids_;
   std::vector<const NodeSet*> placements_;         // keys of placement_ids_, which never move
   StringMap<Expected<std::uint32_t>> references_;  // as written -> image id

@@ -1,10 +1,13 @@
 // The desired image set of every node, and what each node is missing.
 //
 // An image belongs on a node when swarm could start a task that runs it there
-// (moby/swarmkit manager/scheduler/filter.go: ReadyFilter, ConstraintFilter,
-// PlatformFilter). Every service counts, whatever its mode or replica count
+// (moby/swarmkit manager/scheduler/filter.go: ReadyFilter, ResourceFilter
+// against the node's totals, PluginFilter, ConstraintFilter, PlatformFilter;
+// reconcile/rules.h). Every service counts, whatever its mode or replica count
 // (a service scaled to 0 can be scaled up at any time), with its Spec and its
-// PreviousSpec (a rollback target), each placed by its own Placement.
+// PreviousSpec (a rollback target), each placed by its own Placement. An
+// image given by ID ("sha256:<hex>") is never pulled by swarm, so it is
+// reported in Plan::errors and placed nowhere.
 #pragma once
 
 #include <cstdint>

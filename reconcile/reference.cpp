@@ -519,4 +519,12 @@ Expected<Reference> parse_reference(std::string_view text) {
   return reference;
 }
 
+bool is_image_id(std::string_view text) {
+  const std::size_t colon = text.find(':');
+  if (colon == npos) return false;
+  const std::size_t length = digest_hex_length(text.substr(0, colon));
+  const std::string_view hex = text.substr(colon + 1);
+  return length != 0 && hex.size() == length && std::all_of(hex.begin(), hex.end(), is_lower_hex);
+}
+
 }  // namespace swarm_prepull::reconcile

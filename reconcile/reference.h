@@ -49,4 +49,15 @@ struct Reference {
 // none of them parses there either).
 Expected<Reference> parse_reference(std::string_view text);
 
+// A bare image ID, "sha256:<64 hex>" (any digest go-digest's Parse accepts).
+// parse_reference reads it as the repository "sha256" with a tag, but swarm's
+// executor never pulls an image given by ID (moby
+// daemon/cluster/executor/container/adapter.go, pullImage): its task starts
+// only on a node that already holds that image.
+bool is_image_id(std::string_view text);
+
+// The words the plan and `plan --explain` use for such an image.
+inline constexpr std::string_view image_id_never_pulled =
+    "an image ID, which swarm never pulls: its task starts only where the image already is";
+
 }  // namespace swarm_prepull::reconcile

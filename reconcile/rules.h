@@ -3,11 +3,13 @@
 // moby/swarmkit manager/scheduler/filter.go, where every filter has a Check
 // and an Explain and the pipeline applies ReadyFilter, ResourceFilter,
 // PluginFilter, ConstraintFilter, PlatformFilter, HostPortFilter and
-// MaxReplicasFilter in that order. Resources, plugins, host ports and replica
-// limits depend on what already runs on a node, not on whether a task could
-// ever be placed there, so pre-pulling ignores them; swarmkit's ReadyFilter
-// is split in two here (state, then availability) so that the reason names
-// which of the two fails.
+// MaxReplicasFilter in that order. Only what decides whether a task could
+// ever run on a node is followed: resources are compared with the node's
+// totals (swarm compares what is still free, which changes as tasks come and
+// go); host ports and replica limits depend only on what already runs there,
+// so pre-pulling ignores them (docs/plan.md lists each filter). swarmkit's
+// ReadyFilter is split in two here (state, then availability) so that the
+// reason names which of the two fails.
 //
 // This is the readable statement of the rules: `plan --explain` answers with
 // it, and a property test checks the fast planner (plan.cpp's index) against it.
@@ -26,16 +28,18 @@
 namespace swarm_prepull::reconcile {
 
 // What a task asks of a node: a spec's (or an image set's) Placement, its
-// constraints parsed.
+// constraints parsed, and what its tasks need of a node (none for an image
+// set).
 struct TaskPlacement {
   std::vector<Constraint> constraints;
   std::vector<Platform> platforms;  // empty: any platform
+  TaskNeeds needs;
 };
 
 // Parses a Placement's constraints; the first bad one fails it, as
 // swarmkit's controlapi refuses such a spec ("constraint 'x': key 'x' is
 // invalid" names the expression).
-Expected<TaskPlacement> task_placement(const Placement& placement);
+Expected<TaskPlacement> task_placement(const Placement& placement, const TaskNeeds& needs = {});
 
 // --- one function pair per rule -------------------------------------------------
 
@@ -47,6 +51,27 @@ std::string explain_node_ready(const Node& node);  // "node is not ready (down)"
 // ReadyFilter, its availability half: a paused or drained node starts no new task.
 bool node_active(const Node& node);
 std::string explain_node_active(const Node& node);  // "node is drained", "node is paused"
+
+// ResourceFilter: the node's total CPUs, memory and generic resources
+// (Description.Resources) cover the reservations. swarmkit compares what is
+// still free; a node whose totals fall short can never take the task, one
+// that is only busy now may later. A generic resource counts as swarmkit's
+// genericresource.HasEnough counts it: the node's first entry of the kind
+// decides, an amount when it is discrete, else one unit per named entry of
+// the kind; a named reservation (which swarm's API refuses) fits nowhere.
+bool node_has_resources(const Resources& reservations, const Node& node);
+// "node has 1 CPU(s), the service reserves 2", "node has 512 MiB memory, the
+// service reserves 1 GiB", "node has no generic resource gpu (the service
+// reserves 1)"
+std::string explain_resources(const Resources& reservations, const Node& node);
+
+// PluginFilter: the node's engine lists every volume driver the task mounts
+// and its log driver (a plugin "foo:latest" counts as "foo"). A node that
+// reported no engine passes; a log driver is checked only on a node that
+// lists some log plugin (older engines listed none), and "none" is no driver.
+bool node_has_plugins(const TaskNeeds& needs, const Node& node);
+// "node has no volume plugin rexray", "node has no log plugin splunk2"
+std::string explain_plugins(const TaskNeeds& needs, const Node& node);
 
 // ConstraintFilter: every constraint holds (manager/constraint NodeMatches).
 bool node_satisfies_constraints(const std::vector<Constraint>& constraints, const Node& node);
@@ -70,7 +95,8 @@ std::string to_string(const Platform& platform);
 // A rule as swarmkit's Filter interface has it: Check, and Explain for a
 // node that Check refused.
 struct PlacementRule {
-  std::string_view name;  // "node-ready", "node-availability", "constraints", "platform"
+  // "node-ready", "node-availability", "resources", "plugins", "constraints", "platform"
+  std::string_view name;
   bool (*check)(const TaskPlacement& task, const Node& node);
   std::string (*explain)(const TaskPlacement& task, const Node& node);
 };

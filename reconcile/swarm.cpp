@@ -103,6 +103,49 @@ class FieldReader {
     return result;
   }
 
+  // Reads each element of the array at `pointer` with `read`, given a reader
+  // over that element; a fault is named by the element's own path
+  // ("/Description/Resources/GenericResources/1/DiscreteResourceSpec/Value").
+  template <class Read>
+  void each_object(const char* pointer, const char* expected, Read&& read) {
+    const json* value = find(pointer);
+    if (value == nullptr) return;
+    if (!value->is_array()) return mismatch(pointer, expected);
+    for (std::size_t index = 0; index < value->size(); ++index) {
+      const std::string at = std::string(pointer) + "/" + std::to_string(index);
+      const json& item = (*value)[index];
+      if (!item.is_object()) return fail(at + " is not an object");
+      FieldReader entry(item);
+      read(entry);
+      if (entry.failed()) return fail(at + entry.error_);
+    }
+  }
+
+  // A Resources object: Description.Resources or Resources.Reservations.
+  Resources resources(const std::string& pointer) {
+    Resources result;
+    result.nano_cpus = number((pointer + "/NanoCPUs").c_str());
+    result.memory_bytes = number((pointer + "/MemoryBytes").c_str());
+    const std::string generic = pointer + "/GenericResources";
+    each_object(generic.c_str(), "an array of generic resources", [&](FieldReader& entry) {
+      GenericResource resource;
+      // The engine hands swarmkit the discrete spec when an entry holds both
+      // (daemon/cluster/convert GenericResourcesToGRPC).
+      if (entry.find("/DiscreteResourceSpec") != nullptr) {
+        resource.kind = entry.string("/DiscreteResourceSpec/Kind");
+        resource.amount = entry.number("/DiscreteResourceSpec/Value");
+      } else if (entry.find("/NamedResourceSpec") != nullptr) {
+        resource.named = true;
+        resource.kind = entry.string("/NamedResourceSpec/Kind");
+        resource.value = entry.string("/NamedResourceSpec/Value");
+      } else {
+        return entry.fail(" has neither DiscreteResourceSpec nor NamedResourceSpec");
+      }
+      result.generic.push_back(std::move(resource));
+    });
+    return result;
+  }
+
   void mismatch(const char* pointer, const char* expected) {
     if (error_.empty()) error_ = std::string(pointer) + " is not " + expected;
   }
@@ -121,6 +164,24 @@ class FieldReader {
 
 Error not_an_object(const char* what) {
   return Error{std::string("malformed ") + what + ": not a JSON object"};
+}
+
+// What swarmkit's ResourceFilter and PluginFilter read of a task template.
+TaskNeeds read_needs(FieldReader& reader) {
+  TaskNeeds needs;
+  needs.reservations = reader.resources("/TaskTemplate/Resources/Reservations");
+  reader.each_object("/TaskTemplate/ContainerSpec/Mounts", "an array of mounts",
+                     [&](FieldReader& mount) {
+                       const std::string type = mount.string("/Type");
+                       const std::string driver = mount.string("/VolumeOptions/DriverConfig/Name");
+                       // swarmkit's referencesVolumePlugin: bind, tmpfs and
+                       // cluster mounts, and local volumes, need no plugin.
+                       if (type == "volume" && !driver.empty() && driver != "local") {
+                         needs.volume_drivers.push_back(driver);
+                       }
+                     });
+  needs.log_driver = reader.string("/TaskTemplate/LogDriver/Name");
+  return needs;
 }
 
 void read_mode(FieldReader& reader, ServiceSpec& out) {
@@ -159,6 +220,7 @@ Expected<ServiceSpec> decode_service_spec(const json& spec) {
   out.image = reader.string("/TaskTemplate/ContainerSpec/Image");
   out.placement.constraints = reader.strings("/TaskTemplate/Placement/Constraints");
   out.placement.platforms = reader.platforms("/TaskTemplate/Placement/Platforms");
+  out.needs = read_needs(reader);
   read_mode(reader, out);
   if (reader.failed()) return reader.error("service spec");
   return out;
@@ -180,6 +242,21 @@ Expected<Node> decode_node(const json& object) {
   node.engine_labels = reader.labels("/Description/Engine/Labels");
   node.engine_version = reader.string("/Description/Engine/EngineVersion");
   node.leader = reader.boolean("/ManagerStatus/Leader");
+  node.resources = reader.resources("/Description/Resources");
+  // The engine writes "Engine": {} for a node that described no engine
+  // (moby's NodeDescription.Engine is not a pointer), so only an engine that
+  // says something counts as one.
+  const json* engine = reader.find("/Description/Engine");
+  if (engine != nullptr && !engine->is_object())
+    reader.mismatch("/Description/Engine", "an object");
+  if (engine != nullptr && engine->is_object() && !engine->empty()) {
+    std::vector<PluginDescription> plugins;
+    reader.each_object("/Description/Engine/Plugins", "an array of plugins",
+                       [&](FieldReader& entry) {
+                         plugins.push_back({entry.string("/Type"), entry.string("/Name")});
+                       });
+    node.plugins = std::move(plugins);
+  }
   if (node.id.empty()) reader.fail("/ID is missing");
   if (reader.failed()) return reader.error("node");
   return node;

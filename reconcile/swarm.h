@@ -26,6 +26,35 @@ struct Platform {
   bool operator==(const Platform&) const = default;
 };
 
+// One entry of a GenericResources list (swarmkit api.GenericResource). A
+// NamedResourceSpec is one unit of its kind, told apart by its value (a node
+// lists one per GPU, by UUID); a DiscreteResourceSpec is an amount of it.
+struct GenericResource {
+  std::string kind;
+  bool named = false;       // NamedResourceSpec; else DiscreteResourceSpec
+  std::string value;        // NamedResourceSpec.Value
+  std::int64_t amount = 0;  // DiscreteResourceSpec.Value
+  bool operator==(const GenericResource&) const = default;
+};
+
+// A node's Description.Resources (what it has in all) or a task's
+// Resources.Reservations (what it needs of a node).
+struct Resources {
+  std::int64_t nano_cpus = 0;
+  std::int64_t memory_bytes = 0;
+  std::vector<GenericResource> generic;  // GenericResources, in the engine's order
+  bool empty() const { return nano_cpus == 0 && memory_bytes == 0 && generic.empty(); }
+  bool operator==(const Resources&) const = default;
+};
+
+// One entry of Description.Engine.Plugins: Type "Volume", "Network", "Log",
+// "Authorization"; the engine lists its built-in drivers there too.
+struct PluginDescription {
+  std::string type;
+  std::string name;  // "local", "json-file", "vieux/sshfs:latest"
+  bool operator==(const PluginDescription&) const = default;
+};
+
 struct Node {
   std::string id;
   std::string hostname;      // Description.Hostname
@@ -38,6 +67,10 @@ struct Node {
   Labels engine_labels;      // Description.Engine.Labels, from the node's daemon.json
   std::string engine_version;
   bool leader = false;  // ManagerStatus.Leader
+  Resources resources;  // Description.Resources: the totals, not what is free now
+  // Description.Engine.Plugins; nullopt when the node reported no engine at
+  // all, which swarmkit's PluginFilter lets through.
+  std::optional<std::vector<PluginDescription>> plugins;
 };
 
 enum class ServiceMode { replicated, global, replicated_job, global_job };
@@ -45,6 +78,17 @@ enum class ServiceMode { replicated, global, replicated_job, global_job };
 struct Placement {
   std::vector<std::string> constraints;
   std::vector<Platform> platforms;
+};
+
+// What a task needs of a node besides its Placement, read from the task
+// template as swarmkit's ResourceFilter and PluginFilter read the task spec.
+struct TaskNeeds {
+  Resources reservations;  // TaskTemplate.Resources.Reservations
+  // ContainerSpec.Mounts[] of Type "volume" whose VolumeOptions.DriverConfig
+  // names a driver other than "local", in mount order, as written.
+  std::vector<std::string> volume_drivers;
+  std::string log_driver;  // TaskTemplate.LogDriver.Name; empty when none is set
+  bool operator==(const TaskNeeds&) const = default;
 };
 
 // Which kind of task a service runs. Only container tasks pull images.
@@ -56,6 +100,7 @@ struct ServiceSpec {
   TaskRuntime runtime = TaskRuntime::container;
   std::string image;  // TaskTemplate.ContainerSpec.Image, empty for other runtimes
   Placement placement;
+  TaskNeeds needs;
   ServiceMode mode = ServiceMode::replicated;
   std::uint64_t replicas = 0;  // Replicated only
 };

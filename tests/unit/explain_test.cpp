@@ -78,6 +78,55 @@ TEST(ExplainImage, ThePlacedNodesAndTheFirstRuleOnTheOthers) {
                   {"node-5", "node is not ready (down)"}}));
 }
 
+// Resources and plugins come after readiness and before constraints, as in
+// swarmkit's pipeline.
+TEST(ExplainImage, ResourcesAndPluginsAreReasonsInSwarmsOrder) {
+  Node small = make_node("n1", "small", {{"zone", "b"}});
+  small.resources = {testing::nano_cpus_per_cpu, 512 << 20, {}};
+  Node no_plugin = make_node("n2", "no-plugin", {{"zone", "b"}});
+  no_plugin.resources = {4 * testing::nano_cpus_per_cpu, 8LL << 30, {}};
+  no_plugin.plugins = std::vector<PluginDescription>{{"Volume", "local"}};
+  Node other_zone = no_plugin;
+  other_zone.id = "n3";
+  other_zone.hostname = "other-zone";
+  other_zone.plugins->push_back({"Volume", "rexray/ebs:latest"});
+  Node fits = other_zone;
+  fits.id = "n4";
+  fits.hostname = "z-fits";
+  fits.labels["zone"] = "a";
+  Node no_gpu = fits;
+  no_gpu.id = "n5";
+  no_gpu.hostname = "z-no-gpu";
+  Service db = make_service("db", "postgres:16", {"node.labels.zone==a"});
+  db.spec.needs.reservations = {testing::nano_cpus_per_cpu, 1 << 30, {}};
+  db.spec.needs.volume_drivers = {"rexray/ebs"};
+  Service gpu = make_service("gpu", "postgres:16");
+  gpu.spec.needs.reservations.generic = {testing::discrete_resource("gpu", 1)};
+  fits.resources.generic = {testing::discrete_resource("gpu", 1)};
+  EXPECT_THAT(verdicts(explain("postgres:16", {small, no_plugin, other_zone, fits, no_gpu}, {db})),
+              (std::map<std::string, std::string>{
+                  {"small", "node has 512 MiB memory, the service reserves 1 GiB"},
+                  {"no-plugin", "node has no volume plugin rexray/ebs"},
+                  {"other-zone", "constraint node.labels.zone==a (node has zone=b)"},
+                  {"z-fits", "placed"},
+                  {"z-no-gpu", "placed"}}));
+  EXPECT_EQ(verdicts(explain("postgres:16", {no_gpu, fits}, {gpu}))["z-no-gpu"],
+            "node has no generic resource gpu (the service reserves 1)");
+}
+
+TEST(ExplainImage, AnImageIdGoesNowhere) {
+  const std::string id = "sha256:" + std::string(64, 'c');
+  const auto explanation =
+      explain(id, {make_node("n1", "a")}, {make_service("pinned", id), make_service("c", "redis")});
+  EXPECT_EQ(explanation.image, id);
+  EXPECT_THAT(verdicts(explanation),
+              (std::map<std::string, std::string>{{"a", std::string(image_id_never_pulled)}}));
+  // Nor does the service with that ID want the repository it would parse as.
+  EXPECT_EQ(verdicts(explain("docker.io/library/sha256:" + std::string(64, 'c'),
+                             {make_node("n1", "a")}, {make_service("pinned", id)}))["a"],
+            "no service or image set wants this image");
+}
+
 TEST(ExplainImage, EachSpecIsJudgedOnItsOwnPlacement) {
   Service service = make_service("web", "nginx:1.25", {"node.labels.zone==b"});
   service.previous_spec = service.spec;

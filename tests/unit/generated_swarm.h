@@ -1,7 +1,8 @@
 // Random swarms for property tests: nodes with labels, roles, platforms,
-// states and availabilities; services with constraints (some invalid),
-// platforms, previous specs, the images and skip labels, plugin runtimes;
-// image sets, some invalid. Seeded, so a failure names the case that
+// states, availabilities, resources and engine plugins; services with
+// constraints (some invalid), platforms, reservations, volume and log
+// drivers, previous specs, the images and skip labels, plugin runtimes, image
+// IDs; image sets, some invalid. Seeded, so a failure names the case that
 // reproduces it.
 #pragma once
 
@@ -56,13 +57,26 @@ class SwarmGenerator {
     if (!one_in(4)) node.labels["zone"] = pick({"a", "b", "A", "c"});
     if (one_in(2)) node.labels["Tier"] = pick({"web", "db"});
     if (one_in(3)) node.engine_labels["disk"] = pick({"ssd", "hdd"});
+    node.resources.nano_cpus = below(3) * 1'000'000'000LL;
+    node.resources.memory_bytes = below(3) * (1LL << 30);
+    if (one_in(3)) node.resources.generic.push_back({"gpu", false, "", below(3)});
+    for (int k = below(3); k > 0; --k) {
+      node.resources.generic.push_back({"fpga", true, "f" + std::to_string(k), 0});
+    }
+    if (!one_in(5)) {  // else no engine description: not filtered on plugins
+      node.plugins.emplace();
+      if (!one_in(4)) node.plugins->push_back({"Log", "json-file"});
+      if (one_in(2)) node.plugins->push_back({"Log", "gelf"});
+      if (one_in(2)) node.plugins->push_back({"Volume", pick({"rexray", "rexray:latest"})});
+    }
     return node;
   }
 
   std::string image(std::vector<std::string>& named) {
     std::string text =
         pick({"redis", "redis:latest", "docker.io/library/redis", "nginx:1.25", "team/app:1",
-              "team/app:2", "Bad:ref", "busybox@sha256:" + std::string(64, 'a'), "alpine:3"});
+              "team/app:2", "Bad:ref", "busybox@sha256:" + std::string(64, 'a'), "alpine:3",
+              "sha256:" + std::string(64, 'b')});
     named.push_back(text);
     return text;
   }
@@ -98,6 +112,13 @@ class SwarmGenerator {
     spec.placement = placement();
     if (one_in(6)) spec.labels["swarm-prepull.images"] = image(named) + ", " + image(named);
     if (one_in(15)) spec.runtime = reconcile::TaskRuntime::plugin;
+    if (one_in(3)) spec.needs.reservations.nano_cpus = below(3) * 1'000'000'000LL;
+    if (one_in(3)) spec.needs.reservations.memory_bytes = below(3) * (1LL << 30);
+    if (one_in(4)) {
+      spec.needs.reservations.generic.push_back({pick({"gpu", "fpga"}), false, "", below(3)});
+    }
+    if (one_in(4)) spec.needs.volume_drivers.push_back("rexray");
+    if (one_in(4)) spec.needs.log_driver = pick({"gelf", "json-file", "none", "syslog"});
     spec.mode = one_in(3) ? reconcile::ServiceMode::global : reconcile::ServiceMode::replicated;
     spec.replicas = static_cast<std::uint64_t>(below(3));
     return spec;

@@ -376,6 +376,73 @@ TEST(DesiredImages, BadReferenceIsAnErrorForThatServiceAlone) {
   EXPECT_THAT(plan.errors[0].message, ::testing::StartsWith("image 'Redis:7': "));
 }
 
+// swarm never pulls an image given by ID; pulling "docker.io/library/sha256"
+// would fail on every node and never be what the task runs.
+TEST(DesiredImages, ImageIdIsReportedAndPlacedNowhere) {
+  const std::string id = "sha256:" + std::string(64, 'c');
+  Service service = make_service("pinned", id);
+  service.spec.labels["swarm-prepull.images"] = id + ", redis";
+  const Plan plan = desired_images({make_node("n1", "a")}, {service});
+  EXPECT_THAT(refs_on(plan, "n1"), ElementsAre(redis));
+  const std::string reason = "': " + std::string(image_id_never_pulled);
+  EXPECT_THAT(plan.errors, ElementsAre(PlanError{"pinned", "image '" + id + reason},
+                                       PlanError{"pinned", "label swarm-prepull.images: image '" +
+                                                               id + reason}));
+}
+
+// --- swarm's other filters, at the plan's scale: each spec's resources and
+// plugins select nodes like its constraints do.
+
+TEST(DesiredImages, ReservationsSelectNodesWhoseTotalsCoverThem) {
+  Node small = make_node("n1", "small");
+  small.resources = {testing::nano_cpus_per_cpu, 1 << 30, {}};
+  Node big = make_node("n2", "big");
+  big.resources = {
+      8 * testing::nano_cpus_per_cpu, 16LL << 30, {testing::discrete_resource("gpu", 2)}};
+  Service cpu = make_service("cpu", "nginx:1.25");
+  cpu.spec.needs.reservations.nano_cpus = 2 * testing::nano_cpus_per_cpu;
+  Service gpu = make_service("gpu", "team/app:1");
+  gpu.spec.needs.reservations.generic = {testing::discrete_resource("gpu", 1)};
+  Service both = make_service("both", "redis");
+  both.spec.needs.reservations = {testing::nano_cpus_per_cpu, 1 << 30, {}};
+  const Plan plan = desired_images({small, big}, {cpu, gpu, both});
+  EXPECT_THAT(refs_on(plan, "n1"), ElementsAre(redis));
+  EXPECT_THAT(refs_on(plan, "n2"),
+              ElementsAre("docker.io/library/nginx:1.25", redis, "docker.io/team/app:1"));
+}
+
+TEST(DesiredImages, VolumeAndLogPluginsSelectNodesThatListThem) {
+  Node plain = make_node("n1", "plain");
+  plain.plugins = std::vector<PluginDescription>{{"Volume", "local"}, {"Log", "json-file"}};
+  Node storage = make_node("n2", "storage");
+  storage.plugins = std::vector<PluginDescription>{
+      {"Volume", "local"}, {"Volume", "rexray/ebs:latest"}, {"Log", "json-file"}, {"Log", "gelf"}};
+  Node bare = make_node("n3", "unreported");  // no engine description: not filtered
+  Service db = make_service("db", "postgres:16");
+  db.spec.needs.volume_drivers = {"rexray/ebs"};
+  Service logged = make_service("logged", "nginx:1.25");
+  logged.spec.needs.log_driver = "gelf";
+  Service quiet = make_service("quiet", "redis");
+  quiet.spec.needs.log_driver = "none";
+  const Plan plan = desired_images({plain, storage, bare}, {db, logged, quiet});
+  EXPECT_THAT(refs_on(plan, "n1"), ElementsAre(redis));
+  EXPECT_THAT(refs_on(plan, "n2"),
+              ElementsAre("docker.io/library/nginx:1.25", "docker.io/library/postgres:16", redis));
+  EXPECT_THAT(refs_on(plan, "n3"),
+              ElementsAre("docker.io/library/nginx:1.25", "docker.io/library/postgres:16", redis));
+}
+
+TEST(DesiredImages, PreviousSpecIsPlacedByItsOwnNeeds) {
+  Node small = make_node("n1", "small");
+  small.resources = {testing::nano_cpus_per_cpu, 1 << 30, {}};
+  Service service = make_service("web", "nginx:1.25");
+  service.previous_spec = service.spec;
+  service.previous_spec->image = "nginx:1.24";
+  service.spec.needs.reservations.memory_bytes = 2LL << 30;
+  const Plan plan = desired_images({small}, {service});
+  EXPECT_THAT(refs_on(plan, "n1"), ElementsAre("docker.io/library/nginx:1.24"));
+}
+
 TEST(DesiredImages, BadConstraintIsAnErrorForThatServiceAlone) {
   const Plan plan = desired_images(
       {make_node("n1", "a")},

@@ -651,5 +651,24 @@ TEST(ReferenceEquality, SpellingsOfOneImage) {
   ::testing::Test::RecordProperty("spelling_rows", static_cast<int>(spellings.size()));
 }
 
+// swarm's executor skips the pull of an image given by ID: whatever
+// go-digest's Parse accepts.
+TEST(IsImageId, ADigestAloneIsAnImageId) {
+  EXPECT_TRUE(is_image_id("sha256:" + std::string(64, 'a')));
+  EXPECT_TRUE(is_image_id("sha384:" + std::string(96, '0')));
+  EXPECT_TRUE(is_image_id("sha512:" + std::string(128, 'f')));
+}
+
+TEST(IsImageId, AnythingElseIsNot) {
+  EXPECT_FALSE(is_image_id(std::string(64, 'a')));  // parse_reference refuses that one
+  EXPECT_FALSE(is_image_id("sha256:" + std::string(63, 'a')));
+  EXPECT_FALSE(is_image_id("sha256:" + std::string(64, 'A')));
+  EXPECT_FALSE(is_image_id("md5:" + std::string(32, 'a')));
+  EXPECT_FALSE(is_image_id("redis:"));
+  EXPECT_FALSE(is_image_id(":"));
+  EXPECT_FALSE(is_image_id("redis@sha256:" + std::string(64, 'a')));
+  EXPECT_FALSE(is_image_id("docker.io/library/sha256:" + std::string(64, 'a')));
+}
+
 }  // namespace
 }  // namespace swarm_prepull::reconcile

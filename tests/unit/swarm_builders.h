@@ -1,7 +1,9 @@
 // The smallest swarm objects the placement tests start from: a ready, active
-// linux/x86_64 worker, and a service with one image and its constraints.
+// linux/x86_64 worker, and a service with one image and its constraints; and
+// generic resources as swarmkit's tests write them.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
@@ -34,5 +36,25 @@ inline reconcile::Service make_service(std::string name, std::string image,
   service.spec.replicas = 1;
   return service;
 }
+
+// Generic resources as swarmkit's genericresource helpers build them:
+// NewDiscrete (an amount), NewString (one named unit), NewSet (one named unit
+// per value).
+inline reconcile::GenericResource discrete_resource(std::string kind, std::int64_t amount) {
+  return {std::move(kind), false, {}, amount};
+}
+
+inline reconcile::GenericResource named_resource(std::string kind, std::string value) {
+  return {std::move(kind), true, std::move(value), 0};
+}
+
+inline std::vector<reconcile::GenericResource> named_resources(
+    const std::string& kind, const std::vector<std::string>& values) {
+  std::vector<reconcile::GenericResource> set;
+  for (const std::string& value : values) set.push_back(named_resource(kind, value));
+  return set;
+}
+
+constexpr std::int64_t nano_cpus_per_cpu = 1'000'000'000;
 
 }  // namespace swarm_prepull::testing

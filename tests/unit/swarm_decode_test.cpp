@@ -31,6 +31,125 @@ TEST(DecodeNode, WrongTypeNamesThePath) {
   EXPECT_NE(node.error().message.find("/Spec/Labels"), std::string::npos) << node.error().message;
 }
 
+// A node as `docker node inspect` shows it, with what ResourceFilter and
+// PluginFilter read.
+TEST(DecodeNode, ReadsTotalResourcesAndEnginePlugins) {
+  const auto node = decode_node(json::parse(R"({
+    "ID": "n1",
+    "Description": {
+      "Resources": {"NanoCPUs": 4000000000, "MemoryBytes": 8254390272,
+                    "GenericResources": [
+                      {"NamedResourceSpec": {"Kind": "gpu", "Value": "GPU-0a1b"}},
+                      {"DiscreteResourceSpec": {"Kind": "ssd", "Value": 2}}]},
+      "Engine": {"EngineVersion": "26.1.5",
+                 "Plugins": [{"Type": "Log", "Name": "json-file"},
+                             {"Type": "Volume", "Name": "vieux/sshfs:latest"}]}}})"));
+  ASSERT_TRUE(node) << node.error().message;
+  EXPECT_EQ(node->resources.nano_cpus, 4'000'000'000);
+  EXPECT_EQ(node->resources.memory_bytes, 8'254'390'272);
+  EXPECT_EQ(node->resources.generic,
+            (std::vector<GenericResource>{{"gpu", true, "GPU-0a1b", 0}, {"ssd", false, "", 2}}));
+  ASSERT_TRUE(node->plugins.has_value());
+  EXPECT_EQ(*node->plugins, (std::vector<PluginDescription>{{"Log", "json-file"},
+                                                            {"Volume", "vieux/sshfs:latest"}}));
+}
+
+TEST(DecodeNode, AnEmptyEngineIsNoEngine) {
+  // moby writes "Engine": {} for a node whose description has no engine;
+  // PluginFilter lets such a node through, unlike one listing no plugin.
+  const auto empty = decode_node(json::parse(R"({"ID": "n1", "Description": {"Engine": {}}})"));
+  ASSERT_TRUE(empty) << empty.error().message;
+  EXPECT_FALSE(empty->plugins.has_value());
+  const auto none = decode_node(json::parse(R"({"ID": "n1"})"));
+  ASSERT_TRUE(none) << none.error().message;
+  EXPECT_FALSE(none->plugins.has_value());
+  const auto listed = decode_node(
+      json::parse(R"({"ID": "n1", "Description": {"Engine": {"EngineVersion": "1"}}})"));
+  ASSERT_TRUE(listed) << listed.error().message;
+  EXPECT_EQ(listed->plugins, std::vector<PluginDescription>{});
+}
+
+TEST(DecodeNode, MalformedResourcesNameTheirPath) {
+  const auto expect_fault = [](const char* text, const std::string& path) {
+    const auto node = decode_node(json::parse(text));
+    ASSERT_FALSE(node) << text;
+    EXPECT_NE(node.error().message.find(path), std::string::npos) << node.error().message;
+  };
+  expect_fault(R"({"ID": "n", "Description": {"Resources": {"NanoCPUs": "4"}}})",
+               "/Description/Resources/NanoCPUs is not an integer");
+  expect_fault(R"({"ID": "n", "Description": {"Resources": {"GenericResources": {}}}})",
+               "/Description/Resources/GenericResources is not an array of generic resources");
+  expect_fault(R"({"ID": "n", "Description": {"Resources": {"GenericResources": [
+                   {"DiscreteResourceSpec": {"Kind": "ssd", "Value": 1}},
+                   {"DiscreteResourceSpec": {"Kind": "ssd", "Value": "2"}}]}}})",
+               "/Description/Resources/GenericResources/1/DiscreteResourceSpec/Value is not an "
+               "integer");
+  expect_fault(R"({"ID": "n", "Description": {"Resources": {"GenericResources": [{}]}}})",
+               "/Description/Resources/GenericResources/0 has neither DiscreteResourceSpec nor "
+               "NamedResourceSpec");
+  expect_fault(R"({"ID": "n", "Description": {"Engine": {"Plugins": [{"Type": 1}]}}})",
+               "/Description/Engine/Plugins/0/Type is not a string");
+  expect_fault(R"({"ID": "n", "Description": {"Engine": {"Plugins": ["Log"]}}})",
+               "/Description/Engine/Plugins/0 is not an object");
+  expect_fault(R"({"ID": "n", "Description": {"Engine": "docker"}})",
+               "/Description/Engine is not an object");
+}
+
+TEST(DecodeService, ReadsReservationsVolumeDriversAndTheLogDriver) {
+  const auto service = decode_service(json::parse(R"({
+    "ID": "s1",
+    "Spec": {"Name": "db", "TaskTemplate": {
+      "ContainerSpec": {"Image": "postgres:16", "Mounts": [
+        {"Type": "bind", "Source": "/srv", "Target": "/srv"},
+        {"Type": "volume", "Source": "data", "Target": "/data",
+         "VolumeOptions": {"DriverConfig": {"Name": "rexray/ebs"}}},
+        {"Type": "volume", "Source": "cache", "Target": "/cache",
+         "VolumeOptions": {"DriverConfig": {"Name": "local"}}},
+        {"Type": "volume", "Source": "plain", "Target": "/plain"},
+        {"Type": "tmpfs", "Target": "/tmp"}]},
+      "Resources": {"Limits": {"NanoCPUs": 4000000000},
+                    "Reservations": {"NanoCPUs": 2000000000, "MemoryBytes": 1073741824,
+                                     "GenericResources": [
+                                       {"DiscreteResourceSpec": {"Kind": "gpu", "Value": 1}}]}},
+      "LogDriver": {"Name": "gelf", "Options": {"gelf-address": "udp://log:12201"}}}}})"));
+  ASSERT_TRUE(service) << service.error().message;
+  const TaskNeeds& needs = service->spec.needs;
+  EXPECT_EQ(needs.reservations, (Resources{2'000'000'000, 1 << 30, {{"gpu", false, "", 1}}}));
+  EXPECT_EQ(needs.volume_drivers, std::vector<std::string>{"rexray/ebs"});
+  EXPECT_EQ(needs.log_driver, "gelf");
+}
+
+TEST(DecodeService, ATaskTemplateWithoutNeedsNeedsNothing) {
+  const auto service = decode_service(
+      json::parse(R"({"ID": "s1", "Spec": {"TaskTemplate": {"ContainerSpec": {"Image": "r"},
+                      "LogDriver": {"Options": {"max-size": "50k"}}}}})"));
+  ASSERT_TRUE(service) << service.error().message;
+  EXPECT_EQ(service->spec.needs, TaskNeeds{});
+}
+
+TEST(DecodeService, MalformedNeedsNameTheirPath) {
+  const auto expect_fault = [](const char* spec, const std::string& path) {
+    const auto service =
+        decode_service(json::parse(std::string(R"({"ID": "s1", "Spec": )") + spec + "}"));
+    ASSERT_FALSE(service) << spec;
+    EXPECT_NE(service.error().message.find(path), std::string::npos) << service.error().message;
+  };
+  expect_fault(R"({"TaskTemplate": {"Resources": {"Reservations": {"MemoryBytes": 1.5}}}})",
+               "/TaskTemplate/Resources/Reservations/MemoryBytes is not an integer");
+  expect_fault(R"({"TaskTemplate": {"Resources": {"Reservations": {"GenericResources": [
+                   {"NamedResourceSpec": {"Kind": ["gpu"]}}]}}}})",
+               "/TaskTemplate/Resources/Reservations/GenericResources/0/NamedResourceSpec/Kind "
+               "is not a string");
+  expect_fault(R"({"TaskTemplate": {"ContainerSpec": {"Mounts": [{"Type": "volume",
+                   "VolumeOptions": {"DriverConfig": {"Name": 7}}}]}}})",
+               "/TaskTemplate/ContainerSpec/Mounts/0/VolumeOptions/DriverConfig/Name is not a "
+               "string");
+  expect_fault(R"({"TaskTemplate": {"ContainerSpec": {"Mounts": {}}}})",
+               "/TaskTemplate/ContainerSpec/Mounts is not an array of mounts");
+  expect_fault(R"({"TaskTemplate": {"LogDriver": {"Name": false}}})",
+               "/TaskTemplate/LogDriver/Name is not a string");
+}
+
 TEST(DecodeService, ModesPreviousSpecAndRuntimes) {
   const auto service = decode_service(json::parse(R"({
     "ID": "s1", "Version": {"Index": 12},
