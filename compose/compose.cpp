@@ -14,92 +14,136 @@ using reconcile::Expected;
 bool is_name_start(char c) { return c == '_' || std::isalpha(static_cast<unsigned char>(c)); }
 bool is_name_char(char c) { return c == '_' || std::isalnum(static_cast<unsigned char>(c)); }
 
-// The position of the '}' closing the '{' just before `from`, counting nested
-// braces (defaults may hold ${...}); npos when unterminated.
-std::size_t closing_brace(std::string_view text, std::size_t from) {
-  int depth = 1;
-  for (std::size_t i = from; i < text.size(); ++i) {
-    if (text[i] == '{') ++depth;
-    if (text[i] == '}' && --depth == 0) return i;
-  }
-  return std::string_view::npos;
-}
+// compose-go has no limit (Go stacks grow); ours is bounded so that a file of
+// nested defaults cannot exhaust the stack.
+constexpr int max_nesting = 64;
 
 Error invalid(std::string_view text) {
   return Error{"invalid interpolation format in \"" + std::string(text) +
                "\" (a literal $ is written $$)"};
 }
 
-// ${...}: `body` is what stands between the braces.
-Expected<std::string> expand_braced(std::string_view body, std::string_view whole,
-                                    const Lookup& lookup, std::vector<std::string>* unset) {
-  std::size_t end = 0;
-  if (body.empty() || !is_name_start(body[0])) return invalid(whole);
-  while (end < body.size() && is_name_char(body[end])) ++end;
-  const std::string name(body.substr(0, end));
-  const std::optional<std::string> value = lookup(name);
-  const std::string_view rest = body.substr(end);
-  if (rest.empty()) {
-    if (!value && unset != nullptr) unset->push_back(name);
-    return value.value_or("");
+// compose-go's template package finds ${...} with a regular expression whose
+// argument is `.*` followed by `}`: greedy, so it runs to the last '}' of the
+// line ('.' stops at a newline). It then cuts that at the first balanced '}'
+// (getFirstBraceClosingIndex, which skips the character after every '{'),
+// or keeps all of it when the braces never balance. `open` is the position
+// of the '{' after '$'; `last` the line's last '}'.
+std::size_t closing_brace(std::string_view text, std::size_t open, std::size_t last) {
+  int depth = 0;
+  for (std::size_t i = open; i <= last; ++i) {
+    if (text[i] == '}' && --depth == 0) return i;
+    if (text[i] == '{') {
+      ++depth;
+      ++i;
+    }
+  }
+  return last;
+}
+
+// The last '}' on the line holding `from`, remembered per line so a line of
+// many ${...} is read once (npos when the line has none).
+class LastBrace {
+ public:
+  explicit LastBrace(std::string_view text) : text_(text) {}
+  std::size_t on_line_of(std::size_t from) {
+    if (from >= line_start_ && from < line_end_) return last_;
+    line_start_ = text_.rfind('\n', from);
+    line_start_ = line_start_ == std::string_view::npos ? 0 : line_start_ + 1;
+    line_end_ = std::min(text_.find('\n', from), text_.size());
+    const std::size_t found = text_.substr(line_start_, line_end_ - line_start_).rfind('}');
+    last_ = found == std::string_view::npos ? found : line_start_ + found;
+    return last_;
   }
 
-  // The modifiers: ':' makes "set but empty" count as unset.
-  const bool colon = rest[0] == ':';
-  const std::string_view modifier = colon ? rest.substr(1) : rest;
-  if (modifier.empty()) return invalid(whole);
-  const char kind = modifier[0];
-  const std::string_view argument = modifier.substr(1);
+ private:
+  std::string_view text_;
+  std::size_t line_start_ = 0;
+  std::size_t line_end_ = 0;
+  std::size_t last_ = std::string_view::npos;
+};
+
+Expected<std::string> interpolate_nested(std::string_view text, const Lookup& lookup,
+                                         std::vector<std::string>* unset, int depth);
+
+// ${NAME<modifier><argument>}: ':' makes "set but empty" count as unset;
+// the argument is interpolated only when it is used, as compose-go does.
+Expected<std::string> apply_modifier(const std::string& name, bool colon, char kind,
+                                     std::string_view argument, const Lookup& lookup,
+                                     std::vector<std::string>* unset, int depth) {
+  const std::optional<std::string> value = lookup(name);
   const bool has_value = value && (!colon || !value->empty());
   switch (kind) {
     case '-':
       if (has_value) return *value;
-      return interpolate(argument, lookup, unset);
+      return interpolate_nested(argument, lookup, unset, depth + 1);
     case '+':
       if (!has_value) return std::string{};
-      return interpolate(argument, lookup, unset);
-    case '?': {
+      return interpolate_nested(argument, lookup, unset, depth + 1);
+    default: {  // '?'
       if (has_value) return *value;
-      auto message = interpolate(argument, lookup, unset);
+      auto message = interpolate_nested(argument, lookup, unset, depth + 1);
       if (!message) return message;
       return Error{"required variable " + name + " is missing a value" +
                    (message->empty() ? std::string{} : ": " + *message)};
     }
-    default:
-      return invalid(whole);
   }
 }
 
-std::string unquote_double(std::string_view value) {
+Expected<std::string> interpolate_nested(std::string_view text, const Lookup& lookup,
+                                         std::vector<std::string>* unset, int depth) {
+  if (depth > max_nesting) {
+    return Error{"interpolation nested deeper than " + std::to_string(max_nesting) +
+                 " levels in \"" + std::string(text.substr(0, 80)) + "\""};
+  }
   std::string out;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    if (value[i] != '\\' || i + 1 == value.size()) {
-      out += value[i];
+  out.reserve(text.size());
+  LastBrace last_brace(text);
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const char next = i + 1 < text.size() ? text[i + 1] : '\0';
+    // A '$' compose's pattern does not match ($5, "a $ b", a trailing $) is
+    // kept as written.
+    if (text[i] != '$' || (next != '$' && next != '{' && !is_name_start(next))) {
+      out += text[i];
       continue;
     }
-    switch (const char next = value[++i]) {
-      case 'n':
-        out += '\n';
-        break;
-      case 't':
-        out += '\t';
-        break;
-      case 'r':
-        out += '\r';
-        break;
-      default:
-        out += next;
-        break;
+    if (next == '$') {
+      out += '$';
+      ++i;
+      continue;
     }
+    const std::size_t name_start = next == '{' ? i + 2 : i + 1;
+    std::size_t name_end = name_start;
+    while (name_end < text.size() && is_name_char(text[name_end])) ++name_end;
+    if (name_end == name_start || !is_name_start(text[name_start])) return invalid(text);
+    const std::string name(text.substr(name_start, name_end - name_start));
+    // $NAME and ${NAME}: the value, or "" (and a warning) when unset.
+    const bool plain = next != '{' || (name_end < text.size() && text[name_end] == '}');
+    if (plain) {
+      const auto value = lookup(name);
+      if (!value && unset != nullptr) unset->push_back(name);
+      out += value.value_or("");
+      i = next == '{' ? name_end : name_end - 1;
+      continue;
+    }
+    if (name_end == text.size()) return invalid(text);
+    const bool colon = text[name_end] == ':';
+    const std::size_t kind_at = colon ? name_end + 1 : name_end;
+    if (kind_at >= text.size() ||
+        std::string_view("-+?").find(text[kind_at]) == std::string_view::npos) {
+      return invalid(text);
+    }
+    const std::size_t last = last_brace.on_line_of(kind_at);
+    if (last == std::string_view::npos || last <= kind_at) return invalid(text);
+    const std::size_t close = closing_brace(text, i + 1, last);
+    auto value =
+        apply_modifier(name, colon, text[kind_at], text.substr(kind_at + 1, close - kind_at - 1),
+                       lookup, unset, depth);
+    if (!value) return value;
+    out += *value;
+    i = close;
   }
   return out;
-}
-
-std::string trim(std::string_view text) {
-  const auto first = text.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  const auto last = text.find_last_not_of(" \t\r");
-  return std::string(text.substr(first, last - first + 1));
 }
 
 std::string where(const std::string& path, const YAML::Mark& mark) {
@@ -126,73 +170,7 @@ YAML::Node find_image(const YAML::Node& service, int depth = 0) {
 
 Expected<std::string> interpolate(std::string_view text, const Lookup& lookup,
                                   std::vector<std::string>* unset) {
-  std::string out;
-  out.reserve(text.size());
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    if (text[i] != '$') {
-      out += text[i];
-      continue;
-    }
-    if (i + 1 == text.size()) return invalid(text);
-    const char next = text[i + 1];
-    if (next == '$') {
-      out += '$';
-      ++i;
-    } else if (next == '{') {
-      const std::size_t close = closing_brace(text, i + 2);
-      if (close == std::string_view::npos) return invalid(text);
-      auto value = expand_braced(text.substr(i + 2, close - i - 2), text, lookup, unset);
-      if (!value) return value;
-      out += *value;
-      i = close;
-    } else if (is_name_start(next)) {
-      std::size_t end = i + 1;
-      while (end < text.size() && is_name_char(text[end])) ++end;
-      const std::string name(text.substr(i + 1, end - i - 1));
-      const auto value = lookup(name);
-      if (!value && unset != nullptr) unset->push_back(name);
-      out += value.value_or("");
-      i = end - 1;
-    } else {
-      return invalid(text);
-    }
-  }
-  return out;
-}
-
-Expected<std::map<std::string, std::string>> parse_env_file(std::string_view text) {
-  std::map<std::string, std::string> values;
-  int number = 0;
-  std::size_t start = 0;
-  while (start <= text.size()) {
-    const std::size_t end = std::min(text.find('\n', start), text.size());
-    std::string line = trim(text.substr(start, end - start));
-    start = end + 1;
-    ++number;
-    if (line.empty() || line[0] == '#') continue;
-    if (line.rfind("export ", 0) == 0) line = trim(std::string_view(line).substr(7));
-    const auto equals = line.find('=');
-    const std::string key = trim(std::string_view(line).substr(0, equals));
-    const bool valid_key =
-        !key.empty() && is_name_start(key[0]) && std::all_of(key.begin(), key.end(), [](char c) {
-          return is_name_char(c) || c == '.' || c == '-';
-        });
-    if (equals == std::string::npos || !valid_key) {
-      return Error{"line " + std::to_string(number) + ": expected KEY=VALUE, got \"" + line + "\""};
-    }
-    std::string value = trim(std::string_view(line).substr(equals + 1));
-    if (value.size() >= 2 && value.front() == '\'' && value.back() == '\'') {
-      value = value.substr(1, value.size() - 2);
-    } else if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
-      value = unquote_double(std::string_view(value).substr(1, value.size() - 2));
-    } else if (!value.empty() && (value.front() == '"' || value.front() == '\'')) {
-      return Error{"line " + std::to_string(number) + ": unterminated quote in value of " + key};
-    } else if (const auto comment = value.find(" #"); comment != std::string::npos) {
-      value = trim(std::string_view(value).substr(0, comment));
-    }
-    values[key] = std::move(value);
-  }
-  return values;
+  return interpolate_nested(text, lookup, unset, 0);
 }
 
 Expected<StackImages> stack_images(const std::vector<SourceFile>& files, const Lookup& lookup) {

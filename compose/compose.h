@@ -21,17 +21,24 @@ using Lookup = std::function<std::optional<std::string>(const std::string&)>;
 
 // Interpolates one value as compose-go's template package does: $$ is a
 // literal $, names are [_A-Za-z][_A-Za-z0-9]*, defaults and alternatives may
-// themselves hold ${...}. An unset $VAR or ${VAR} becomes "" and is named in
-// `unset` (Compose warns about it). Errors: a malformed expression, or a
-// required variable (${VAR:?msg}) without a value, with msg.
+// themselves hold ${...} and are read only when used; a $ that starts no
+// expression ($5, "a $ b", a trailing $) stays as written. An unset $VAR or
+// ${VAR} becomes "" and is named in `unset` (Compose warns about it). Errors:
+// a malformed ${...}, nesting deeper than 64 levels, or a required variable
+// (${VAR:?msg}) without a value, with msg.
 reconcile::Expected<std::string> interpolate(std::string_view text, const Lookup& lookup,
                                              std::vector<std::string>* unset = nullptr);
 
-// A .env file: KEY=VALUE lines, blank lines and # comments, an optional
-// "export " prefix, 'single-quoted' values taken literally, "double-quoted"
-// values with \n \t \" \\ escapes, unquoted values trimmed and cut at " #".
-// Errors name the line.
-reconcile::Expected<std::map<std::string, std::string>> parse_env_file(std::string_view text);
+// A .env / --env-file file as compose-go's dotenv package reads it (the
+// format is described in docs/compose.md): KEY=VALUE or KEY: VALUE, an
+// optional `export`, '#' comments (after an unquoted value only when a space
+// precedes them), 'single-quoted' values taken literally, "double-quoted"
+// values with escapes, both possibly spanning lines, $VAR and ${VAR...}
+// expanded outside single quotes from `environment` first and then from
+// earlier lines, a bare KEY taking its value from there. Errors say
+// "line N: what".
+reconcile::Expected<std::map<std::string, std::string>> parse_env_file(
+    std::string_view text, const Lookup& environment = {});
 
 struct SourceFile {
   std::string path;  // for messages

@@ -32,7 +32,7 @@ reconcile::Expected<StackImages> read_stack_images(const StackFiles& stack,
   if (!stack.env_file.empty()) {
     auto text = read_text_file(stack.env_file, stack_file_limit);
     if (!text) return text.error();
-    auto parsed = parse_env_file(*text);
+    auto parsed = parse_env_file(*text, environment);
     if (!parsed) return reconcile::Error{stack.env_file + ": " + parsed.error().message};
     env_file = std::move(*parsed);
   }

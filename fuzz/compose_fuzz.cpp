@@ -1,7 +1,8 @@
 // Compose / stack files and .env files are written by people and read by the
 // CLI before a deploy: any bytes must give images or an error that names
-// where. The first byte picks the reader: variable interpolation, a .env file,
-// or a set of stack files (the rest split at NUL bytes into files, read in
+// where. The first byte picks the reader: variable interpolation, a .env file
+// (compose-go's dotenv format, expanding from the same environment), or a set
+// of stack files (the rest split at NUL bytes into files, read in
 // order with a fixed environment so ${VAR}, defaults and ${VAR:?} all occur).
 #include <algorithm>
 #include <cstdint>
@@ -39,7 +40,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       break;
     }
     case 1: {
-      const auto variables = compose::parse_env_file(text);
+      const auto variables = compose::parse_env_file(text, &lookup);
       if (!variables && variables.error().message.empty()) std::abort();
       break;
     }
@@ -54,7 +55,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         parts.push_back(text.substr(start, end - start));
         start = end + 1;
       }
-      const auto env_file = compose::parse_env_file(parts.front());
+      const auto env_file = compose::parse_env_file(parts.front(), &lookup);
       if (!env_file) break;
       const compose::Lookup combined = [&](const std::string& name) -> std::optional<std::string> {
         if (auto value = lookup(name)) return value;
