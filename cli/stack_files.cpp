@@ -12,7 +12,8 @@ std::vector<OptionSpec> stack_file_option_specs() {
        .repeatable = true},
       {.name = "env-file",
        .value_name = "FILE",
-       .help = "KEY=VALUE file for interpolation; the process environment wins over it"},
+       .help = "a .env file in compose's dotenv format (docs/compose.md) for interpolation; the "
+               "process environment wins over it"},
   };
 }
 
