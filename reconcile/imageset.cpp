@@ -60,6 +60,10 @@ class ImageSetDecoder {
     auto strings = string_list(*images, images_path);
     if (!strings) return strings.error();
     for (std::size_t i = 0; i < strings->size(); ++i) {
+      // Would read as the repository "sha256"; nothing can pull an ID.
+      if (is_image_id(*(*strings)[i])) {
+        return at(images_path.item(i), std::string(image_id_never_pulled));
+      }
       auto reference = parse_reference(*(*strings)[i]);
       if (!reference) return at(images_path.item(i), reference.error().message);
       set.images.push_back(reference->canonical());

@@ -154,6 +154,12 @@ TEST(ImagesetYaml, WrongShapeNamesLineColumnAndPath) {
             "{os, architecture}, found a list");
 }
 
+TEST(ImagesetYaml, AnImageIdIsRefusedNotPlannedAsARepository) {
+  EXPECT_EQ(parse_error("images:\n  - redis\n  - sha256:" + std::string(64, 'a') + "\n"),
+            "line 3, column 5: images[1]: an image ID, which swarm never pulls: its task starts "
+            "only where the image already is");
+}
+
 TEST(ImagesetYaml, DocumentStartMarkerCrlfAndByteOrderMark) {
   const ImageSet set = parsed("\xEF\xBB\xBF---\r\n# comment\r\n\r\nimages:\r\n  - redis\r\n");
   EXPECT_THAT(set.images, ElementsAre("docker.io/library/redis:latest"));
