@@ -19,6 +19,7 @@
 #include "agent/agent.h"
 #include "agent/contact.h"
 #include "http/server.h"
+#include "tests/unit/http_test_support.h"
 
 namespace swarm_prepull::agent {
 namespace {
@@ -213,16 +214,6 @@ class AgentContactLoopTest : public ::testing::Test {
     if (thread_.joinable()) thread_.join();
   }
 
-  // Polls the agent's metrics until `condition` holds or 10 s pass.
-  static bool eventually(const std::function<bool()>& condition) {
-    const auto deadline = std::chrono::steady_clock::now() + 10s;
-    while (std::chrono::steady_clock::now() < deadline) {
-      if (condition()) return true;
-      std::this_thread::sleep_for(5ms);
-    }
-    return condition();
-  }
-
   double up() const { return metrics_.controller_up.Value(); }
   double last_status() const { return metrics_.controller_last_status.Value(); }
   double last_contact() const { return metrics_.controller_last_contact.Value(); }
@@ -255,7 +246,7 @@ TEST_F(AgentContactLoopTest, UnknownBeforeTheFirstContact) {
 
 TEST_F(AgentContactLoopTest, AWrongTokenIsNotContact) {
   start("wr0ng");
-  ASSERT_TRUE(eventually([&] { return last_status() == 401; })) << last_status();
+  ASSERT_TRUE(testing::wait_until([&] { return last_status() == 401; }, 10s)) << last_status();
   EXPECT_EQ(up(), 0.0);
   EXPECT_EQ(last_contact(), 0.0);
   // Its engine answers and nothing is present or missing, yet the ratio is unknown.
@@ -267,7 +258,8 @@ TEST_F(AgentContactLoopTest, TheRightTokenIsContact) {
       std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   start("t0ken");
   // Polled (200) and reported (204), then checked: an empty set is all present.
-  ASSERT_TRUE(eventually([&] { return up() == 1 && last_status() == 204 && hit_ratio() == 1; }))
+  ASSERT_TRUE(testing::wait_until(
+      [&] { return up() == 1 && last_status() == 204 && hit_ratio() == 1; }, 10s))
       << "up " << up() << " status " << last_status() << " ratio " << hit_ratio();
   EXPECT_GE(last_contact(), before);
 }
@@ -275,13 +267,13 @@ TEST_F(AgentContactLoopTest, TheRightTokenIsContact) {
 TEST_F(AgentContactLoopTest, RefusedReportsAreNotContactUntilTheyAreTaken) {
   refuse_reports_ = true;
   start("t0ken");
-  ASSERT_TRUE(eventually([&] { return last_status() == 403; })) << last_status();
+  ASSERT_TRUE(testing::wait_until([&] { return last_status() == 403; }, 10s)) << last_status();
   EXPECT_EQ(up(), 0.0);
   EXPECT_GT(last_contact(), 0.0);  // the polls are answered
   EXPECT_TRUE(std::isnan(hit_ratio())) << hit_ratio();
 
   refuse_reports_ = false;
-  ASSERT_TRUE(eventually([&] { return up() == 1 && hit_ratio() == 1; }))
+  ASSERT_TRUE(testing::wait_until([&] { return up() == 1 && hit_ratio() == 1; }, 10s))
       << "up " << up() << " status " << last_status() << " ratio " << hit_ratio();
 }
 

@@ -18,18 +18,12 @@
 #include <vector>
 
 #include "reconcile/plan.h"
+#include "tests/unit/swarm_builders.h"
 
 namespace swarm_prepull::testing {
 
 inline reconcile::Node test_node(std::string id, std::string hostname) {
-  reconcile::Node node;
-  node.id = std::move(id);
-  node.hostname = std::move(hostname);
-  node.role = "worker";
-  node.availability = "active";
-  node.state = "ready";
-  node.platform = {"x86_64", "linux"};
-  return node;
+  return make_node(std::move(id), std::move(hostname));
 }
 
 // A service on every node, or on one hostname.

@@ -18,15 +18,8 @@ using testing::named_resources;
 using testing::nano_cpus_per_cpu;
 
 Node make_node(Labels labels = {}) {
-  Node node;
-  node.id = "n3";
-  node.hostname = "node-3";
-  node.role = "worker";
-  node.availability = "active";
-  node.state = "ready";
+  Node node = testing::make_node("n3", "node-3", std::move(labels));
   node.addr = "10.0.0.3";
-  node.platform = {"x86_64", "linux"};
-  node.labels = std::move(labels);
   return node;
 }
 
