@@ -22,32 +22,12 @@ using namespace std::chrono_literals;
 
 namespace {
 
-constexpr std::size_t credentials_file_limit = 1024 * 1024;
-
 double wall_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 double seconds_between(TimePoint from, TimePoint to) {
   return std::chrono::duration<double>(to - from).count();
-}
-
-std::optional<std::string> read_small_file(const std::string& path, std::string& error) {
-  std::ifstream file(path, std::ios::binary);
-  if (!file) {
-    error = path + ": cannot be opened";
-    return std::nullopt;
-  }
-  std::string content;
-  char buffer[16 * 1024];
-  while (file.read(buffer, sizeof buffer) || file.gcount() > 0) {
-    content.append(buffer, static_cast<std::size_t>(file.gcount()));
-    if (content.size() > credentials_file_limit) {
-      error = path + ": larger than 1 MiB";
-      return std::nullopt;
-    }
-  }
-  return content;
 }
 
 }  // namespace
@@ -68,7 +48,8 @@ Agent::Agent(AgentOptions options, engine::Client& engine, api::ControllerClient
       state_(
           {.max_concurrent_pulls = options_.max_concurrent_pulls, .backoff = options_.pull_backoff},
           random),
-      engine_backoff_(options_.engine_backoff, random) {}
+      engine_backoff_(options_.engine_backoff, random),
+      credentials_(options_.registry_auth_file) {}
 
 void Agent::count_engine_request(std::string_view endpoint) {
   if (metrics_ != nullptr) metrics_->common.engine_requests.at(endpoint).Increment();
@@ -130,45 +111,7 @@ net::awaitable<void> Agent::sleep(std::chrono::milliseconds duration) {
 }
 
 void Agent::load_credentials() {
-  if (options_.registry_auth_file.empty()) return;
-  std::string error;
-  const auto content = read_small_file(options_.registry_auth_file, error);
-  if (!content) {
-    if (error != credentials_error_) {
-      logger_->error("registry auth file unreadable, keeping the last credentials: {}", error);
-      credentials_error_ = error;
-    }
-    return;
-  }
-  const std::size_t fingerprint = std::hash<std::string>{}(*content);
-  if (credentials_fingerprint_ == fingerprint) return;
-  auto parsed = parse_docker_config(*content);
-  if (!parsed) {
-    // The parser's messages name JSON paths, never values.
-    error = options_.registry_auth_file + ": " + parsed.error().message;
-    if (error != credentials_error_) {
-      logger_->error("registry auth file invalid, keeping the last credentials: {}", error);
-      credentials_error_ = error;
-    }
-    return;
-  }
-  credentials_error_.clear();
-  credentials_ = std::move(*parsed);
-  credentials_fingerprint_ = fingerprint;
-  state_.set_credentials(static_cast<std::uint64_t>(fingerprint) | 1u);
-  std::string hosts;
-  for (const auto& [host, credential] : credentials_.registries) {
-    hosts += (hosts.empty() ? "" : ",") + host;
-  }
-  logger_->info("registry credentials loaded file={} registries={}", options_.registry_auth_file,
-                hosts.empty() ? "-" : hosts);
-  if (credentials_.credential_helpers_ignored && !helpers_warned_) {
-    helpers_warned_ = true;
-    logger_->warn(
-        "registry auth file {} names credsStore/credHelpers: credential helpers are not "
-        "supported, only inline \"auths\" entries are used",
-        options_.registry_auth_file);
-  }
+  if (credentials_.reload(*logger_)) state_.set_credentials(credentials_.fingerprint());
 }
 
 net::awaitable<void> Agent::refresh_engine_version() {
@@ -297,7 +240,7 @@ net::awaitable<void> Agent::pull(std::string ref) {
       request.repository = reference->name();
       request.tag = reference->digest.empty() ? reference->tag : reference->digest;
       request.platform = options_.platform;
-      request.registry_auth = registry_auth_header(credentials_, reference->domain);
+      request.registry_auth = credentials_.header_for(reference->domain);
       logger_->info("pull started node={} image={} auth={}", options_.node_id, ref,
                     request.registry_auth.empty() ? "none" : "config");
       count_engine_request("/images/create");

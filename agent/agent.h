@@ -24,10 +24,10 @@
 
 #include "agent/backoff.h"
 #include "agent/contact.h"
-#include "agent/registry_auth.h"
 #include "agent/state.h"
 #include "api/controller_client.h"
 #include "engine/client.h"
+#include "engine/registry_auth.h"
 #include "metrics/metrics.h"
 
 namespace swarm_prepull::agent {
@@ -104,10 +104,7 @@ class Agent {
   bool engine_ok_ = true;
   Backoff engine_backoff_;
 
-  RegistryAuthConfig credentials_;
-  std::optional<std::size_t> credentials_fingerprint_;
-  std::string credentials_error_;  // the last one logged, so each is logged once
-  bool helpers_warned_ = false;
+  engine::RegistryAuthFile credentials_;
 };
 
 }  // namespace swarm_prepull::agent

@@ -52,6 +52,10 @@ std::vector<OptionSpec> controller_option_specs() {
        .value_name = "NAME",
        .help = "the agents' swarm service (default: services labelled "
                "io.swarm-prepull.component=agent)"},
+      {.name = "registry-auth-file",
+       .value_name = "FILE",
+       .help = "docker config.json with credentials for resolving private images at their "
+               "registries (GET /distribution); re-read when it changes"},
       {.name = "read-timeout",
        .value_name = "DURATION",
        .help = "an HTTP request not read completely within this is dropped",
@@ -106,6 +110,7 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
     return Error{"--report-binding: expected task-address or none, got '" + binding + "'"};
   }
   result.agent_service = options.get("agent-service");
+  result.registry_auth_file = options.get("registry-auth-file");
 
   const std::string cap = options.get("max-parallel-node-pulls");
   try {

@@ -67,6 +67,7 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
       requests_configs_(metrics_.common.engine_requests.at("/configs")),
       requests_events_(metrics_.common.engine_requests.at("/events")),
       requests_distribution_(metrics_.common.engine_requests.at("/distribution")),
+      registry_credentials_(options_.registry_auth_file),
       requests_tasks_(metrics_.common.engine_requests.at("/tasks")),
       api_requests_(metrics_.api_requests, logger_),
       state_(StateOptions{.max_parallel_node_pulls = options_.max_parallel_node_pulls,
@@ -84,13 +85,26 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
   if (!options_.resolve) {
     options_.resolve = [this](std::string ref) {
       requests_distribution_.Increment();
-      return client_.distribution(ref);
+      return client_.distribution(ref, registry_auth_for(ref));
     };
   }
   options_.resolve_concurrency = std::max<std::size_t>(options_.resolve_concurrency, 1);
 }
 
 Controller::~Controller() = default;
+
+std::string Controller::registry_auth_for(std::string_view ref) {
+  if (registry_credentials_.path().empty()) return {};
+  // Rotated credentials take effect within a second, without a file read per
+  // resolution when a pass resolves many tags.
+  const auto now = Clock::now();
+  if (!registry_credentials_read_ || now - *registry_credentials_read_ >= std::chrono::seconds(1)) {
+    registry_credentials_read_ = now;
+    registry_credentials_.reload(*logger_);
+  }
+  const auto reference = reconcile::parse_reference(ref);
+  return reference ? registry_credentials_.header_for(reference->domain) : std::string{};
+}
 
 net::ip::tcp::endpoint Controller::start() {
   server_ =

@@ -26,6 +26,7 @@
 #include "controller/state.h"
 #include "controller/warm.h"
 #include "engine/client.h"
+#include "engine/registry_auth.h"
 #include "http/server.h"
 #include "metrics/metrics.h"
 #include "reconcile/snapshot.h"
@@ -58,6 +59,9 @@ struct ControllerOptions {
   // resolutions run at once, and how long one may take.
   std::function<net::awaitable<engine::Result<engine::Distribution>>(std::string)> resolve;
   std::size_t resolve_concurrency = 4;
+  // A docker config.json with credentials for the registries the default
+  // resolve asks (re-read when it changes); empty: anonymous.
+  std::string registry_auth_file;
   std::chrono::milliseconds resolve_timeout{std::chrono::seconds(10)};
   std::size_t max_warm_requests = 256;
   // While a node's pull failed with network or timeout, its registry is
@@ -120,6 +124,8 @@ class Controller {
   net::awaitable<http::Response> post_warm(const http::RequestContext& context);
   net::awaitable<std::vector<engine::Result<engine::Distribution>>> resolve_all(
       const std::vector<std::string>& refs);
+  // X-Registry-Auth for resolving `ref`, from --registry-auth-file.
+  std::string registry_auth_for(std::string_view ref);
   // Why node_id's agent is not heard from, for GET /v1/images; empty while it is.
   std::string agent_note(const std::string& node_id, Clock::time_point now) const;
   // The plan of the last snapshot with the warm requests, published.
@@ -169,6 +175,8 @@ class Controller {
   prometheus::Counter& requests_configs_;
   prometheus::Counter& requests_events_;
   prometheus::Counter& requests_distribution_;
+  engine::RegistryAuthFile registry_credentials_;
+  std::optional<Clock::time_point> registry_credentials_read_;
   prometheus::Counter& requests_tasks_;
 
   ApiRequestRecorder api_requests_;

@@ -2,10 +2,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "agent/registry_auth.h"
+#include "engine/registry_auth.h"
 #include "reconcile/swarm.h"
 
-namespace swarm_prepull::agent {
+namespace swarm_prepull::engine {
 namespace {
 
 // Decodes an X-Registry-Auth value back to its JSON, as the engine does
@@ -95,4 +95,4 @@ TEST(AgentRegistryAuth, ErrorsNameThePathNeverTheSecret) {
 }
 
 }  // namespace
-}  // namespace swarm_prepull::agent
+}  // namespace swarm_prepull::engine

@@ -1,12 +1,17 @@
-#include "agent/registry_auth.h"
+#include "engine/registry_auth.h"
+
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cctype>
+#include <fstream>
+#include <functional>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "http/base64.h"
 
-namespace swarm_prepull::agent {
+namespace swarm_prepull::engine {
 namespace {
 
 using nlohmann::json;
@@ -38,6 +43,26 @@ reconcile::Expected<std::string> string_member(const json& object, const char* n
   if (field == object.end() || field->is_null()) return std::string{};
   if (!field->is_string()) return reconcile::Error{path + "/" + name + ": expected a string"};
   return field->get<std::string>();
+}
+
+constexpr std::size_t credentials_file_limit = 1024 * 1024;
+
+std::optional<std::string> read_small_file(const std::string& path, std::string& error) {
+  std::ifstream file(path, std::ios::binary);
+  if (!file) {
+    error = path + ": cannot be opened";
+    return std::nullopt;
+  }
+  std::string content;
+  char buffer[16 * 1024];
+  while (file.read(buffer, sizeof buffer) || file.gcount() > 0) {
+    content.append(buffer, static_cast<std::size_t>(file.gcount()));
+    if (content.size() > credentials_file_limit) {
+      error = path + ": larger than 1 MiB";
+      return std::nullopt;
+    }
+  }
+  return content;
 }
 
 }  // namespace
@@ -131,4 +156,48 @@ std::string registry_auth_header(const RegistryAuthConfig& config, std::string_v
   return base64url_encode(body.dump());
 }
 
-}  // namespace swarm_prepull::agent
+bool RegistryAuthFile::reload(spdlog::logger& logger) {
+  if (path_.empty()) return false;
+  std::string error;
+  const auto content = read_small_file(path_, error);
+  if (!content) {
+    if (error != last_error_) {
+      logger.error("registry auth file unreadable, keeping the last credentials: {}", error);
+      last_error_ = error;
+    }
+    return false;
+  }
+  // Never 0, so that 0 keeps meaning "nothing loaded yet".
+  const std::uint64_t fingerprint =
+      static_cast<std::uint64_t>(std::hash<std::string>{}(*content)) | 1u;
+  if (fingerprint == fingerprint_) return false;
+  auto parsed = parse_docker_config(*content);
+  if (!parsed) {
+    // The parser's messages name JSON paths, never values.
+    error = path_ + ": " + parsed.error().message;
+    if (error != last_error_) {
+      logger.error("registry auth file invalid, keeping the last credentials: {}", error);
+      last_error_ = error;
+    }
+    return false;
+  }
+  last_error_.clear();
+  config_ = std::move(*parsed);
+  fingerprint_ = fingerprint;
+  std::string hosts;
+  for (const auto& [host, credential] : config_.registries) {
+    hosts += (hosts.empty() ? "" : ",") + host;
+  }
+  logger.info("registry credentials loaded file={} registries={}", path_,
+              hosts.empty() ? "-" : hosts);
+  if (config_.credential_helpers_ignored && !helpers_warned_) {
+    helpers_warned_ = true;
+    logger.warn(
+        "registry auth file {} names credsStore/credHelpers: credential helpers are not "
+        "supported, only inline \"auths\" entries are used",
+        path_);
+  }
+  return true;
+}
+
+}  // namespace swarm_prepull::engine

@@ -10,13 +10,18 @@
 // Nothing here logs, and no error message quotes a secret.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <string_view>
 
 #include "reconcile/expected.h"
 
-namespace swarm_prepull::agent {
+namespace spdlog {
+class logger;
+}
+
+namespace swarm_prepull::engine {
 
 // The registry host Docker Hub's entries are keyed by.
 inline constexpr std::string_view docker_hub_server = "https://index.docker.io/v1/";
@@ -53,4 +58,35 @@ std::string registry_auth_header(const RegistryAuthConfig& config, std::string_v
 // RFC 4648 §5 base64url with padding.
 std::string base64url_encode(std::string_view data);
 
-}  // namespace swarm_prepull::agent
+// A config.json on disk (in deployment a swarm secret's file), re-read when
+// its content changes so that rotated credentials take effect without a
+// restart. A file that turns unreadable or invalid keeps the last good
+// credentials: a half-written secret must not log every pull out. The agent
+// (pulls) and the controller (resolving tags at registries) share it.
+class RegistryAuthFile {
+ public:
+  explicit RegistryAuthFile(std::string path) : path_(std::move(path)) {}
+
+  // Re-reads the file. Logs each new error once (path and JSON path, never a
+  // value), the hosts of credentials loaded, and credential helpers once.
+  // True when new credentials took effect.
+  bool reload(spdlog::logger& logger);
+
+  const std::string& path() const { return path_; }
+  const RegistryAuthConfig& config() const { return config_; }
+  // Differs for each content loaded; 0 before the first.
+  std::uint64_t fingerprint() const { return fingerprint_; }
+  // The X-Registry-Auth value for `domain`; empty without credentials for it.
+  std::string header_for(std::string_view domain) const {
+    return registry_auth_header(config_, domain);
+  }
+
+ private:
+  std::string path_;
+  RegistryAuthConfig config_;
+  std::uint64_t fingerprint_ = 0;
+  std::string last_error_;  // the last one logged, so each is logged once
+  bool helpers_warned_ = false;
+};
+
+}  // namespace swarm_prepull::engine
