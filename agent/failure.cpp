@@ -1,63 +1,14 @@
 #include "agent/failure.h"
 
-#include <algorithm>
-#include <cctype>
-#include <string>
-
 namespace swarm_prepull::agent {
-namespace {
-
-std::string lowercase(std::string_view text) {
-  std::string result(text);
-  std::transform(result.begin(), result.end(), result.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return result;
-}
-
-bool contains_any(const std::string& text, std::initializer_list<std::string_view> needles) {
-  return std::any_of(needles.begin(), needles.end(), [&](std::string_view needle) {
-    return text.find(needle) != std::string::npos;
-  });
-}
-
-}  // namespace
 
 bool is_permanent(Reason reason) {
   return reason == Reason::not_found || reason == Reason::unauthorized;
 }
 
 Reason classify_pull_failure(const engine::Error& error) {
-  using engine::engine_errc;
-  const std::string message = lowercase(error.message);
-  const auto code = static_cast<engine_errc>(error.code.value());
-  const bool ours = error.code.category() == engine::engine_category();
-
-  if (contains_any(message, {"no space left on device"})) return Reason::disk_full;
-  if (error.status == 429 ||
-      contains_any(message, {"toomanyrequests", "too many requests", "rate limit"})) {
-    return Reason::rate_limited;
-  }
-  if (error.status == 404 || (ours && code == engine_errc::not_found) ||
-      contains_any(message, {"manifest unknown", "not found", "repository does not exist",
-                             "no such image", "name unknown"})) {
-    return Reason::not_found;
-  }
-  if (error.status == 401 || error.status == 403 || (ours && code == engine_errc::unauthorized) ||
-      contains_any(message, {"unauthorized", "authentication required", "denied",
-                             "incorrect username or password", "no basic auth credentials"})) {
-    return Reason::unauthorized;
-  }
-  if ((ours && code == engine_errc::timeout) ||
-      contains_any(message, {"timeout", "timed out", "deadline exceeded"})) {
-    return Reason::timeout;
-  }
-  if ((ours && (code == engine_errc::connection_failed || code == engine_errc::connection_lost)) ||
-      contains_any(message, {"connection refused", "connection reset", "no such host", "dial tcp",
-                             "network is unreachable", "no route to host", "broken pipe",
-                             "unexpected eof", "server misbehaving", "tls: "})) {
-    return Reason::network;
-  }
-  return Reason::other;
+  return parse_failure_reason(engine::to_string(engine::classify_registry_failure(error)))
+      .value_or(Reason::other);
 }
 
 }  // namespace swarm_prepull::agent

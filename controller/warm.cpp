@@ -1,21 +1,15 @@
 #include "controller/warm.h"
 
 #include <algorithm>
-#include <cctype>
 #include <cstdio>
 #include <set>
+
+#include "engine/registry_failure.h"
 
 namespace swarm_prepull::controller {
 namespace {
 
 using reconcile::Error;
-
-bool contains_folded(std::string_view text, std::string_view needle) {
-  std::string lowered(text);
-  std::transform(lowered.begin(), lowered.end(), lowered.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return lowered.find(needle) != std::string::npos;
-}
 
 // FNV-1a, 64 bits: ids must not depend on the standard library's hash.
 std::uint64_t fnv1a(std::string_view text) {
@@ -30,33 +24,10 @@ std::uint64_t fnv1a(std::string_view text) {
 }  // namespace
 
 api::FailureReason resolve_failure_reason(const engine::Error& error) {
-  using engine::engine_errc;
-  const auto code = static_cast<engine_errc>(error.code.value());
-  const std::string_view message = error.message;
-  // The same reading of the engine's words as the agent's pull failures
-  // (agent/failure.h), restricted to what a manifest lookup can say.
-  if (error.status == 429 || contains_folded(message, "toomanyrequests") ||
-      contains_folded(message, "rate limit")) {
-    return api::FailureReason::rate_limited;
-  }
-  if (code == engine_errc::not_found || contains_folded(message, "manifest unknown") ||
-      contains_folded(message, "not found") || contains_folded(message, "does not exist")) {
-    return api::FailureReason::not_found;
-  }
-  if (code == engine_errc::unauthorized || contains_folded(message, "unauthorized") ||
-      contains_folded(message, "authentication required") || contains_folded(message, "denied")) {
-    return api::FailureReason::unauthorized;
-  }
-  if (code == engine_errc::timeout || contains_folded(message, "timeout") ||
-      contains_folded(message, "timed out")) {
-    return api::FailureReason::timeout;
-  }
-  if (code == engine_errc::connection_failed || code == engine_errc::connection_lost ||
-      contains_folded(message, "connection refused") || contains_folded(message, "no such host") ||
-      contains_folded(message, "dial tcp")) {
-    return api::FailureReason::network;
-  }
-  return api::FailureReason::other;
+  // The same reading of the engine's words as the agent's pull failures: a
+  // manifest lookup fails with the registry's own answers.
+  return api::parse_failure_reason(engine::to_string(engine::classify_registry_failure(error)))
+      .value_or(api::FailureReason::other);
 }
 
 bool is_final_resolve_failure(api::FailureReason reason) {

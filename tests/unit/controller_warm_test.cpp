@@ -282,6 +282,16 @@ TEST(WarmRequests, ClassifiesResolutionFailures) {
             api::FailureReason::not_found);
   EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::unauthorized, 401, "unauthorized")),
             api::FailureReason::unauthorized);
+  // What the sandbox's htpasswd registry made dockerd answer on GET /distribution
+  // without credentials, and with a wrong password.
+  EXPECT_EQ(resolve_failure_reason(engine_error(
+                engine_errc::server_error, 500,
+                "Head \"http://10.213.37.1:5001/v2/prepull/private/manifests/1\": no basic "
+                "auth credentials")),
+            api::FailureReason::unauthorized);
+  EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::unauthorized, 401,
+                                                "unauthorized: authentication required")),
+            api::FailureReason::unauthorized);
   EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::connection_failed, 0, "refused")),
             api::FailureReason::network);
   EXPECT_EQ(resolve_failure_reason(engine_error(engine_errc::server_error, 500, "toomanyrequests")),
