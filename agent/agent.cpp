@@ -278,8 +278,16 @@ net::awaitable<void> Agent::pull(std::string ref) {
       metrics_->pulls_success.Increment();
       metrics_->pull_duration.Observe(seconds);
     }
-    logger_->info("pull finished node={} image={} seconds={:.3f}{}{}", options_.node_id, ref,
-                  seconds, digest.empty() ? "" : " digest=", digest);
+    if (outcome.other_digest) {
+      logger_->info(
+          "pull finished node={} image={} seconds={:.3f}{}{}: the tag names other content than "
+          "the controller resolved, waiting for its next resolution, retry_in={:.1f}s",
+          options_.node_id, ref, seconds, digest.empty() ? "" : " digest=", digest,
+          std::chrono::duration<double>(outcome.retry_in).count());
+    } else {
+      logger_->info("pull finished node={} image={} seconds={:.3f}{}{}", options_.node_id, ref,
+                    seconds, digest.empty() ? "" : " digest=", digest);
+    }
   } else {
     if (metrics_ != nullptr) {
       metrics_->pulls_failure.Increment();

@@ -12,6 +12,19 @@ AgentState::AgentState(AgentStateOptions options, RandomSource& random)
 }
 
 namespace {
+// What the image list must hold for the entry to count present.
+std::string presence_key(const DesiredImage& entry) {
+  if (entry.digest.empty()) return entry.ref;
+  auto key = reconcile::tag_at_digest(entry.ref, entry.digest);
+  return key.empty() ? entry.ref : key;  // a pinned ref is its own digest
+}
+
+const DesiredImage* find_entry(const DesiredSet& set, std::string_view ref) {
+  const auto found = std::find_if(set.images.begin(), set.images.end(),
+                                  [&](const DesiredImage& entry) { return entry.ref == ref; });
+  return found == set.images.end() ? nullptr : &*found;
+}
+
 std::vector<std::string> refs_of(const DesiredSet& set) {
   std::vector<std::string> refs;
   refs.reserve(set.images.size());
@@ -44,10 +57,22 @@ void AgentState::cut_backoff_on_new_retry_epochs(const DesiredSet& set) {
   }
 }
 
+void AgentState::make_due_on_new_digests(const DesiredSet& set) {
+  for (const auto& entry : set.images) {
+    const auto* before = find_entry(desired_, entry.ref);
+    if (before == nullptr || before->digest == entry.digest) continue;
+    if (const auto record = records_.find(entry.ref); record != records_.end()) {
+      record->second.permanent = false;
+      record->second.retry_at = TimePoint{};
+    }
+  }
+}
+
 bool AgentState::set_desired(DesiredSet set) {
   const bool changed = set.images != desired_.images;
-  // Before desired_ moves on: the retry epochs are compared with the last set's.
+  // Before desired_ moves on: the retry epochs and digests are compared with the last set's.
   cut_backoff_on_new_retry_epochs(set);
+  make_due_on_new_digests(set);
   auto old_refs = refs_of(desired_);
   auto new_refs = refs_of(set);
   std::sort(old_refs.begin(), old_refs.end());
@@ -69,17 +94,20 @@ bool AgentState::set_credentials(std::uint64_t fingerprint) {
 }
 
 CheckCounts AgentState::observe_present(const std::unordered_set<std::string>& present) {
-  const auto refs = refs_of(desired_);
-  const auto missing = reconcile::missing_images(refs, present);
+  std::vector<std::string> keys;
+  keys.reserve(desired_.images.size());
+  for (const auto& entry : desired_.images) keys.push_back(presence_key(entry));
+  const auto missing = reconcile::missing_images(keys, present);
   const std::set<std::string> missing_set(missing.begin(), missing.end());
   present_.clear();
-  for (const auto& ref : refs) {
-    if (missing_set.count(ref) == 0) {
+  for (std::size_t i = 0; i < keys.size(); ++i) {
+    if (missing_set.count(keys[i]) == 0) {
+      const auto& ref = desired_.images[i].ref;
       present_.insert(ref);
       records_.erase(ref);  // present by any means (swarm pulled it): nothing failed any more
     }
   }
-  return {refs.size(), present_.size(), missing.size()};
+  return {keys.size(), present_.size(), missing.size()};
 }
 
 std::vector<std::string> AgentState::start_pulls(TimePoint now, double wall_now) {
@@ -100,14 +128,27 @@ PullOutcome AgentState::finish_pull(const std::string& ref, std::optional<PullFa
                                     const std::unordered_set<std::string>& present_after,
                                     TimePoint now) {
   in_flight_.erase(ref);
-  const bool desired = std::any_of(desired_.images.begin(), desired_.images.end(),
-                                   [&](const DesiredImage& entry) { return entry.ref == ref; });
+  const auto* entry = find_entry(desired_, ref);
+  const bool desired = entry != nullptr;
   if (!failure) {
-    if (reconcile::missing_images(std::vector<std::string>{ref}, present_after).empty()) {
+    const std::string key = entry != nullptr ? presence_key(*entry) : ref;
+    if (present_after.count(key) != 0) {
       records_.erase(ref);
       if (desired) present_.insert(ref);
       PullOutcome outcome;
       outcome.success = true;
+      return outcome;
+    }
+    if (key != ref && present_after.count(ref) != 0) {
+      // The pull got what the tag names now, which the controller has not
+      // resolved yet: waiting for its next set, not failed. Held back so that
+      // the wake after this pull does not start the same pull again at once.
+      Record& record = records_[ref];
+      record.last_failure.reset();
+      record.permanent = false;
+      PullOutcome outcome{.success = true, .other_digest = true};
+      outcome.retry_in = backoff_delay(options_.backoff, 1, *random_);
+      record.retry_at = now + outcome.retry_in;
       return outcome;
     }
     failure = PullFailure{Reason::other, std::string(pull_not_listed_message)};
@@ -151,6 +192,7 @@ std::vector<ImageStatus> AgentState::statuses() const {
     const auto record = records_.find(entry.ref);
     if (is_present(entry.ref)) {
       status.state = ImageState::present;
+      status.digest = entry.digest;
     } else if (const auto flight = in_flight_.find(entry.ref); flight != in_flight_.end()) {
       status.state = ImageState::pulling;
       status.since = flight->second;

@@ -47,7 +47,12 @@ struct PullOutcome {
   PullFailure failure;         // when !success
   std::uint32_t attempts = 0;  // failed attempts so far, this one included
   bool permanent = false;      // not retried until the set or the credentials change
-  Duration retry_in{0};        // when !success && !permanent
+  Duration retry_in{0};        // when !success && !permanent, or when other_digest
+  // success, but the tag names other content than the desired set's digest
+  // (it moved again at the registry since the controller resolved it): not a
+  // failure; pulled again after retry_in, or at once when the set's digest
+  // for it changes.
+  bool other_digest = false;
 };
 
 inline constexpr std::string_view pull_not_listed_message =
@@ -76,7 +81,10 @@ class AgentState {
   bool set_credentials(std::uint64_t fingerprint);
 
   // The image list (reconcile::present_refs of GET /images/json). Presence is
-  // decided by reconcile::missing_images: a pinned ref by digest, never by tag.
+  // decided by reconcile::missing_images: a pinned ref by digest, never by
+  // tag; a tag the set gives a digest only when its local image has that
+  // digest (reconcile::tag_at_digest), so a tag moved at the registry is
+  // pulled again.
   CheckCounts observe_present(const std::unordered_set<std::string>& present);
 
   // Pulls to start now: missing, granted (pull flag), not in flight, not in
@@ -114,6 +122,9 @@ class AgentState {
     TimePoint retry_at{};
   };
   bool is_present(const std::string& ref) const { return present_.count(ref) != 0; }
+  // A pull of an image whose digest the set changed (its tag moved) is due
+  // at once, whatever backoff or permanent failure the old content earned.
+  void make_due_on_new_digests(const DesiredSet& set);
   void clear_permanent();
   // The controller saw a registry answer again (api::DesiredImage::retry
   // moved): a pull of its image that failed with network or timeout is due

@@ -253,6 +253,7 @@ std::string encode(const DesiredSet& set) {
   for (const auto& image : set.images) {
     json entry = {{"ref", image.ref}, {"pull", image.pull}};
     if (image.retry != 0) entry["retry"] = image.retry;
+    if (!image.digest.empty()) entry["digest"] = image.digest;
     images.push_back(std::move(entry));
   }
   return dump({{"node_id", set.node_id},
@@ -285,6 +286,7 @@ Decoded<DesiredSet> decode_desired_set(std::string_view body) {
     }
     if (auto error = get_bool(item, "pull", where, image.pull)) return *error;
     if (auto error = get_unsigned(item, "retry", where, image.retry)) return *error;
+    if (auto error = get_string(item, "digest", where, image.digest)) return *error;
     set.images.push_back(std::move(image));
   }
   return set;
@@ -301,6 +303,7 @@ std::string encode(const StatusReport& report) {
     if (status.attempts != 0) image["attempts"] = status.attempts;
     // NaN and infinities would be written as null, which no decoder takes.
     if (status.since != 0 && std::isfinite(status.since)) image["since"] = status.since;
+    if (!status.digest.empty()) image["digest"] = status.digest;
     images.push_back(std::move(image));
   }
   return dump(
@@ -345,6 +348,7 @@ Decoded<StatusReport> decode_status_report(std::string_view body) {
     if (auto error = get_string(item, "message", where, status.message)) return *error;
     if (auto error = get_unsigned(item, "attempts", where, status.attempts)) return *error;
     if (auto error = get_number(item, "since", where, status.since)) return *error;
+    if (auto error = get_string(item, "digest", where, status.digest)) return *error;
     report.images.push_back(std::move(status));
   }
   if (const auto agent = document.find("agent"); agent != document.end()) {
@@ -527,11 +531,16 @@ std::string encode(const ImagesListing& listing) {
                           {"message", failure.message},
                           {"stage", to_string(failure.stage)}});
     }
-    images.push_back({{"ref", image.ref},
-                      {"nodes_desired", image.nodes_desired},
-                      {"nodes_present", image.nodes_present},
-                      {"nodes", std::move(nodes)},
-                      {"failures", std::move(failures)}});
+    json entry = {{"ref", image.ref},
+                  {"nodes_desired", image.nodes_desired},
+                  {"nodes_present", image.nodes_present},
+                  {"nodes", std::move(nodes)},
+                  {"failures", std::move(failures)}};
+    if (!image.digest.empty()) entry["digest"] = image.digest;
+    if (image.resolved_at != 0 && std::isfinite(image.resolved_at)) {
+      entry["resolved_at"] = image.resolved_at;
+    }
+    images.push_back(std::move(entry));
   }
   return dump({{"generation", listing.generation}, {"images", std::move(images)}});
 }
@@ -607,6 +616,8 @@ Decoded<ImagesListing> decode_images_listing(std::string_view body) {
       }
       image.failures.push_back(std::move(failure));
     }
+    if (auto error = get_string(item, "digest", where, image.digest)) return *error;
+    if (auto error = get_number(item, "resolved_at", where, image.resolved_at)) return *error;
     listing.images.push_back(std::move(image));
   }
   return listing;

@@ -85,6 +85,12 @@ struct DesiredImage {
   // retries at once a pull of it that failed with network or timeout,
   // instead of waiting out its backoff. 0: never.
   std::uint64_t retry = 0;
+  // For a ref by tag (no digest): the digest the controller last resolved the
+  // tag to at the registry. The agent counts the tag present only while its
+  // local image of that tag lists name@digest in RepoDigests, and pulls the tag
+  // again otherwise (the tag moved). Empty: unknown, any local image of the
+  // tag counts. Left out of the JSON when empty.
+  std::string digest{};
   bool operator==(const DesiredImage&) const = default;
 };
 
@@ -110,6 +116,11 @@ struct ImageStatus {
   std::string message{};                        // the last failure's, when there is one
   std::uint64_t attempts = 0;                   // failed pulls since the last success
   double since = 0;                             // pulling: unix time the pull started
+  // present, for a tag the desired set gave a digest: the digest the local
+  // image of the tag was found to have (DesiredImage::digest). The controller
+  // counts the tag present only while this is the digest it expects; empty
+  // (an agent that predates digests) counts as any.
+  std::string digest{};
   bool operator==(const ImageStatus&) const = default;
 };
 
@@ -121,8 +132,8 @@ struct StatusReport {
   bool operator==(const StatusReport&) const = default;
 };
 
-// `reason` is written for failed images only; `message`, `attempts` and
-// `since` when they are not empty or zero.
+// `reason` is written for failed images only; `message`, `attempts`,
+// `since` and `digest` when they are not empty or zero.
 std::string encode(const StatusReport& report);
 // `images` is required, each with a non-empty, distinct `ref` and a known
 // `state`; `reason` is required for a failed image and ignored otherwise.
@@ -220,6 +231,10 @@ struct ListedImage {
   std::uint64_t nodes_present = 0;
   std::vector<ListedNode> nodes{};  // where it is desired and not present yet
   std::vector<ListedFailure> failures{};
+  // For a ref by tag: the digest the manager's engine last resolved the tag
+  // to, and when (unix time, seconds); empty and 0 before any resolution.
+  std::string digest{};
+  double resolved_at = 0;
   bool operator==(const ListedImage&) const = default;
 };
 

@@ -688,12 +688,33 @@ std::unordered_set<std::string> present_refs(const std::vector<Image>& present) 
       auto reference = parse_reference(tag);
       if (reference && reference->digest.empty()) refs.insert(reference->canonical());
     }
+    std::vector<Reference> digests;
     for (const std::string& digest : image.repo_digests) {
       auto reference = parse_reference(digest);
-      if (reference && !reference->digest.empty()) refs.insert(reference->canonical());
+      if (reference && !reference->digest.empty()) {
+        refs.insert(reference->canonical());
+        digests.push_back(std::move(reference).value());
+      }
+    }
+    // A tag moved at the registry still names the old content here until
+    // pulled again: only the pair on one image says which content it names.
+    for (const std::string& tag : image.repo_tags) {
+      auto reference = parse_reference(tag);
+      if (!reference || !reference->digest.empty()) continue;
+      for (const Reference& pinned : digests) {
+        if (pinned.name() == reference->name()) {
+          refs.insert(reference->canonical() + "@" + pinned.digest);
+        }
+      }
     }
   }
   return refs;
+}
+
+std::string tag_at_digest(std::string_view tag_ref, std::string_view digest) {
+  auto reference = parse_reference(tag_ref);
+  if (!reference || !reference->digest.empty()) return {};
+  return reference->canonical() + "@" + std::string(digest);
 }
 
 std::vector<std::string> missing_images(const std::vector<std::string>& desired,

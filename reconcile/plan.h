@@ -100,8 +100,16 @@ const NodePlan* find_node(const Plan& plan, std::string_view node_id);
 // What a node holds (GET /images/json), as canonical references: "name:tag"
 // for each RepoTags entry and "name@digest" for each RepoDigests entry, each
 // normalized with parse_reference (engines list "redis:latest"); entries that
-// do not parse ("<none>:<none>") are left out.
+// do not parse ("<none>:<none>") are left out. Also, for each image, a
+// tag_at_digest key for each of its tags paired with each RepoDigests entry
+// of the same repository: which content a tag names on this node.
 std::unordered_set<std::string> present_refs(const std::vector<Image>& present);
+
+// The present_refs key of a tag (a canonical ref without digest) whose local
+// image was pulled as `digest`: "name:tag@digest". Not a reference swarm
+// stores (canonical() drops the tag of a pinned ref); only a presence key.
+// "" when `tag_ref` does not parse or holds a digest.
+std::string tag_at_digest(std::string_view tag_ref, std::string_view digest);
 
 // The desired canonical refs that `present` lacks, in the order given. A tag
 // is present when some image lists it in RepoTags. A digest-pinned ref

@@ -73,6 +73,68 @@ TEST_F(AgentStateTest, PinnedRefIsPresentByDigestNotByTag) {
   EXPECT_THAT(state_.start_pulls(t0_, 0), IsEmpty());
 }
 
+const std::string digest_a = "sha256:" + std::string(64, 'a');
+const std::string digest_b = "sha256:" + std::string(64, 'b');
+const std::string digest_c = "sha256:" + std::string(64, 'c');
+
+// Tags that move: a tag the controller resolved counts only with that content.
+TEST_F(AgentStateTest, TagWithADigestIsPresentOnlyWithThatContent) {
+  state_.set_desired(set_of(1, {{.ref = small, .digest = digest_a}}));
+  // The tag is here, but its image was pulled as another digest.
+  EXPECT_EQ(state_.observe_present({small, reconcile::tag_at_digest(small, digest_b)}).missing, 1u);
+  ASSERT_THAT(state_.start_pulls(t0_, 0), ElementsAre(small));  // by tag, as swarm runs it
+  EXPECT_TRUE(
+      state_
+          .finish_pull(small, std::nullopt, {small, reconcile::tag_at_digest(small, digest_a)}, t0_)
+          .success);
+  const auto status = state_.statuses().at(0);
+  EXPECT_EQ(status.state, ImageState::present);
+  EXPECT_EQ(status.digest, digest_a);  // what the controller's readiness checks
+  // Without a digest any image of the tag counts, and none is reported.
+  state_.set_desired(set_of(2, {{.ref = small}}));
+  EXPECT_EQ(state_.observe_present({small}).present, 1u);
+  EXPECT_EQ(state_.statuses().at(0).digest, "");
+}
+
+TEST_F(AgentStateTest, AMovedTagIsPulledAtOnceAndAnotherMoveIsNoFailure) {
+  state_.set_desired(set_of(1, {{.ref = small, .digest = digest_a}}));
+  const std::unordered_set<std::string> held_a = {small, reconcile::tag_at_digest(small, digest_a)};
+  ASSERT_EQ(state_.observe_present(held_a).present, 1u);
+  // The controller resolved the tag to b: pulled now, no backoff from the success before.
+  EXPECT_TRUE(state_.set_desired(set_of(2, {{.ref = small, .digest = digest_b}})));
+  EXPECT_EQ(state_.observe_present(held_a).missing, 1u);
+  ASSERT_THAT(state_.start_pulls(t0_, 0), ElementsAre(small));
+  // Meanwhile it moved again, to c: the pull got c. Not a failure, and not
+  // pulled again at once (the pull's own wake would repeat it in a loop).
+  const auto outcome = state_.finish_pull(small, std::nullopt,
+                                          {small, reconcile::tag_at_digest(small, digest_c)}, t0_);
+  EXPECT_TRUE(outcome.success);
+  EXPECT_TRUE(outcome.other_digest);
+  EXPECT_GT(outcome.retry_in, 0ms);
+  EXPECT_EQ(state_.statuses().at(0).state, ImageState::waiting);
+  EXPECT_EQ(state_.statuses().at(0).attempts, 0u);
+  EXPECT_THAT(state_.start_pulls(t0_, 0), IsEmpty());
+  ASSERT_TRUE(state_.next_retry(t0_));
+  EXPECT_EQ(*state_.next_retry(t0_), t0_ + outcome.retry_in);
+  // The controller catches up with c: present, nothing failed.
+  EXPECT_TRUE(state_.set_desired(set_of(3, {{.ref = small, .digest = digest_c}})));
+  EXPECT_EQ(state_.observe_present({small, reconcile::tag_at_digest(small, digest_c)}).present, 1u);
+  EXPECT_EQ(state_.statuses().at(0).state, ImageState::present);
+}
+
+TEST_F(AgentStateTest, ANewDigestEndsTheBackoffOfTheOldContent) {
+  state_.set_desired(set_of(1, {{.ref = small, .digest = digest_a}}));
+  state_.observe_present(none_);
+  ASSERT_THAT(state_.start_pulls(t0_, 0), ElementsAre(small));
+  EXPECT_TRUE(
+      state_.finish_pull(small, PullFailure{Reason::not_found, "manifest unknown"}, none_, t0_)
+          .permanent);
+  EXPECT_THAT(state_.start_pulls(t0_, 0), IsEmpty());
+  // The registry has the tag again, as other content: tried at once.
+  state_.set_desired(set_of(2, {{.ref = small, .digest = digest_b}}));
+  EXPECT_THAT(state_.start_pulls(t0_, 0), ElementsAre(small));
+}
+
 TEST_F(AgentStateTest, PullFlagFalseHoldsTheImageAsWaiting) {
   state_.set_desired(set_of(1, {{small, false}, {medium, true}}));
   state_.observe_present(none_);

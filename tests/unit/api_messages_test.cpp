@@ -103,6 +103,41 @@ TEST(ApiRoundTrip, StatusReportWithEveryStateAndEveryReason) {
   expect_round_trip(StatusReport{}, decode_status_report);
 }
 
+// A tag's expected digest (tags that move) travels only when known: a set or
+// a report without it reads as before, so agents and controllers of either
+// version understand each other.
+TEST(ApiRoundTrip, TagDigestOnlyWhenKnown) {
+  const std::string digest = "sha256:" + std::string(64, 'b');
+  const DesiredSet with{
+      .generation = 5,
+      .images = {{.ref = "10.0.0.1:5000/a:1", .digest = digest}, {.ref = "10.0.0.1:5000/b:2"}}};
+  expect_round_trip(with, decode_desired_set);
+  const auto body = json::parse(encode(with));
+  EXPECT_EQ(body["images"][0]["digest"], digest);
+  EXPECT_FALSE(body["images"][1].contains("digest"));
+  const auto old = decode_desired_set(
+      R"({"generation": 5, "images": [{"ref": "10.0.0.1:5000/a:1", "pull": true}]})");
+  ASSERT_TRUE(old) << old.error().to_string();
+  EXPECT_EQ(old->images.at(0).digest, "");
+
+  const StatusReport report{
+      .generation = 5,
+      .images = {{.ref = "10.0.0.1:5000/a:1", .state = ImageState::present, .digest = digest},
+                 {.ref = "10.0.0.1:5000/b:2", .state = ImageState::present}}};
+  expect_round_trip(report, decode_status_report);
+  EXPECT_FALSE(json::parse(encode(report))["images"][1].contains("digest"));
+
+  ImagesListing listing{
+      .generation = 5,
+      .images = {{.ref = "10.0.0.1:5000/a:1", .digest = digest, .resolved_at = 1732451234.5},
+                 {.ref = "10.0.0.1:5000/b:2"}}};
+  expect_round_trip(listing, decode_images_listing);
+  const auto listed = json::parse(encode(listing));
+  EXPECT_EQ(listed["images"][0]["resolved_at"], 1732451234.5);
+  EXPECT_FALSE(listed["images"][1].contains("digest"));
+  EXPECT_FALSE(listed["images"][1].contains("resolved_at"));
+}
+
 TEST(ApiRoundTrip, WarmRequest) {
   expect_round_trip(WarmRequest{.images = {"docker.io/library/redis:7"}}, decode_warm_request);
   for (const auto ttl :
@@ -204,6 +239,8 @@ TEST(ApiMalformed, DesiredSetNamesTheField) {
            "images[0].pull: expected a boolean"},
           {R"({"generation": 1, "images": [{"ref": "a", "retry": -1}]})",
            "images[0].retry: expected a non-negative integer"},
+          {R"({"generation": 1, "images": [{"ref": "a:1", "digest": 7}]})",
+           "images[0].digest: expected a string"},
           {R"({"generation": 1, "images": [{"ref": "a"}, {"ref": "a"}]})",
            "images[1].ref: 'a' listed twice"},
       });

@@ -615,6 +615,23 @@ TEST(MissingImages, NoneEntriesAreIgnored) {
   EXPECT_THAT(missing_images({redis}, present), ElementsAre(redis));
 }
 
+// Tags that move: which content a tag names on a node is the pair of a
+// RepoTags and a RepoDigests entry of the same repository on one image.
+TEST(MissingImages, TagAtDigestIsTheTagsImageDigest) {
+  const std::string at_a = tag_at_digest("docker.io/library/nginx:1.25", digest_a);
+  const std::string at_b = tag_at_digest("docker.io/library/nginx:1.25", digest_b);
+  EXPECT_EQ(at_a, "docker.io/library/nginx:1.25@" + digest_a);
+  // After the tag moved to b: the old image keeps its digest, not the tag.
+  const std::vector<Image> moved = {held({}, {"nginx@" + digest_a}),
+                                    held({"nginx:1.25"}, {"nginx@" + digest_b})};
+  EXPECT_THAT(missing_images({at_a, at_b}, moved), ElementsAre(at_a));
+  // A digest of another repository on the same image names nothing here.
+  EXPECT_THAT(missing_images({at_a}, {held({"nginx:1.25"}, {"other/nginx@" + digest_a})}),
+              ElementsAre(at_a));
+  EXPECT_EQ(tag_at_digest("docker.io/library/nginx@" + digest_a, digest_a), "");
+  EXPECT_EQ(tag_at_digest("Not A Ref", digest_a), "");
+}
+
 TEST(MissingImages, KeepsTheDesiredOrder) {
   EXPECT_THAT(missing_images({"docker.io/library/b:1", redis, "docker.io/library/a:1"},
                              {held({"redis"}, {})}),
