@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/client.h"
+#include "engine/registry_auth.h"
 #include "reconcile/reference.h"
 #include "tests/integration/node_engines.h"
 #include "tests/integration/processes.h"
@@ -68,13 +69,14 @@ class ProcessSwarmTest : public ::testing::Test {
     return "http://127.0.0.1:" + std::to_string(controller_port_);
   }
 
-  void start_controller() {
-    controller_ = Process::start(
-        {"controller", "--listen", "127.0.0.1:" + std::to_string(controller_port_), "--token-file",
-         token_file_, "--host", manager().docker_host, "--resync-interval", "5s",
-         // The agents here are processes on the host, not swarm tasks.
-         "--report-binding", "none"},
-        dir_ + "/controller.log");
+  void start_controller(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {
+        "controller", "--listen", "127.0.0.1:" + std::to_string(controller_port_), "--token-file",
+        token_file_, "--host", manager().docker_host, "--resync-interval", "5s",
+        // The agents here are processes on the host, not swarm tasks.
+        "--report-binding", "none"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    controller_ = Process::start(args, dir_ + "/controller.log");
   }
 
   // The controller answering /healthz (within a generous deadline).
@@ -87,7 +89,8 @@ class ProcessSwarmTest : public ::testing::Test {
   // The agent of box_->nodes[node], serving metrics on a port of its choice
   // (Process::port tells it), logging to agent-<index>.log; no --token-file
   // when `token_file` is empty.
-  Process start_agent(std::size_t node, const std::string& token_file, int index) {
+  Process start_agent(std::size_t node, const std::string& token_file, int index,
+                      const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args = {"agent",
                                      "--node-id",
                                      node_ids_[node],
@@ -107,10 +110,32 @@ class ProcessSwarmTest : public ::testing::Test {
       args.push_back("--token-file");
       args.push_back(token_file);
     }
+    args.insert(args.end(), extra.begin(), extra.end());
     return Process::start(args, dir_ + "/agent-" + std::to_string(index) + ".log");
   }
 
   std::string token() const { return trim(read_text(token_file_)); }
+
+  struct WaitResult {
+    int status = -1;
+    double seconds = 0;
+    std::string output;  // stdout and stderr
+  };
+
+  // `swarm-prepull wait ARGS` against this controller, as a process.
+  WaitResult run_wait(const std::vector<std::string>& args) {
+    std::vector<std::string> all = {"wait",      "--controller", controller_url(), "--token-file",
+                                    token_file_, "--interval",   "200ms"};
+    all.insert(all.end(), args.begin(), args.end());
+    const std::string log = dir_ + "/wait-" + std::to_string(++waits_) + ".log";
+    const auto started = ProcessClock::now();
+    auto process = Process::start(all, log);
+    WaitResult result;
+    result.status = process.wait_exit(std::chrono::seconds(120));
+    result.seconds = seconds_since(started);
+    result.output = read_text(log);
+    return result;
+  }
 
   // agents_[node]'s /metrics ("" while it does not answer).
   std::string metrics_of(std::size_t node) {
@@ -141,19 +166,24 @@ class ProcessSwarmTest : public ::testing::Test {
   // A service that wants `image` on every node without running anything
   // there (0 replicas: swarm itself pulls nothing, so whatever arrives was
   // pre-pulled); removed at the end.
-  std::string create_service(const std::string& role, const std::string& image) {
+  // `flags` go to `docker service create`; `environment` before the docker
+  // command (DOCKER_CONFIG=... with --with-registry-auth).
+  std::string create_service(const std::string& role, const std::string& image,
+                             const std::string& flags = "", const std::string& environment = "") {
     const std::string service = name_ + "-" + role + "-" + std::to_string(::getpid());
     services_.push_back(service);
-    const auto created = run_command(
-        docker(manager().docker_host, "service create --detach --quiet --replicas 0 --name " +
-                                          service + " " + image + " sleep 1"));
+    const auto created =
+        run_command(environment + docker(manager().docker_host,
+                                         "service create --detach --quiet --replicas 0 " + flags +
+                                             " --name " + service + " " + image + " sleep 1"));
     EXPECT_EQ(created.status, 0) << created.output;
     return service;
   }
 
   // name@digest as the manager's engine resolves the tag: what nodes get.
-  std::string pinned(const std::string& image) {
-    auto distribution = engine::run_blocking(engines_[0].distribution(image));
+  // `registry_auth`: an X-Registry-Auth value, for a private registry.
+  std::string pinned(const std::string& image, const std::string& registry_auth = "") {
+    auto distribution = engine::run_blocking(engines_[0].distribution(image, registry_auth));
     EXPECT_TRUE(distribution) << distribution.error().to_string();
     auto reference = reconcile::parse_reference(image).value();
     reference.digest = distribution ? distribution->digest : "";
@@ -164,20 +194,39 @@ class ProcessSwarmTest : public ::testing::Test {
   // swarm-prepull stack that keeps the seeded images warm): `mib` MiB of fresh
   // random data, built and pushed through the manager, then removed there, so
   // no node holds it. Removed from every node again at the end.
-  std::string fresh_image(int mib = 8) {
+  std::string fresh_image(int mib = 8) { return fresh_image_in(box_->registry, "", "", mib); }
+
+  // The same in the registry that checks credentials, pushed with them.
+  std::string fresh_private_image(int mib = 1) {
+    return fresh_image_in(box_->private_registry,
+                          "DOCKER_CONFIG='" + box_->private_docker_config + "' ",
+                          private_registry_auth(), mib);
+  }
+
+  // The X-Registry-Auth value of the sandbox's private registry credentials.
+  std::string private_registry_auth() const {
+    auto config =
+        engine::parse_docker_config(read_text(box_->private_docker_config + "/config.json"));
+    EXPECT_TRUE(config) << config.error().message;
+    return config ? engine::registry_auth_header(*config, box_->private_registry) : "";
+  }
+
+  std::string fresh_image_in(const std::string& registry, const std::string& environment,
+                             const std::string& registry_auth, int mib) {
     const std::string context = dir_ + "/image-" + std::to_string(++images_);
-    const std::string image = box_->registry + "/prepull/" + name_ + ":" +
-                              std::to_string(::getpid()) + "-" + std::to_string(images_);
+    const std::string image = registry + "/prepull/" + name_ + ":" + std::to_string(::getpid()) +
+                              "-" + std::to_string(images_);
     run_command("mkdir -p " + context + " && head -c " + std::to_string(mib) + "M /dev/urandom > " +
                 context + "/blob && printf 'FROM scratch\\nCOPY blob /blob\\n' > " + context +
                 "/Dockerfile");
     const auto built =
         run_command(docker(manager().docker_host, "build -q -t " + image + " " + context));
     EXPECT_EQ(built.status, 0) << built.output;
-    const auto pushed = run_command(docker(manager().docker_host, "push -q " + image));
+    const auto pushed =
+        run_command(environment + docker(manager().docker_host, "push -q " + image));
     EXPECT_EQ(pushed.status, 0) << pushed.output;
     run_command("rm -rf " + context);
-    const std::string ref = pinned(image);
+    const std::string ref = pinned(image, registry_auth);
     engines_.remove_everywhere(image);
     pulled_.push_back(ref);
     for (std::size_t node = 0; node < engines_.size(); ++node) {
@@ -194,6 +243,7 @@ class ProcessSwarmTest : public ::testing::Test {
   std::vector<std::string> pulled_;    // removed from every node at the end
   std::vector<std::string> services_;  // removed at the end
   int images_ = 0;                     // fresh images made so far
+  int waits_ = 0;                      // wait processes run so far (their logs' names)
   Process controller_;
   std::vector<Process> agents_;
 };

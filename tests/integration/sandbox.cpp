@@ -34,8 +34,18 @@ std::unique_ptr<Sandbox> load() {
   result->dir = dir;
   result->registry = values["SANDBOX_REGISTRY"];
   result->missing_image = values["SANDBOX_MISSING_IMAGE"];
-  std::istringstream images(values["SANDBOX_IMAGES"]);
-  for (std::string image; images >> image;) result->images.push_back(image);
+  const auto words = [&](const std::string& name) {
+    std::vector<std::string> list;
+    std::istringstream text(values[name]);
+    for (std::string word; text >> word;) list.push_back(word);
+    return list;
+  };
+  result->images = words("SANDBOX_IMAGES");
+  result->private_registry = values["SANDBOX_PRIVATE_REGISTRY"];
+  result->private_images = words("SANDBOX_PRIVATE_IMAGES");
+  result->private_user = values["SANDBOX_PRIVATE_USER"];
+  result->private_password_file = values["SANDBOX_PRIVATE_PASSWORD_FILE"];
+  result->private_docker_config = values["SANDBOX_PRIVATE_DOCKER_CONFIG"];
   const int count = std::atoi(values["SANDBOX_NODES"].c_str());
   for (int i = 1; i <= count; ++i) {
     const std::string prefix = "SANDBOX_NODE_" + std::to_string(i) + "_";

@@ -19,6 +19,14 @@ struct Sandbox {
   std::string missing_image;        // a reference whose tag the registry does not hold
   std::vector<std::string> images;  // seeded references, all pullable
   std::vector<SandboxNode> nodes;   // nodes[0] is the manager
+  // The registry that checks credentials (htpasswd): its host:port, seeded
+  // references, user, the file holding its password, and a DOCKER_CONFIG
+  // folder whose config.json has the credentials.
+  std::string private_registry;
+  std::vector<std::string> private_images;
+  std::string private_user;
+  std::string private_password_file;
+  std::string private_docker_config;
 };
 
 // The sandbox described by $SWARM_PREPULL_SANDBOX_DIR/env (default

@@ -19,12 +19,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-struct WaitResult {
-  int status = -1;
-  double seconds = 0;
-  std::string output;  // stdout and stderr
-};
-
 class WaitTest : public ProcessSwarmTest {
  protected:
   void SetUp() override { set_up("wait-test"); }
@@ -41,21 +35,7 @@ class WaitTest : public ProcessSwarmTest {
     })) << read_text(controller_.log);
   }
 
-  WaitResult wait(const std::vector<std::string>& args) {
-    std::vector<std::string> all = {"wait",      "--controller", controller_url(), "--token-file",
-                                    token_file_, "--interval",   "200ms"};
-    all.insert(all.end(), args.begin(), args.end());
-    const std::string log = dir_ + "/wait-" + std::to_string(++waits_) + ".log";
-    const auto started = ProcessClock::now();
-    auto process = Process::start(all, log);
-    WaitResult result;
-    result.status = process.wait_exit(120s);
-    result.seconds = seconds_since(started);
-    result.output = read_text(log);
-    return result;
-  }
-
-  int waits_ = 0;
+  WaitResult wait(const std::vector<std::string>& args) { return run_wait(args); }
 };
 
 TEST_F(WaitTest, ReturnsOnceAFreshImageIsOnEveryNode) {
