@@ -34,6 +34,11 @@ std::vector<OptionSpec> controller_option_specs() {
        .value_name = "DURATION",
        .help = "full reconcile period, whatever the events say (e.g. 30s, 2m)",
        .default_value = "30s"},
+      {.name = "tag-refresh-interval",
+       .value_name = "PERIOD",
+       .help = "how often desired tags without a digest are resolved again at the registry, so "
+               "that every node follows a tag that moved; 0 or off: never",
+       .default_value = "5m"},
       {.name = "max-parallel-node-pulls",
        .value_name = "N",
        .help = "at most N nodes pull the same image at once; 0: no cap",
@@ -94,6 +99,16 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
   auto resync = duration("resync-interval");
   if (!resync) return resync.error();
   result.resync_interval = *resync;
+  if (const std::string refresh = options.get("tag-refresh-interval"); refresh == "off") {
+    result.tag_refresh_interval = std::chrono::milliseconds(0);
+  } else {
+    const auto value = api::parse_duration(refresh);
+    if (!value || value->count() < 0) {
+      return Error{"--tag-refresh-interval: expected a duration (5m, 30s) or 0 or off, got '" +
+                   refresh + "'"};
+    }
+    result.tag_refresh_interval = *value;
+  }
   auto stale = duration("agent-stale-after");
   if (!stale) return stale.error();
   result.agent_stale_after = *stale;

@@ -31,6 +31,12 @@ std::int64_t unix_now_nano() {
       .count();
 }
 
+std::uint64_t wall_ms_now() {
+  return static_cast<std::uint64_t>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                        std::chrono::system_clock::now().time_since_epoch())
+                                        .count());
+}
+
 std::optional<std::uint64_t> parse_unsigned(std::string_view text) {
   std::uint64_t value = 0;
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
@@ -115,11 +121,15 @@ net::ip::tcp::endpoint Controller::start() {
        {&Controller::reconcile_loop, &Controller::events_loop, &Controller::agents_loop}) {
     spawn((this->*loop)());
   }
+  if (options_.tag_refresh_interval.count() > 0) spawn(tag_refresh_loop());
   logger_->info(
       "controller listening address={}:{} resync_interval={}ms "
-      "max_parallel_node_pulls={} agent_stale_after={}ms",
+      "max_parallel_node_pulls={} agent_stale_after={}ms tag_refresh_interval={}",
       bound.address().to_string(), bound.port(), options_.resync_interval.count(),
-      options_.max_parallel_node_pulls, options_.agent_stale_after.count());
+      options_.max_parallel_node_pulls, options_.agent_stale_after.count(),
+      options_.tag_refresh_interval.count() > 0
+          ? std::to_string(options_.tag_refresh_interval.count()) + "ms"
+          : std::string("off"));
   return bound;
 }
 
@@ -340,6 +350,7 @@ std::optional<std::string> Controller::report_refusal(const std::string& node_id
 
 Changes Controller::apply_snapshot(reconcile::Snapshot snapshot) {
   snapshot_ = std::move(snapshot);
+  metrics_.services_unpinned.Set(static_cast<double>(unpinned_services(snapshot_->services)));
   return republish();
 }
 
@@ -421,6 +432,88 @@ net::awaitable<void> Controller::agents_loop() {
   }
 }
 
+net::awaitable<void> Controller::tag_refresh_loop() {
+  for (;;) {
+    // Until the first plan there is no tag to resolve; then one refresh per
+    // interval, the first at once (it is not a change: it learns the digests).
+    auto next = Clock::now() +
+                std::min<Clock::duration>(options_.tag_refresh_interval, std::chrono::seconds(1));
+    if (state_.has_plan()) {
+      co_await refresh_tags();
+      next = Clock::now() + options_.tag_refresh_interval;
+    }
+    const bool running = co_await sleep_until(next);
+    if (!running) break;
+  }
+}
+
+net::awaitable<void> Controller::refresh_tags() {
+  if (stopping_ || !state_.has_plan()) co_return;
+  const auto refs = floating_refs(state_.plan());
+  tag_digests_.retain(refs);
+  std::size_t changed = 0, failed = 0;
+  if (!refs.empty()) {
+    const auto started = Clock::now();
+    auto resolved = co_await resolve_all(refs);
+    if (stopping_) co_return;
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      const auto& result = resolved[i];
+      if (result) {
+        changed += note_tag_digest(refs[i], result->digest) ? 1 : 0;
+        continue;
+      }
+      ++failed;
+      // Once per failing streak, not once per refresh while the registry is away.
+      if (tag_digests_.record_failure(refs[i])) {
+        const auto* known = tag_digests_.find(refs[i]);
+        logger_->warn(
+            "tag not resolved, nodes keep its last known digest image={} digest={} reason={}: {}",
+            refs[i], known != nullptr ? known->digest : std::string("none"),
+            api::to_string(resolve_failure_reason(result.error())), result.error().to_string());
+      }
+    }
+    logger_->debug("tags refreshed tags={} changed={} failed={} took_ms={:.1f}", refs.size(),
+                   changed, failed,
+                   std::chrono::duration<double, std::milli>(Clock::now() - started).count());
+  }
+  publish_tag_digests();
+}
+
+bool Controller::note_tag_digest(const std::string& ref, const std::string& digest) {
+  // A digest that would not parse with the name is the engine's error, not a move.
+  const auto pinned = reconcile::parse_reference(ref + "@" + digest);
+  if (!pinned || pinned->digest != digest) {
+    if (tag_digests_.record_failure(ref)) {
+      logger_->warn(
+          "tag not resolved, the engine answered a digest that is not one image={} "
+          "digest={}",
+          ref, api::printable(digest));
+    }
+    return false;
+  }
+  const auto* known = tag_digests_.find(ref);
+  const std::string previous = known != nullptr ? known->digest : std::string();
+  switch (tag_digests_.record(ref, digest, wall_ms_now())) {
+    case TagOutcome::moved:
+      metrics_.tag_digest_changes.Increment();
+      logger_->info("tag moved image={} from={} to={}: nodes pull it again", ref, previous, digest);
+      return true;
+    case TagOutcome::first:
+      logger_->debug("tag resolved image={} digest={}", ref, digest);
+      return true;
+    case TagOutcome::unchanged:
+      break;
+  }
+  return false;
+}
+
+void Controller::publish_tag_digests() {
+  const auto changes = state_.set_tag_digests(tag_digests_.digests());
+  apply(changes);
+  // Which reports count present depends on the digests.
+  if (!changes.bumped_nodes.empty()) update_readiness_metrics();
+}
+
 void Controller::probe_registries() {
   if (stopping_ || !state_.has_plan()) return;
   for (auto& [registry, ref] : registry_recovery_.due(state_.registries_failing(), Clock::now())) {
@@ -497,6 +590,12 @@ net::awaitable<http::Response> Controller::get_images(const http::RequestContext
                                    "no reconcile has completed yet");
   }
   auto listing = state_.images(warm_.failures());
+  for (auto& image : listing.images) {
+    if (const auto* tag = tag_digests_.find(image.ref)) {
+      image.digest = tag->digest;
+      image.resolved_at = static_cast<double>(tag->resolved_at_ms) / 1000.0;
+    }
+  }
   // `wait` names the nodes it waits for and why, when the controller knows.
   const auto now = Clock::now();
   std::map<std::string, std::string> notes;
@@ -662,11 +761,14 @@ net::awaitable<http::Response> Controller::post_warm(const http::RequestContext&
   std::vector<WarmImage> images;
   api::WarmAnswer answer;
   std::size_t failed = 0;
+  bool tags_changed = false;
   for (std::size_t i = 0; i < warm->images.size(); ++i) {
     const std::string& ref = warm->images[i];
     api::WarmImage item{.ref = ref};
     if (auto& result = resolved[i]) {
       auto reference = reconcile::parse_reference(ref).value();
+      // A `wait` on a tag that services also name refreshes it for them too.
+      if (reference.digest.empty()) tags_changed |= note_tag_digest(ref, result->digest);
       reference.digest = result->digest;
       auto pinned = reconcile::parse_reference(reference.canonical());
       // A digest the engine made up would not parse: keep the tag then.
@@ -701,6 +803,7 @@ net::awaitable<http::Response> Controller::post_warm(const http::RequestContext&
   if (!id) {
     co_return http::error_response(request, http::status::too_many_requests, id.error().message);
   }
+  if (tags_changed) publish_tag_digests();
   republish();
   update_readiness_metrics();
 

@@ -24,6 +24,7 @@
 #include "controller/registry_recovery.h"
 #include "controller/report_binding.h"
 #include "controller/state.h"
+#include "controller/tag_refresh.h"
 #include "controller/warm.h"
 #include "engine/client.h"
 #include "engine/registry_auth.h"
@@ -63,6 +64,10 @@ struct ControllerOptions {
   // resolve asks (re-read when it changes); empty: anonymous.
   std::string registry_auth_file;
   std::chrono::milliseconds resolve_timeout{std::chrono::seconds(10)};
+  // How often the desired tags without a digest are resolved again, so that
+  // nodes follow a tag that moved (controller/tag_refresh.h); 0: never (warm
+  // requests still refresh the tags they resolve).
+  std::chrono::milliseconds tag_refresh_interval{std::chrono::minutes(5)};
   std::size_t max_warm_requests = 256;
   // While a node's pull failed with network or timeout, its registry is
   // probed this often (controller/registry_recovery.h).
@@ -99,6 +104,12 @@ class Controller {
   // Keeps where each node's agent task is (the agent services' running tasks);
   // a reconcile pass's step, public for tests.
   void apply_agent_tasks(const std::vector<reconcile::Task>& tasks);
+
+  // Resolves every desired tag without a digest and publishes what moved (the
+  // tag refresh loop's step, public for tests).
+  net::awaitable<void> refresh_tags();
+  // The digests the tags were last resolved to (for tests).
+  const TagDigests& tag_digests() const { return tag_digests_; }
 
   // Drops expired warm requests and resolve failures (the loop calls it every
   // second); public for tests.
@@ -139,6 +150,11 @@ class Controller {
   net::awaitable<void> reconcile_loop();
   net::awaitable<void> events_loop();
   net::awaitable<void> agents_loop();
+  net::awaitable<void> tag_refresh_loop();
+  // A resolution of tag `ref` to `digest`: counts and logs a move; true when
+  // the table changed what nodes are given (publish_tag_digests() then).
+  bool note_tag_digest(const std::string& ref, const std::string& digest);
+  void publish_tag_digests();
   net::awaitable<void> reconcile_once();
   // The agent tasks' addresses (one GET /tasks, the pass's fourth request);
   // an error message when the engine failed.
@@ -189,6 +205,7 @@ class Controller {
   Clock::time_point last_binding_refresh_{};
   WarmRequests warm_;
   RegistryRecovery registry_recovery_;
+  TagDigests tag_digests_;
   std::unique_ptr<http::Server> server_;
   net::steady_timer stop_signal_;      // never expires; cancelled by stop()
   net::steady_timer loops_done_;       // never expires; cancelled when the last loop ends

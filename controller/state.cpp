@@ -36,10 +36,21 @@ std::uint64_t State::next_generation() {
   return last_generation_;
 }
 
-State::GrantInput State::grant_input(const api::ImageStatus* state) {
+bool State::is_present(const api::ImageStatus* state, std::string_view expected_digest) {
+  if (state == nullptr || state->state != ImageState::present) return false;
+  return expected_digest.empty() || state->digest.empty() || state->digest == expected_digest;
+}
+
+State::GrantInput State::grant_input(const api::ImageStatus* state,
+                                     std::string_view expected_digest) {
   if (state == nullptr) return GrantInput::other;
-  if (state->state == ImageState::present) return GrantInput::present;
+  if (is_present(state, expected_digest)) return GrantInput::present;
   return state->state == ImageState::failed ? GrantInput::failed : GrantInput::other;
+}
+
+std::string_view State::expected_digest(std::string_view ref) const {
+  const auto found = tag_digests_.find(ref);
+  return found == tag_digests_.end() ? std::string_view() : std::string_view(found->second);
 }
 
 const api::ImageStatus* State::state_of(const NodeEntry& entry, std::string_view ref) const {
@@ -75,7 +86,7 @@ std::optional<Changes> State::report(std::string_view node_id, NodeReport report
     std::vector<GrantInput> inputs;
     inputs.reserve(entry.published.images.size());
     for (const auto& image : entry.published.images) {
-      inputs.push_back(grant_input(state_of(entry, image.ref)));
+      inputs.push_back(grant_input(state_of(entry, image.ref), image.digest));
     }
     return inputs;
   };
@@ -89,8 +100,7 @@ std::optional<Changes> State::report(std::string_view node_id, NodeReport report
   // Hits and misses count changes of what is known about a desired pair (its
   // first report included), not every report: agents report every cycle.
   for (const auto& image : entry.published.images) {
-    const auto* state = state_of(entry, image.ref);
-    const bool present = state != nullptr && state->state == ImageState::present;
+    const bool present = is_present(state_of(entry, image.ref), image.digest);
     auto [observed, inserted] = entry.observed_present.try_emplace(image.ref, present);
     if (!inserted && observed->second == present) continue;
     observed->second = present;
@@ -128,7 +138,7 @@ void State::publish(Changes& changes) {
       std::vector<std::string> holders, fresh, failed;
       for (const auto& id : ids) {
         const auto& entry = nodes_.at(id);
-        const auto input = grant_input(state_of(entry, ref));
+        const auto input = grant_input(state_of(entry, ref), expected_digest(ref));
         if (input == GrantInput::present) continue;  // needs no slot
         const bool had_grant = std::any_of(
             entry.published.images.begin(), entry.published.images.end(),
@@ -168,13 +178,15 @@ void State::publish(Changes& changes) {
   for (auto& [id, entry] : nodes_) {
     std::vector<api::DesiredImage> images;
     for (const auto& ref : wanted[id]) {
+      const auto digest = expected_digest(ref);
       bool pull = true;
       if (cap > 0) {
-        pull =
-            grant_input(state_of(entry, ref)) == GrantInput::present || granted.contains({id, ref});
+        pull = grant_input(state_of(entry, ref), digest) == GrantInput::present ||
+               granted.contains({id, ref});
       }
       const auto retry = retry_of.find(ref);
-      images.push_back(api::DesiredImage{ref, pull, retry == retry_of.end() ? 0 : retry->second});
+      images.push_back(api::DesiredImage{ref, pull, retry == retry_of.end() ? 0 : retry->second,
+                                         std::string(digest)});
     }
     if (entry.published.generation != 0 && images == entry.published.images) continue;
     // Forget hit/miss observations of images no longer desired here.
@@ -205,8 +217,7 @@ Readiness State::readiness() const {
       counts.ref = image.ref;
       ++counts.nodes_desired;
       ++readiness.pairs_desired;
-      const auto* state = state_of(entry, image.ref);
-      if (state != nullptr && state->state == ImageState::present) {
+      if (is_present(state_of(entry, image.ref), image.digest)) {
         ++counts.nodes_present;
         ++readiness.pairs_present;
       } else {
@@ -264,6 +275,16 @@ Changes State::set_retry_epochs(std::map<std::string, std::uint64_t> epochs) {
   return changes;
 }
 
+Changes State::set_tag_digests(std::map<std::string, std::string> digests) {
+  Changes changes;
+  if (std::equal(digests.begin(), digests.end(), tag_digests_.begin(), tag_digests_.end())) {
+    return changes;
+  }
+  tag_digests_ = {digests.begin(), digests.end()};
+  publish(changes);
+  return changes;
+}
+
 std::optional<Clock::time_point> State::last_heard(std::string_view node_id) const {
   const auto entry = nodes_.find(node_id);
   return entry == nodes_.end() ? std::nullopt : entry->second.last_seen;
@@ -289,14 +310,16 @@ api::ImagesListing State::images(const std::vector<ResolveFailure>& resolve_fail
       auto& item = item_of(image.ref);
       ++item.nodes_desired;
       const auto* state = state_of(entry, image.ref);
-      if (state != nullptr && state->state == ImageState::present) {
+      if (is_present(state, image.digest)) {
         ++item.nodes_present;
         continue;
       }
-      item.nodes.push_back(
-          {.id = id,
-           .hostname = entry.published.hostname,
-           .state = state == nullptr ? std::nullopt : std::optional<ImageState>(state->state)});
+      std::optional<ImageState> shown;
+      if (state != nullptr) {
+        // Present with content the tag no longer names: the agent pulls it anew.
+        shown = state->state == ImageState::present ? ImageState::waiting : state->state;
+      }
+      item.nodes.push_back({.id = id, .hostname = entry.published.hostname, .state = shown});
       if (state != nullptr && state->state == ImageState::failed) {
         item.failures.push_back({.node = id,
                                  .hostname = entry.published.hostname,

@@ -109,6 +109,11 @@ class State {
   // every desired image of that registry. Bumps the nodes whose sets change.
   Changes set_retry_epochs(std::map<std::string, std::uint64_t> epochs);
 
+  // The digest each desired tag was last resolved to (controller/tag_refresh.h):
+  // published with the tag, and a node's report of the tag counts present
+  // only with that digest. Bumps the nodes whose sets change.
+  Changes set_tag_digests(std::map<std::string, std::string> digests);
+
   // When the node's agent last reported or polled; nullopt: never since start.
   std::optional<Clock::time_point> last_heard(std::string_view node_id) const;
 
@@ -139,15 +144,22 @@ class State {
   void publish(Changes& changes);
   std::uint64_t next_generation();
   const api::ImageStatus* state_of(const NodeEntry& entry, std::string_view ref) const;
+  // The digest published with `ref`; empty for a pinned ref or an unresolved tag.
+  std::string_view expected_digest(std::string_view ref) const;
+  // A report says present, of the content expected: a tag whose digest is
+  // known counts only when the agent found that digest (an agent that
+  // predates digests reports none, and is taken at its word).
+  static bool is_present(const api::ImageStatus* state, std::string_view expected_digest);
   // All that publish() reads of one reported image.
   enum class GrantInput { present, failed, other };
-  static GrantInput grant_input(const api::ImageStatus* state);
+  static GrantInput grant_input(const api::ImageStatus* state, std::string_view expected_digest);
 
   StateOptions options_;
   bool has_plan_ = false;
   reconcile::Plan plan_;
-  std::map<std::string, NodeEntry, std::less<>> nodes_;  // by node id
-  std::map<std::string, std::uint64_t> retry_epochs_;    // by registry
+  std::map<std::string, NodeEntry, std::less<>> nodes_;          // by node id
+  std::map<std::string, std::uint64_t> retry_epochs_;            // by registry
+  std::map<std::string, std::string, std::less<>> tag_digests_;  // by tag ref
   std::uint64_t last_generation_ = 0;
 };
 

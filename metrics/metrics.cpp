@@ -137,6 +137,18 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                        .Help("Agents seen since start, by whether they reported or polled recently")
                        .Register(registry)
                        .Add({{"state", "stale"}})),
+      tag_digest_changes(BuildCounter()
+                             .Name("swarm_prepull_image_tag_digest_changes_total")
+                             .Help("Desired tags found naming another digest at the registry "
+                                   "than when last resolved")
+                             .Register(registry)
+                             .Add({})),
+      services_unpinned(BuildGauge()
+                            .Name("swarm_prepull_services_unpinned")
+                            .Help("Services whose current spec's image has a tag and no digest, "
+                                  "so that nodes may run different content")
+                            .Register(registry)
+                            .Add({})),
       api_requests(BuildCounter()
                        .Name("swarm_prepull_api_requests_total")
                        .Help("Requests to the agent API, by route pattern and answer status")

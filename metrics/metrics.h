@@ -87,6 +87,10 @@ struct ControllerMetrics {
   PlanGauges image_resolve_failed;      // swarm_prepull_image_resolve_failed{image}
   prometheus::Gauge& agents_connected;  // swarm_prepull_agents{state="connected"}
   prometheus::Gauge& agents_stale;      // swarm_prepull_agents{state="stale"}
+  // swarm_prepull_image_tag_digest_changes_total: a desired tag resolved to
+  // another digest than the one known before (tags that move).
+  prometheus::Counter& tag_digest_changes;
+  prometheus::Gauge& services_unpinned;  // swarm_prepull_services_unpinned
   // swarm_prepull_api_requests_total{route,code}: route is a route table
   // pattern or "unmatched", code the answer's status: both closed sets.
   prometheus::Family<prometheus::Counter>& api_requests;

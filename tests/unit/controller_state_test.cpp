@@ -219,6 +219,40 @@ TEST_F(StateTest, ReadinessCountsReportedPresentPairs) {
   EXPECT_EQ(images.images[0].nodes[0].state, std::nullopt);  // "unknown": not reported yet
 }
 
+// Tags that move: a tag's digest goes out with it, and a report of the tag
+// counts present only with that digest.
+TEST_F(StateTest, ATagCountsPresentOnlyWithItsResolvedDigest) {
+  const std::string digest_1 = "sha256:" + std::string(64, '1');
+  const std::string digest_2 = "sha256:" + std::string(64, '2');
+  auto state = make_state();
+  state.set_plan(plan({test_service("web", image_a)}, 2));
+  const auto with_digest = [](std::string digest) {
+    NodeReport result;
+    result.images.push_back(
+        {.ref = ref_a, .state = ImageState::present, .digest = std::move(digest)});
+    return result;
+  };
+  state.report("id1", with_digest(""), now_);  // an agent that predates digests
+  state.report("id2", with_digest(digest_1), now_);
+  auto changes = state.set_tag_digests({{ref_a, digest_1}});
+  EXPECT_EQ(changes.bumped_nodes, (std::vector<std::string>{"id1", "id2"}));
+  EXPECT_EQ(state.desired("id1")->images.at(0).digest, digest_1);
+  EXPECT_EQ(state.readiness().pairs_present, 2u);
+  EXPECT_TRUE(state.set_tag_digests({{ref_a, digest_1}}).bumped_nodes.empty());
+
+  // The tag moved: the report of the old content no longer counts.
+  changes = state.set_tag_digests({{ref_a, digest_2}});
+  EXPECT_EQ(changes.bumped_nodes.size(), 2u);
+  EXPECT_EQ(state.desired("id2")->images.at(0).digest, digest_2);
+  EXPECT_EQ(state.readiness().pairs_present, 1u);  // id1's agent is taken at its word
+  auto listing = state.images();
+  ASSERT_EQ(listing.images.at(0).nodes.size(), 1u);
+  EXPECT_EQ(listing.images[0].nodes[0].id, "id2");
+  EXPECT_EQ(listing.images[0].nodes[0].state, ImageState::waiting);  // pulls the new content
+  state.report("id2", with_digest(digest_2), now_);
+  EXPECT_EQ(state.readiness().pairs_present, 2u);
+}
+
 TEST_F(StateTest, HitsAndMissesCountChangesNotReports) {
   auto state = make_state();
   state.set_plan(plan({test_service("web", image_a), test_service("db", image_b)}, 1));

@@ -34,6 +34,8 @@ class LoopbackControllerTest : public ::testing::Test {
     options.events_backoff_min = std::chrono::seconds(5);
     // The reports here come from the test over loopback, not from agent tasks.
     options.report_binding = controller::ReportBinding::none;
+    // Resolutions happen when a test asks for them, not on a refresh period.
+    options.tag_refresh_interval = std::chrono::milliseconds(0);
     return options;
   }
 

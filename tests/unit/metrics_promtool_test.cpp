@@ -43,6 +43,8 @@ TEST(MetricsTest, ControllerExpositionPassesPromtool) {
   metrics.image_nodes_present.set({{"10.0.0.1:5000/app@sha256:abc", 1}, {"redis:7 \"q\"", 0}});
   metrics.node_images_missing.set({{"node-1", 2}});
   metrics.agents_connected.Set(2);
+  metrics.tag_digest_changes.Increment();
+  metrics.services_unpinned.Set(1);
   const std::string text = serialize(registry);
   const auto [status, output] = promtool(text);
   EXPECT_EQ(status, 0) << output << "\n" << text;
@@ -52,7 +54,8 @@ TEST(MetricsTest, ControllerExpositionPassesPromtool) {
         "swarm_prepull_image_nodes_present", "swarm_prepull_node_images_missing",
         "swarm_prepull_reconcile_duration_seconds", "swarm_prepull_reconcile_errors_total",
         "swarm_prepull_last_reconcile_success_timestamp_seconds",
-        "swarm_prepull_engine_requests_total", "swarm_prepull_agents"}) {
+        "swarm_prepull_engine_requests_total", "swarm_prepull_agents",
+        "swarm_prepull_image_tag_digest_changes_total", "swarm_prepull_services_unpinned"}) {
     EXPECT_NE(text.find(std::string("# TYPE ") + name + " "), std::string::npos) << name;
   }
   EXPECT_EQ(text.find("swarm_prepull_pull_failures_total"), std::string::npos);
