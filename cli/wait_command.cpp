@@ -134,6 +134,10 @@ int run_wait(const std::vector<std::string>& args, const CommandIo& io) {
   std::vector<std::string> images;
   std::set<std::string> seen;
   for (const auto& arg : options->positional) {
+    if (reconcile::is_image_id(arg)) {
+      return fail_usage("image '" + arg + "': " + std::string(reconcile::image_id_never_pulled) +
+                        "; there is nothing to wait for");
+    }
     auto reference = reconcile::parse_reference(arg);
     if (!reference) return fail_usage("image '" + arg + "': " + reference.error().message);
     if (seen.insert(reference->canonical()).second) images.push_back(reference->canonical());
@@ -145,6 +149,13 @@ int run_wait(const std::vector<std::string>& args, const CommandIo& io) {
       return exit_input;
     }
     for (const auto& service : *services) {
+      if (reconcile::is_image_id(service.image)) {
+        // As the plan does: no node is given it, so waiting for it could only time out.
+        io.err << "swarm-prepull wait: " << service.file << ":" << service.line << ": service '"
+               << service.service << "': " << service.image << " is "
+               << reconcile::image_id_never_pulled << "; not waited for\n";
+        continue;
+      }
       const auto canonical = reconcile::parse_reference(service.image)->canonical();
       if (seen.insert(canonical).second) images.push_back(canonical);
     }
