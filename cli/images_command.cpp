@@ -22,11 +22,19 @@ int run_images(const std::vector<std::string>& args, const CommandIo& io) {
     return exit_usage;
   }
   if (options->help) {
-    io.out << "Usage: swarm-prepull images -f FILE [-f FILE...] [--env-file FILE]\n\n"
-              "Prints the images a Compose / stack file set would run, one per line, after\n"
-              "variable interpolation as Compose does it. Needs no Docker engine.\n\n"
-              "Options:\n"
-           << format_options_help(specs);
+    io.out
+        << "Usage: swarm-prepull images [-f FILE...] [--project-directory DIR] [--env-file "
+           "FILE]\n\n"
+           "Prints the images a Compose project would run, one per line, as\n"
+           "`docker compose config --images` finds them. Needs no Docker engine.\n\n"
+           "The project directory is --project-directory, else the first -f file's, else the\n"
+           "current one. Variables come from the environment, then from --env-file, else from\n"
+           "the project directory's .env. The files are the -f files, else COMPOSE_FILE (split\n"
+           "on COMPOSE_PATH_SEPARATOR, default ':'), else the first of compose.yaml, compose.yml,\n"
+           "docker-compose.yml, docker-compose.yaml in the project directory or above it, with\n"
+           "its override file (compose.override.yml, ...) merged. See docs/compose.md.\n\n"
+           "Options:\n"
+        << format_options_help(specs);
     return exit_ok;
   }
   if (!options->positional.empty()) {

@@ -8,19 +8,31 @@ std::vector<OptionSpec> stack_file_option_specs() {
   return {
       {.name = "f",
        .value_name = "FILE",
-       .help = "a Compose / stack file; repeat it to override service by service",
+       .help = "a Compose / stack file; repeat it to override service by service (default: "
+               "COMPOSE_FILE, else compose.yaml, compose.yml, docker-compose.yml or "
+               "docker-compose.yaml in the project directory or above, with its override file)",
        .repeatable = true},
+      {.name = "project-directory",
+       .value_name = "DIR",
+       .help = "the Compose project's directory, holding its .env and default files (default: "
+               "the first -f file's directory, else the current one)"},
       {.name = "env-file",
        .value_name = "FILE",
-       .help = "a .env file in compose's dotenv format (docs/compose.md) for interpolation; the "
-               "process environment wins over it"},
+       .help = "an env file in compose's dotenv format (docs/compose.md) for interpolation, "
+               "instead of the project directory's .env; the process environment wins over it"},
   };
+}
+
+bool stack_requested(const ParsedOptions& options) {
+  return !options.all("f").empty() || !options.get("project-directory").empty();
 }
 
 reconcile::Expected<std::vector<compose::ServiceImage>> read_stack_images(
     const ParsedOptions& options, const CommandIo& io) {
   auto stack =
-      compose::read_stack_images({options.all("f"), options.get("env-file")},
+      compose::read_stack_images({.files = options.all("f"),
+                                  .env_file = options.get("env-file"),
+                                  .project_directory = options.get("project-directory")},
                                  [&](const std::string& name) { return io.environment(name); });
   if (!stack) return stack.error();
   for (const auto& warning : stack->warnings) {

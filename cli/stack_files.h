@@ -1,6 +1,6 @@
-// -f FILE... and --env-file FILE for the commands that read a stack
-// (`images`, `wait`): option wiring and warnings only; the reading is
-// compose/stack_files.h.
+// -f FILE..., --project-directory DIR and --env-file FILE for the commands
+// that read a Compose project (`images`, `wait`): option wiring and warnings
+// only; finding and reading the project is compose/stack_files.h.
 #pragma once
 
 #include <string>
@@ -13,8 +13,12 @@
 
 namespace swarm_prepull::cli {
 
-// -f FILE (repeatable) and --env-file FILE.
+// -f FILE (repeatable), --project-directory DIR and --env-file FILE.
 std::vector<OptionSpec> stack_file_option_specs();
+
+// Whether the command line names a project (-f or --project-directory), for
+// `wait`, whose images may come from its arguments alone.
+bool stack_requested(const ParsedOptions& options);
 
 // Reads the stack named by the options, with io.environment for
 // interpolation; warnings go to io.err.

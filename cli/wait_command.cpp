@@ -59,7 +59,8 @@ std::vector<OptionSpec> wait_option_specs() {
 }
 
 constexpr std::string_view usage =
-    "Usage: swarm-prepull wait IMAGE... | -f FILE... [--timeout DURATION] [--constraint EXPR...]\n";
+    "Usage: swarm-prepull wait IMAGE... | -f FILE... | --project-directory DIR\n"
+    "                          [--timeout DURATION] [--constraint EXPR...]\n";
 
 // Redraws a block of lines on a terminal, or prints each line once when it changes.
 class Display {
@@ -142,7 +143,7 @@ int run_wait(const std::vector<std::string>& args, const CommandIo& io) {
     if (!reference) return fail_usage("image '" + arg + "': " + reference.error().message);
     if (seen.insert(reference->canonical()).second) images.push_back(reference->canonical());
   }
-  if (!options->all("f").empty()) {
+  if (stack_requested(*options)) {
     auto services = read_stack_images(*options, io);
     if (!services) {
       io.err << "swarm-prepull wait: " << services.error().message << "\n";
@@ -160,7 +161,8 @@ int run_wait(const std::vector<std::string>& args, const CommandIo& io) {
       if (seen.insert(canonical).second) images.push_back(canonical);
     }
   }
-  if (images.empty()) return fail_usage("no image: give IMAGE... or -f FILE");
+  if (images.empty())
+    return fail_usage("no image: give IMAGE..., -f FILE or --project-directory DIR");
   const auto constraints = options->all("constraint");
   for (const auto& text : constraints) {
     if (auto parsed = reconcile::parse_constraint(text); !parsed) {

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cctype>
 
+#include "compose/yaml_text.h"
+
 namespace swarm_prepull::compose {
 namespace {
 
@@ -178,6 +180,10 @@ Expected<StackImages> stack_images(const std::vector<SourceFile>& files, const L
   std::map<std::string, std::string> first_seen_in;  // services named anywhere
   StackImages result;
   for (const auto& file : files) {
+    if (auto found = find_control_character(file.text)) {
+      return Error{file.path + ":" + std::to_string(found->line) + ":" +
+                   std::to_string(found->column) + ": " + found->what};
+    }
     YAML::Node root;
     try {
       root = YAML::Load(file.text);

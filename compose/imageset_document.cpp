@@ -9,6 +9,8 @@
 #include <sstream>
 #include <string>
 
+#include "compose/yaml_text.h"
+
 namespace swarm_prepull::compose {
 namespace {
 
@@ -141,33 +143,11 @@ class NoEvents : public YAML::EventHandler {
   void OnMapEnd() override {}
 };
 
-// YAML allows no C0 control character but tab, line feed and carriage
-// return (YAML 1.2, 5.1). Refusing them first also keeps yaml-cpp 0.7 off a
-// path where, on a NUL among other bytes, it reports documents forever
-// (LoadAll never returns).
-std::optional<Error> control_character(std::string_view text) {
-  std::size_t line = 1;
-  std::size_t column = 1;
-  for (const char c : text) {
-    const auto byte = static_cast<unsigned char>(c);
-    if ((byte < 0x20 && c != '\t' && c != '\n' && c != '\r') || byte == 0x7F) {
-      static constexpr char hex[] = "0123456789ABCDEF";
-      return Error{"line " + std::to_string(line) + ", column " + std::to_string(column) +
-                   ": control character 0x" + hex[byte >> 4] + hex[byte & 0xF] +
-                   " (YAML allows none)"};
-    }
-    if (c == '\n') {
-      ++line;
-      column = 1;
-    } else {
-      ++column;
-    }
-  }
-  return std::nullopt;
-}
-
 Expected<ImageSetDocument> read_yaml(std::string_view text) {
-  if (auto error = control_character(text)) return *error;
+  if (auto found = find_control_character(text)) {
+    return Error{"line " + std::to_string(found->line) + ", column " +
+                 std::to_string(found->column) + ": " + found->what};
+  }
   YAML::Node root;
   try {
     // The documents are counted with a parser asked for at most two, never

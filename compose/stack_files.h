@@ -1,11 +1,13 @@
-// The images a set of Compose / stack files would run, read from disk the way
-// `docker stack deploy -c FILE` and `docker compose -f FILE` do: files in
-// order (later ones override service by service), a .env-style file and the
-// process environment for interpolation. Shared by `swarm-prepull images`,
+// The images a Compose project would run, found and read from disk the way
+// `docker compose config --images` finds them (compose-go's cli/options.go):
+// a project directory and its .env, the files from -f, else COMPOSE_FILE,
+// else compose.yaml & co. with their override file; later files override
+// earlier ones service by service. Shared by `swarm-prepull images`,
 // `swarm-prepull wait` and the tests; the command-line wiring stays in cli/.
 #pragma once
 
 #include <cstddef>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -19,15 +21,35 @@ namespace swarm_prepull::compose {
 inline constexpr std::size_t stack_file_limit = 4 * 1024 * 1024;
 
 struct StackFiles {
-  std::vector<std::string> files;  // -f FILE..., in order; at least one
-  std::string env_file;            // --env-file FILE, empty for none
+  std::vector<std::string> files{};     // -f FILE..., in order; empty: COMPOSE_FILE, defaults
+  std::string env_file{};               // --env-file FILE; empty: the project directory's .env
+  std::string project_directory{};      // empty: the first -f file's directory, else cwd
+  std::vector<std::string> profiles{};  // --profile; empty: COMPOSE_PROFILES
+  std::string current_directory{};      // empty: the process's own (tests give one)
 };
 
-// Reads every file, interpolating with `environment` first and the env file
-// second (the process environment wins, as in Compose). Errors name the file
-// and line: one that cannot be read, malformed YAML, a bad interpolation, an
-// image that is not a valid reference. Warnings (unset variables, services
-// without an image) are returned for the caller to print.
+// Where the project is and what names it, before any file is read.
+struct ProjectLayout {
+  std::string directory;                   // absolute
+  std::vector<std::string> files;          // in order
+  std::vector<std::string> env_files;      // the .env files read, in order
+  std::vector<std::string> warnings;       // several default files in one directory
+  std::map<std::string, std::string> env;  // from the env files (the environment wins)
+};
+
+// Finds the project as compose does: the directory, its .env (or the
+// --env-file), then the files: -f, else COMPOSE_FILE (the environment first,
+// then the .env) split on COMPOSE_PATH_SEPARATOR (default ':'), else the
+// first of compose.yaml, compose.yml, docker-compose.yml,
+// docker-compose.yaml in the directory or the nearest parent holding one,
+// with the first override file (compose.override.yml, ...) beside it.
+reconcile::Expected<ProjectLayout> find_project(const StackFiles& stack, const Lookup& environment);
+
+// Reads every file of the project, interpolating with `environment` first and
+// the env files second (the process environment wins, as in Compose). Errors
+// name the file and line: one that cannot be read, malformed YAML, a bad
+// interpolation, an image that is not a valid reference. Warnings (unset
+// variables, services without an image) are returned for the caller to print.
 reconcile::Expected<StackImages> read_stack_images(const StackFiles& stack,
                                                    const Lookup& environment);
 

@@ -172,6 +172,11 @@ TEST(StackImages, ErrorsSayFileLineAndColumn) {
   EXPECT_NE(not_string.error().message.find("s.yml:3:12: services.web.image must be a string"),
             std::string::npos);
 
+  // A control character is refused before yaml-cpp reads the file.
+  auto control = stack_images({{"nul.yml", std::string("services:\n  a\0b: x\n", 19)}}, lookup);
+  ASSERT_FALSE(control);
+  EXPECT_EQ(control.error().message, "nul.yml:2:4: control character 0x00 (YAML allows none)");
+
   // Deep nesting and alias bombs are bounded by yaml-cpp, not by our stack.
   const std::string deep = "services: " + std::string(100000, '[') + std::string(100000, ']');
   EXPECT_FALSE(stack_images({{"deep.yml", deep}}, lookup));
