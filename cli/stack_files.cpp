@@ -16,6 +16,11 @@ std::vector<OptionSpec> stack_file_option_specs() {
        .value_name = "DIR",
        .help = "the Compose project's directory, holding its .env and default files (default: "
                "the first -f file's directory, else the current one)"},
+      {.name = "profile",
+       .value_name = "NAME",
+       .help = "activate services with this profile; repeat it for several, '*' for all "
+               "(default: COMPOSE_PROFILES, comma-separated)",
+       .repeatable = true},
       {.name = "env-file",
        .value_name = "FILE",
        .help = "an env file in compose's dotenv format (docs/compose.md) for interpolation, "
@@ -24,7 +29,8 @@ std::vector<OptionSpec> stack_file_option_specs() {
 }
 
 bool stack_requested(const ParsedOptions& options) {
-  return !options.all("f").empty() || !options.get("project-directory").empty();
+  return !options.all("f").empty() || !options.get("project-directory").empty() ||
+         !options.all("profile").empty();
 }
 
 reconcile::Expected<std::vector<compose::ServiceImage>> read_stack_images(
@@ -32,7 +38,8 @@ reconcile::Expected<std::vector<compose::ServiceImage>> read_stack_images(
   auto stack =
       compose::read_stack_images({.files = options.all("f"),
                                   .env_file = options.get("env-file"),
-                                  .project_directory = options.get("project-directory")},
+                                  .project_directory = options.get("project-directory"),
+                                  .profiles = options.all("profile")},
                                  [&](const std::string& name) { return io.environment(name); });
   if (!stack) return stack.error();
   for (const auto& warning : stack->warnings) {

@@ -1,4 +1,4 @@
-// -f FILE..., --project-directory DIR and --env-file FILE for the commands
+// -f FILE..., --project-directory DIR, --profile NAME and --env-file FILE for the commands
 // that read a Compose project (`images`, `wait`): option wiring and warnings
 // only; finding and reading the project is compose/stack_files.h.
 #pragma once
@@ -13,10 +13,12 @@
 
 namespace swarm_prepull::cli {
 
-// -f FILE (repeatable), --project-directory DIR and --env-file FILE.
+// -f FILE (repeatable), --project-directory DIR, --profile NAME (repeatable)
+// and --env-file FILE.
 std::vector<OptionSpec> stack_file_option_specs();
 
-// Whether the command line names a project (-f or --project-directory), for
+// Whether the command line names a project (-f, --project-directory or
+// --profile), for
 // `wait`, whose images may come from its arguments alone.
 bool stack_requested(const ParsedOptions& options);
 

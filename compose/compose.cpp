@@ -1,11 +1,7 @@
 #include "compose/compose.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <algorithm>
 #include <cctype>
-
-#include "compose/yaml_text.h"
 
 namespace swarm_prepull::compose {
 namespace {
@@ -148,89 +144,11 @@ Expected<std::string> interpolate_nested(std::string_view text, const Lookup& lo
   return out;
 }
 
-std::string where(const std::string& path, const YAML::Mark& mark) {
-  if (mark.is_null()) return path;
-  return path + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
-}
-
-// The image: node of a service, following `<<` merge keys (yaml-cpp keeps them
-// as plain keys; Compose files use them to share settings).
-YAML::Node find_image(const YAML::Node& service, int depth = 0) {
-  if (!service.IsMap() || depth > 16) return YAML::Node();
-  if (auto image = service["image"]) return image;
-  const YAML::Node merged = service["<<"];
-  if (merged && merged.IsMap()) return find_image(merged, depth + 1);
-  if (merged && merged.IsSequence()) {
-    for (const auto& item : merged) {
-      if (auto image = find_image(item, depth + 1)) return image;
-    }
-  }
-  return YAML::Node();
-}
-
 }  // namespace
 
 Expected<std::string> interpolate(std::string_view text, const Lookup& lookup,
                                   std::vector<std::string>* unset) {
   return interpolate_nested(text, lookup, unset, 0);
-}
-
-Expected<StackImages> stack_images(const std::vector<SourceFile>& files, const Lookup& lookup) {
-  std::map<std::string, ServiceImage> by_service;
-  std::map<std::string, std::string> first_seen_in;  // services named anywhere
-  StackImages result;
-  for (const auto& file : files) {
-    if (auto found = find_control_character(file.text)) {
-      return Error{file.path + ":" + std::to_string(found->line) + ":" +
-                   std::to_string(found->column) + ": " + found->what};
-    }
-    YAML::Node root;
-    try {
-      root = YAML::Load(file.text);
-    } catch (const YAML::Exception& error) {
-      return Error{where(file.path, error.mark) + ": malformed YAML: " + error.msg};
-    }
-    if (!root || root.IsNull()) continue;  // an empty override file is fine
-    if (!root.IsMap())
-      return Error{where(file.path, root.Mark()) + ": expected a mapping at the top"};
-    const YAML::Node services = root["services"];
-    if (!services || services.IsNull()) continue;
-    if (!services.IsMap()) {
-      return Error{where(file.path, services.Mark()) + ": services must be a mapping"};
-    }
-    for (const auto& entry : services) {
-      const std::string name = entry.first.as<std::string>("");
-      first_seen_in.try_emplace(name, file.path);
-      const YAML::Node image = find_image(entry.second);
-      if (!image || image.IsNull()) continue;
-      if (!image.IsScalar()) {
-        return Error{where(file.path, image.Mark()) + ": services." + name +
-                     ".image must be a string"};
-      }
-      std::vector<std::string> unset;
-      auto value = interpolate(image.Scalar(), lookup, &unset);
-      if (!value) {
-        return Error{where(file.path, image.Mark()) + ": services." + name +
-                     ".image: " + value.error().message};
-      }
-      for (const auto& variable : unset) {
-        result.warnings.push_back(where(file.path, image.Mark()) + ": the " + variable +
-                                  " variable is not set; defaulting to a blank string");
-      }
-      if (value->empty()) {
-        return Error{where(file.path, image.Mark()) + ": services." + name + ".image is empty"};
-      }
-      by_service[name] = ServiceImage{name, std::move(*value), file.path, image.Mark().line + 1};
-    }
-  }
-  for (const auto& [name, path] : first_seen_in) {
-    if (!by_service.count(name)) {
-      result.warnings.push_back(path + ": service " + name +
-                                " has no image (docker stack deploy needs one)");
-    }
-  }
-  for (auto& [name, image] : by_service) result.services.push_back(std::move(image));
-  return result;
 }
 
 }  // namespace swarm_prepull::compose

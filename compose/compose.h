@@ -57,9 +57,9 @@ struct StackImages {
   std::vector<std::string> warnings;   // unset variables, services without an image
 };
 
-// Reads `services.<name>.image` from each file in order (later files override
-// per service; `<<: *anchor` merge keys are followed). Errors carry
-// "file:line:column": malformed YAML, a bad interpolation, a non-string image.
+// project_images (compose/project.h) on these files alone: no profile
+// active, no other file reachable (an `include` or `extends.file` is an
+// error naming it). Errors carry "file:line:column".
 reconcile::Expected<StackImages> stack_images(const std::vector<SourceFile>& files,
                                               const Lookup& lookup);
 

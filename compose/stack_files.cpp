@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 
+#include "compose/project.h"
 #include "reconcile/reference.h"
 
 namespace swarm_prepull::compose {
@@ -228,7 +229,18 @@ reconcile::Expected<StackImages> read_stack_images(const StackFiles& stack,
     if (!text) return text.error();
     files.push_back({path, std::move(*text)});
   }
-  auto images = stack_images(files, lookup);
+  // COMPOSE_PROFILES is read after the .env, so the .env may set it.
+  const auto profiles = !stack.profiles.empty()
+                            ? stack.profiles
+                            : split_profiles(lookup("COMPOSE_PROFILES").value_or(""));
+  auto images = project_images(
+      {.files = std::move(files),
+       .directory = layout->directory,
+       .lookup = lookup,
+       .profiles = profiles,
+       .access = {
+           .read = [](const std::string& path) { return read_text_file(path, stack_file_limit); },
+           .is_file = [](const std::string& path) { return is_file(path); }}});
   if (!images) return images.error();
   images->warnings.insert(images->warnings.begin(), layout->warnings.begin(),
                           layout->warnings.end());

@@ -46,7 +46,8 @@ struct ProjectLayout {
 reconcile::Expected<ProjectLayout> find_project(const StackFiles& stack, const Lookup& environment);
 
 // Reads every file of the project, interpolating with `environment` first and
-// the env files second (the process environment wins, as in Compose). Errors
+// the env files second (the process environment wins, as in Compose), with
+// the profiles given, else those of COMPOSE_PROFILES, active. Errors
 // name the file and line: one that cannot be read, malformed YAML, a bad
 // interpolation, an image that is not a valid reference. Warnings (unset
 // variables, services without an image) are returned for the caller to print.

@@ -165,6 +165,22 @@ TEST_F(ComposeProject, ComposeDisableEnvFileSkipsTheDotEnv) {
             0u);
 }
 
+// COMPOSE_PROFILES from the environment or the .env; --profile replaces it.
+TEST_F(ComposeProject, ProfilesComeFromComposeProfilesUnlessGiven) {
+  write("app/.env", "COMPOSE_PROFILES=debug, frontend\n");
+  write("app/compose.yaml",
+        "services:\n  backend:\n    image: backend\n"
+        "  frontend:\n    image: frontend\n    profiles: [frontend]\n"
+        "  phpmyadmin:\n    image: phpmyadmin\n    profiles: [debug]\n");
+  EXPECT_EQ(images({.project_directory = path("app")}),
+            (Images{"backend=backend", "frontend=frontend", "phpmyadmin=phpmyadmin"}));
+  environment_ = {{"COMPOSE_PROFILES", "frontend"}};
+  EXPECT_EQ(images({.project_directory = path("app")}),
+            (Images{"backend=backend", "frontend=frontend"}));
+  EXPECT_EQ(images({.project_directory = path("app"), .profiles = {"debug"}}),
+            (Images{"backend=backend", "phpmyadmin=phpmyadmin"}));
+}
+
 TEST_F(ComposeProject, ErrorsInTheDotEnvNameIt) {
   write("app/.env", "VERSION=2.4\nBAD KEY=1\n");
   write("app/compose.yaml", "services:\n  web:\n    image: web\n");

@@ -1,0 +1,213 @@
+#include "compose/project.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
+#include <map>
+#include <optional>
+#include <set>
+
+#include "compose/yaml_text.h"
+
+namespace swarm_prepull::compose {
+namespace {
+
+using reconcile::Error;
+using reconcile::Expected;
+
+std::string where(const std::string& path, const YAML::Mark& mark) {
+  if (mark.is_null()) return path;
+  return path + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
+}
+
+// A key of a service, following `<<` merge keys (yaml-cpp keeps them as
+// plain keys; Compose files use them to share settings).
+YAML::Node find_key(const YAML::Node& node, const char* key, int depth = 0) {
+  if (!node.IsMap() || depth > 16) return YAML::Node();
+  if (auto found = node[key]) return found;
+  const YAML::Node merged = node["<<"];
+  if (merged && merged.IsMap()) return find_key(merged, key, depth + 1);
+  if (merged && merged.IsSequence()) {
+    for (const auto& item : merged) {
+      if (auto found = find_key(item, key, depth + 1)) return found;
+    }
+  }
+  return YAML::Node();
+}
+
+bool present(const YAML::Node& node) { return node && !node.IsNull(); }
+
+struct Located {
+  std::string value;
+  std::string file;
+  int line = 0;
+};
+
+// What decides a service's image, after interpolation.
+struct Service {
+  std::optional<Located> image;
+  std::vector<std::string> profiles;
+  std::string file;  // where the service is first named
+};
+
+using Services = std::map<std::string, Service>;
+
+// compose-go's override rules (override/merge.go) for the fields kept: a
+// scalar from `over` replaces, a sequence is appended, a mapping is merged
+// (so `build` is there when either side has it).
+void merge_into(Service& base, const Service& over) {
+  if (over.image) base.image = over.image;
+  base.profiles.insert(base.profiles.end(), over.profiles.begin(), over.profiles.end());
+}
+
+class Loader {
+ public:
+  Loader(const Project& project, std::vector<std::string>& warnings)
+      : project_(project), warnings_(warnings) {}
+
+  // Every file in order, each overriding the ones before service by service.
+  Expected<Services> load(const std::vector<SourceFile>& files, const Lookup& lookup) {
+    Services merged;
+    for (const auto& file : files) {
+      auto services = load_file(file, lookup);
+      if (!services) return services.error();
+      for (auto& [name, service] : *services) {
+        auto [at, inserted] = merged.try_emplace(name, service);
+        if (!inserted) merge_into(at->second, service);
+      }
+    }
+    return merged;
+  }
+
+ private:
+  Expected<YAML::Node> parse(const SourceFile& file) {
+    if (auto found = find_control_character(file.text)) {
+      return Error{file.path + ":" + std::to_string(found->line) + ":" +
+                   std::to_string(found->column) + ": " + found->what};
+    }
+    try {
+      return YAML::Load(file.text);
+    } catch (const YAML::Exception& error) {
+      return Error{where(file.path, error.mark) + ": malformed YAML: " + error.msg};
+    }
+  }
+
+  Expected<Services> load_file(const SourceFile& file, const Lookup& lookup) {
+    auto root = parse(file);
+    if (!root) return root.error();
+    if (!present(*root)) return Services{};  // an empty override file is fine
+    if (!root->IsMap()) {
+      return Error{where(file.path, root->Mark()) + ": expected a mapping at the top"};
+    }
+    const YAML::Node services = (*root)["services"];
+    if (!present(services)) return Services{};
+    if (!services.IsMap()) {
+      return Error{where(file.path, services.Mark()) + ": services must be a mapping"};
+    }
+    Services result;
+    for (const auto& entry : services) {
+      const std::string name = entry.first.as<std::string>("");
+      auto service = read_service(entry.second, name, file.path, lookup);
+      if (!service) return service.error();
+      result.insert_or_assign(name, std::move(*service));
+    }
+    return result;
+  }
+
+  // A string field after interpolation; unset variables are warned about
+  // with the field's place, as compose does.
+  Expected<std::string> string_field(const YAML::Node& node, const std::string& field,
+                                     const std::string& path, const Lookup& lookup) {
+    if (!node.IsScalar())
+      return Error{where(path, node.Mark()) + ": " + field + " must be a string"};
+    std::vector<std::string> unset;
+    auto value = interpolate(node.Scalar(), lookup, &unset);
+    if (!value)
+      return Error{where(path, node.Mark()) + ": " + field + ": " + value.error().message};
+    for (const auto& variable : unset) {
+      warnings_.push_back(where(path, node.Mark()) + ": the " + variable +
+                          " variable is not set; defaulting to a blank string");
+    }
+    return value;
+  }
+
+  Expected<Service> read_service(const YAML::Node& node, const std::string& name,
+                                 const std::string& path, const Lookup& lookup) {
+    Service service;
+    service.file = path;
+    const std::string field = "services." + name;
+    if (const YAML::Node image = find_key(node, "image"); present(image)) {
+      auto value = string_field(image, field + ".image", path, lookup);
+      if (!value) return value.error();
+      if (value->empty())
+        return Error{where(path, image.Mark()) + ": " + field + ".image is empty"};
+      service.image = Located{std::move(*value), path, image.Mark().line + 1};
+    }
+    if (const YAML::Node profiles = find_key(node, "profiles"); present(profiles)) {
+      if (!profiles.IsSequence()) {
+        return Error{where(path, profiles.Mark()) + ": " + field + ".profiles must be a list"};
+      }
+      for (const auto& profile : profiles) {
+        auto value = string_field(profile, field + ".profiles", path, lookup);
+        if (!value) return value.error();
+        service.profiles.push_back(std::move(*value));
+      }
+    }
+    return service;
+  }
+
+  const Project& project_;
+  std::vector<std::string>& warnings_;
+};
+
+// compose-go's ServiceConfig.HasProfile: a service without profiles is
+// always on; "*" turns every profile on.
+bool enabled(const Service& service, const std::set<std::string>& active) {
+  if (service.profiles.empty() || active.count("*")) return true;
+  return std::any_of(service.profiles.begin(), service.profiles.end(),
+                     [&](const std::string& profile) { return active.count(profile) > 0; });
+}
+
+}  // namespace
+
+std::vector<std::string> split_profiles(std::string_view text) {
+  std::vector<std::string> profiles;
+  while (!text.empty()) {
+    const std::size_t comma = std::min(text.find(','), text.size());
+    std::string_view item = text.substr(0, comma);
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) {
+      item.remove_prefix(1);
+    }
+    while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) {
+      item.remove_suffix(1);
+    }
+    if (!item.empty()) profiles.emplace_back(item);
+    text.remove_prefix(std::min(comma + 1, text.size()));
+  }
+  return profiles;
+}
+
+Expected<StackImages> project_images(const Project& project) {
+  StackImages result;
+  Loader loader(project, result.warnings);
+  auto services = loader.load(project.files, project.lookup);
+  if (!services) return services.error();
+  const std::set<std::string> active(project.profiles.begin(), project.profiles.end());
+  for (auto& [name, service] : *services) {
+    if (!enabled(service, active)) continue;
+    if (service.image) {
+      result.services.push_back(ServiceImage{name, std::move(service.image->value),
+                                             service.image->file, service.image->line});
+    } else {
+      result.warnings.push_back(service.file + ": service " + name +
+                                " has no image (docker stack deploy needs one)");
+    }
+  }
+  return result;
+}
+
+Expected<StackImages> stack_images(const std::vector<SourceFile>& files, const Lookup& lookup) {
+  return project_images(Project{.files = files, .directory = ".", .lookup = lookup});
+}
+
+}  // namespace swarm_prepull::compose
