@@ -46,6 +46,7 @@ struct Located {
 // What decides a service's image, after interpolation.
 struct Service {
   std::optional<Located> image;
+  bool build = false;
   std::vector<std::string> profiles;
   std::string file;  // where the service is first named
 };
@@ -57,6 +58,7 @@ using Services = std::map<std::string, Service>;
 // (so `build` is there when either side has it).
 void merge_into(Service& base, const Service& over) {
   if (over.image) base.image = over.image;
+  base.build = base.build || over.build;
   base.profiles.insert(base.profiles.end(), over.profiles.begin(), over.profiles.end());
 }
 
@@ -143,6 +145,7 @@ class Loader {
         return Error{where(path, image.Mark()) + ": " + field + ".image is empty"};
       service.image = Located{std::move(*value), path, image.Mark().line + 1};
     }
+    service.build = present(find_key(node, "build"));
     if (const YAML::Node profiles = find_key(node, "profiles"); present(profiles)) {
       if (!profiles.IsSequence()) {
         return Error{where(path, profiles.Mark()) + ": " + field + ".profiles must be a list"};
@@ -198,6 +201,12 @@ Expected<StackImages> project_images(const Project& project) {
     if (service.image) {
       result.services.push_back(ServiceImage{name, std::move(service.image->value),
                                              service.image->file, service.image->line});
+    } else if (service.build) {
+      // As `docker compose` would build it rather than pull it: nothing to
+      // warm, which is worth a word but not an error.
+      result.warnings.push_back(service.file + ": service " + name +
+                                " has no image, only build: (it is built, not pulled; nothing "
+                                "to warm)");
     } else {
       result.warnings.push_back(service.file + ": service " + name +
                                 " has no image (docker stack deploy needs one)");

@@ -31,8 +31,9 @@ struct Project {
 };
 
 // The images of the project's enabled services (those without `profiles`,
-// or with one that is active), sorted by service. A service without an
-// image is named in a warning. Errors carry "file:line:column" and what is wrong: malformed YAML,
+// or with one that is active), sorted by service. A service with `build:` and
+// no image is named in a warning (it is built, not pulled), as is one with
+// neither. Errors carry "file:line:column" and what is wrong: malformed YAML,
 // a bad interpolation (with the variable), a non-string image.
 reconcile::Expected<StackImages> project_images(const Project& project);
 

@@ -100,5 +100,30 @@ TEST_F(ComposeServices, SplitProfilesReadsComposeProfiles) {
   EXPECT_EQ(split_profiles(""), std::vector<std::string>{});
 }
 
+// compose-spec build.md: a service built from a context has nothing to pull.
+TEST_F(ComposeServices, ABuildOnlyServiceYieldsNothingAndSaysSo) {
+  files_["/project/compose.yaml"] =
+      "services:\n"
+      "  frontend:\n    image: example/webapp\n    build: ./webapp\n"
+      "  backend:\n    build:\n      context: backend\n      dockerfile: ../backend.Dockerfile\n"
+      "  custom:\n    build: ~/custom\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}), (Images{"frontend=example/webapp"}));
+  ASSERT_EQ(warnings_.size(), 2u);
+  EXPECT_EQ(warnings_[0],
+            "/project/compose.yaml: service backend has no image, only build: (it is built, not "
+            "pulled; nothing to warm)");
+  EXPECT_EQ(warnings_[1],
+            "/project/compose.yaml: service custom has no image, only build: (it is built, not "
+            "pulled; nothing to warm)");
+}
+
+TEST_F(ComposeServices, AnOverrideCanGiveABuildOnlyServiceItsImage) {
+  files_["/project/compose.yaml"] = "services:\n  web:\n    build: .\n";
+  files_["/project/compose.override.yaml"] = "services:\n  web:\n    image: registry/web:2\n";
+  EXPECT_EQ(images({"/project/compose.yaml", "/project/compose.override.yaml"}),
+            (Images{"web=registry/web:2"}));
+  EXPECT_TRUE(warnings_.empty());
+}
+
 }  // namespace
 }  // namespace swarm_prepull::compose
