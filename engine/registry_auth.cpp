@@ -3,7 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <cctype>
+#include <boost/algorithm/string/case_conv.hpp>
 #include <fstream>
 #include <functional>
 #include <nlohmann/json.hpp>
@@ -15,13 +15,6 @@ namespace swarm_prepull::engine {
 namespace {
 
 using nlohmann::json;
-
-std::string lowercase(std::string_view text) {
-  std::string result(text);
-  std::transform(result.begin(), result.end(), result.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return result;
-}
 
 std::string json_pointer_escape(std::string_view key) {
   std::string result;
@@ -75,7 +68,7 @@ std::string registry_host(std::string_view key) {
   if (const auto slash = host.find('/'); slash != std::string_view::npos) {
     host = host.substr(0, slash);
   }
-  std::string result = lowercase(host);
+  std::string result = boost::algorithm::to_lower_copy(std::string(host));
   if (result == "index.docker.io" || result == "registry-1.docker.io" ||
       result == "registry.hub.docker.com") {
     return "docker.io";

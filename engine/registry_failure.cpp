@@ -1,19 +1,12 @@
 #include "engine/registry_failure.h"
 
 #include <algorithm>
-#include <cctype>
+#include <boost/algorithm/string/case_conv.hpp>
 #include <initializer_list>
 #include <string>
 
 namespace swarm_prepull::engine {
 namespace {
-
-std::string lowercase(std::string_view text) {
-  std::string result(text);
-  std::transform(result.begin(), result.end(), result.begin(),
-                 [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
-  return result;
-}
 
 bool contains_any(const std::string& text, std::initializer_list<std::string_view> needles) {
   return std::any_of(needles.begin(), needles.end(), [&](std::string_view needle) {
@@ -44,7 +37,7 @@ std::string_view to_string(RegistryFailure failure) {
 }
 
 RegistryFailure classify_registry_failure(const Error& error) {
-  const std::string message = lowercase(error.message);
+  const std::string message = boost::algorithm::to_lower_copy(error.message);
   const auto code = static_cast<engine_errc>(error.code.value());
   const bool ours = error.code.category() == engine_category();
 
