@@ -3,7 +3,9 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 
@@ -14,6 +16,29 @@ namespace {
 
 using reconcile::Error;
 using reconcile::Expected;
+
+// compose-go has no bounds (its stacks grow and it trusts its files); these
+// keep a chain of extends or includes, or a file set that reads itself
+// again, from running without end. No real project comes near them.
+constexpr std::size_t max_extends_depth = 64;
+constexpr int max_files_read = 256;
+
+std::string join_path(const std::string& directory, const std::string& path) {
+  const std::filesystem::path given(path);
+  return (given.is_absolute() ? given : std::filesystem::path(directory) / given)
+      .lexically_normal()
+      .string();
+}
+
+std::string parent_of(const std::string& path) {
+  return std::filesystem::path(path).parent_path().string();
+}
+
+std::string joined(const std::vector<std::string>& items, const char* separator) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : separator) + item;
+  return out;
+}
 
 std::string where(const std::string& path, const YAML::Mark& mark) {
   if (mark.is_null()) return path;
@@ -53,6 +78,16 @@ struct Service {
 
 using Services = std::map<std::string, Service>;
 
+// One file's services as written, before `extends` is applied: what an
+// `extends` in that file (or naming it) looks up.
+struct FileScope {
+  std::string path;
+  std::string directory;  // a relative `extends.file` starts here
+  std::map<std::string, YAML::Node> raw;
+  Services imported;  // from `include`, which compose applies first
+  Lookup lookup;
+};
+
 // compose-go's override rules (override/merge.go) for the fields kept: a
 // scalar from `over` replaces, a sequence is appended, a mapping is merged
 // (so `build` is there when either side has it).
@@ -68,10 +103,11 @@ class Loader {
       : project_(project), warnings_(warnings) {}
 
   // Every file in order, each overriding the ones before service by service.
-  Expected<Services> load(const std::vector<SourceFile>& files, const Lookup& lookup) {
+  Expected<Services> load(const std::vector<SourceFile>& files, const Lookup& lookup,
+                          const std::string& directory) {
     Services merged;
     for (const auto& file : files) {
-      auto services = load_file(file, lookup);
+      auto services = load_file(file, lookup, directory);
       if (!services) return services.error();
       for (auto& [name, service] : *services) {
         auto [at, inserted] = merged.try_emplace(name, service);
@@ -94,26 +130,137 @@ class Loader {
     }
   }
 
-  Expected<Services> load_file(const SourceFile& file, const Lookup& lookup) {
-    auto root = parse(file);
-    if (!root) return root.error();
-    if (!present(*root)) return Services{};  // an empty override file is fine
-    if (!root->IsMap()) {
-      return Error{where(file.path, root->Mark()) + ": expected a mapping at the top"};
-    }
-    const YAML::Node services = (*root)["services"];
-    if (!present(services)) return Services{};
+  // A file's services as written, the `services` mapping checked.
+  Expected<FileScope> scope_of(const SourceFile& file, const Lookup& lookup,
+                               const std::string& directory, YAML::Node& root) {
+    FileScope scope{file.path, directory, {}, {}, lookup};
+    auto parsed = parse(file);
+    if (!parsed) return parsed.error();
+    root = *parsed;
+    if (!present(root)) return scope;  // an empty override file is fine
+    if (!root.IsMap())
+      return Error{where(file.path, root.Mark()) + ": expected a mapping at the top"};
+    const YAML::Node services = root["services"];
+    if (!present(services)) return scope;
     if (!services.IsMap()) {
       return Error{where(file.path, services.Mark()) + ": services must be a mapping"};
     }
-    Services result;
     for (const auto& entry : services) {
-      const std::string name = entry.first.as<std::string>("");
-      auto service = read_service(entry.second, name, file.path, lookup);
+      scope.raw.insert_or_assign(entry.first.as<std::string>(""), entry.second);
+    }
+    return scope;
+  }
+
+  Expected<Services> load_file(const SourceFile& file, const Lookup& lookup,
+                               const std::string& directory) {
+    YAML::Node root;
+    auto scope = scope_of(file, lookup, directory, root);
+    if (!scope) return scope.error();
+    Services result = scope->imported;
+    for (const auto& [name, node] : scope->raw) {
+      auto service = resolve(*scope, name, {});
       if (!service) return service.error();
       result.insert_or_assign(name, std::move(*service));
     }
     return result;
+  }
+
+  // A service with its `extends` applied, as compose-go's
+  // applyServiceExtends: the base (from this file, from what this file
+  // includes, or from `extends.file`) with the service's own fields over it.
+  // `chain` holds the "file service" pairs being extended, for cycles.
+  Expected<Service> resolve(FileScope& scope, const std::string& name,
+                            std::vector<std::string> chain) {
+    const YAML::Node node = scope.raw.at(name);
+    const std::string field = "services." + name;
+    auto service = read_service(node, name, scope.path, scope.lookup);
+    if (!service) return service.error();
+    const YAML::Node extends = find_key(node, "extends");
+    if (!present(extends)) return service;
+
+    std::string base_name;
+    std::optional<std::string> base_file;
+    if (extends.IsScalar()) {
+      auto value = string_field(extends, field + ".extends", scope.path, scope.lookup);
+      if (!value) return value.error();
+      base_name = std::move(*value);
+    } else if (extends.IsMap()) {
+      const YAML::Node base = extends["service"];
+      if (!present(base)) {
+        return Error{where(scope.path, extends.Mark()) + ": " + field +
+                     ".extends.service is required"};
+      }
+      auto value = string_field(base, field + ".extends.service", scope.path, scope.lookup);
+      if (!value) return value.error();
+      base_name = std::move(*value);
+      if (const YAML::Node file = extends["file"]; present(file)) {
+        auto path = string_field(file, field + ".extends.file", scope.path, scope.lookup);
+        if (!path) return path.error();
+        base_file = join_path(scope.directory, *path);
+      }
+    } else {
+      return Error{where(scope.path, extends.Mark()) + ": " + field +
+                   ".extends must be a service name or a mapping"};
+    }
+
+    const std::string link = scope.path + " " + name;
+    if (std::find(chain.begin(), chain.end(), link) != chain.end()) {
+      chain.push_back(link);
+      return Error{where(scope.path, extends.Mark()) + ": " + field +
+                   ".extends: circular reference: " + joined(chain, " -> ")};
+    }
+    if (chain.size() >= max_extends_depth) {
+      return Error{where(scope.path, extends.Mark()) + ": " + field + ".extends: more than " +
+                   std::to_string(max_extends_depth) + " services deep"};
+    }
+    chain.push_back(link);
+
+    Expected<Service> base = Error{""};
+    if (base_file) {
+      auto other = extended_scope(*base_file, scope.lookup);
+      if (!other) {
+        return Error{where(scope.path, extends.Mark()) + ": " + field +
+                     ".extends: " + other.error().message};
+      }
+      if (!(*other)->raw.count(base_name)) {
+        return Error{where(scope.path, extends.Mark()) + ": cannot extend service \"" + name +
+                     "\": service \"" + base_name + "\" not found in " + *base_file};
+      }
+      base = resolve(**other, base_name, chain);
+    } else if (scope.raw.count(base_name)) {
+      base = resolve(scope, base_name, chain);
+    } else if (auto imported = scope.imported.find(base_name); imported != scope.imported.end()) {
+      base = imported->second;
+    } else {
+      return Error{where(scope.path, extends.Mark()) + ": cannot extend service \"" + name +
+                   "\": service \"" + base_name + "\" not found in " + scope.path};
+    }
+    if (!base) return base;
+    merge_into(*base, *service);
+    base->file = service->file;
+    return base;
+  }
+
+  // Another file named by `extends.file`, read once, interpolated like the
+  // file naming it; its own relative `extends.file` start at its directory.
+  Expected<FileScope*> extended_scope(const std::string& path, const Lookup& lookup) {
+    if (auto found = extended_.find(path); found != extended_.end()) return found->second.get();
+    auto text = read(path);
+    if (!text) return text.error();
+    YAML::Node root;
+    auto scope = scope_of({path, std::move(*text)}, lookup, parent_of(path), root);
+    if (!scope) return scope.error();
+    auto& stored = extended_[path] = std::make_unique<FileScope>(std::move(*scope));
+    return stored.get();
+  }
+
+  Expected<std::string> read(const std::string& path) {
+    if (!project_.access.read) return Error{path + ": reading other files is not possible here"};
+    if (++files_read_ > max_files_read) {
+      return Error{path + ": more than " + std::to_string(max_files_read) +
+                   " files read for include and extends"};
+    }
+    return project_.access.read(path);
   }
 
   // A string field after interpolation; unset variables are warned about
@@ -161,6 +308,8 @@ class Loader {
 
   const Project& project_;
   std::vector<std::string>& warnings_;
+  std::map<std::string, std::unique_ptr<FileScope>> extended_;
+  int files_read_ = 0;
 };
 
 // compose-go's ServiceConfig.HasProfile: a service without profiles is
@@ -193,7 +342,7 @@ std::vector<std::string> split_profiles(std::string_view text) {
 Expected<StackImages> project_images(const Project& project) {
   StackImages result;
   Loader loader(project, result.warnings);
-  auto services = loader.load(project.files, project.lookup);
+  auto services = loader.load(project.files, project.lookup, project.directory);
   if (!services) return services.error();
   const std::set<std::string> active(project.profiles.begin(), project.profiles.end());
   for (auto& [name, service] : *services) {

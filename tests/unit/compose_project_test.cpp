@@ -181,6 +181,16 @@ TEST_F(ComposeProject, ProfilesComeFromComposeProfilesUnlessGiven) {
             (Images{"backend=backend", "phpmyadmin=phpmyadmin"}));
 }
 
+// extends.file from disk, relative to the project directory, interpolated
+// with the project's .env.
+TEST_F(ComposeProject, ExtendsReadsTheOtherFileFromTheProjectDirectory) {
+  write("app/.env", "VERSION=2.4\n");
+  write("app/compose.yaml",
+        "services:\n  web:\n    extends:\n      file: common/web.yml\n      service: web\n");
+  write("app/common/web.yml", "services:\n  web:\n    image: example/web:${VERSION}\n");
+  EXPECT_EQ(images({.current_directory = path("app")}), (Images{"web=example/web:2.4"}));
+}
+
 TEST_F(ComposeProject, ErrorsInTheDotEnvNameIt) {
   write("app/.env", "VERSION=2.4\nBAD KEY=1\n");
   write("app/compose.yaml", "services:\n  web:\n    image: web\n");

@@ -125,5 +125,108 @@ TEST_F(ComposeServices, AnOverrideCanGiveABuildOnlyServiceItsImage) {
   EXPECT_TRUE(warnings_.empty());
 }
 
+// compose-spec extends.md: `cli` takes `common`'s image.
+TEST_F(ComposeServices, ExtendsAServiceOfTheSameFile) {
+  files_["/project/compose.yaml"] =
+      "services:\n"
+      "  common:\n    image: busybox\n    environment:\n      TZ: utc\n      PORT: 80\n"
+      "  cli:\n    extends:\n      service: common\n    environment:\n      PORT: 8080\n"
+      "  short:\n    extends: common\n"
+      "  own:\n    extends: common\n    image: own/image:1\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"cli=busybox", "common=busybox", "own=own/image:1", "short=busybox"}));
+}
+
+// compose-spec extends.md: the base in another file, whose path is relative
+// to the project directory; that file's own extends start at its directory.
+TEST_F(ComposeServices, ExtendsAServiceOfAnotherFile) {
+  environment_ = {{"TAG", "2.4"}};
+  files_["/project/compose.yaml"] =
+      "services:\n"
+      "  web:\n    extends:\n      file: common-services.yml\n      service: webapp\n"
+      "  worker:\n    extends:\n      file: base/worker.yml\n      service: worker\n";
+  files_["/project/common-services.yml"] =
+      "services:\n  webapp:\n    image: example/webapp:${TAG}\n    ports: [\"8000:8000\"]\n";
+  files_["/project/base/worker.yml"] =
+      "services:\n  worker:\n    extends:\n      file: ../shared/queue.yml\n      service: queue\n";
+  files_["/project/shared/queue.yml"] = "services:\n  queue:\n    image: example/queue:1\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"web=example/webapp:2.4", "worker=example/queue:1"}));
+  // Only the named services come in, and the image names the file it is in.
+  auto result = project_images(project({"/project/compose.yaml"}));
+  ASSERT_TRUE(result);
+  EXPECT_EQ(result->services[0].file, "/project/common-services.yml");
+  EXPECT_EQ(result->services[0].line, 3);
+}
+
+TEST_F(ComposeServices, ExtendingABuildOnlyServiceWithoutAnImageGivesNone) {
+  files_["/project/compose.yaml"] =
+      "services:\n"
+      "  base:\n    build: .\n"
+      "  app:\n    extends: base\n"
+      "  tagged:\n    extends: base\n    image: registry/app:1\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}), (Images{"tagged=registry/app:1"}));
+  ASSERT_EQ(warnings_.size(), 2u);
+  EXPECT_NE(warnings_[0].find("service app has no image, only build:"), std::string::npos);
+}
+
+TEST_F(ComposeServices, ExtendsErrorsNameFileLineAndWhat) {
+  files_["/project/compose.yaml"] = "services:\n  web:\n    extends:\n      service: nope\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"error: /project/compose.yaml:4:7: cannot extend service \"web\": service "
+                    "\"nope\" not found in /project/compose.yaml"}));
+  files_["/project/compose.yaml"] =
+      "services:\n  web:\n    extends:\n      file: missing.yml\n      service: web\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"error: /project/compose.yaml:4:7: services.web.extends: "
+                    "/project/missing.yml: No such file or directory"}));
+  files_["/project/compose.yaml"] = "services:\n  web:\n    extends:\n      file: base.yml\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"error: /project/compose.yaml:4:7: services.web.extends.service is required"}));
+  files_["/project/compose.yaml"] =
+      "services:\n  web:\n    extends:\n      file: base.yml\n      service: web\n";
+  files_["/project/base.yml"] = "services:\n  web:\n    image: web:${TAG:?TAG must be set}\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"error: /project/base.yml:3:12: services.web.image: required variable TAG "
+                    "is missing a value: TAG must be set"}));
+  files_["/project/base.yml"] = std::string("services:\n  web:\n    image: a\0b\n", 32);
+  EXPECT_EQ(
+      images({"/project/compose.yaml"}),
+      (Images{"error: /project/compose.yaml:4:7: services.web.extends: /project/base.yml:3:13: "
+              "control character 0x00 (YAML allows none)"}));
+}
+
+TEST_F(ComposeServices, ExtendsCyclesAreErrors) {
+  files_["/project/compose.yaml"] =
+      "services:\n  a:\n    extends: b\n    image: a\n  b:\n    extends: a\n";
+  auto same_file = images({"/project/compose.yaml"});
+  ASSERT_EQ(same_file.size(), 1u);
+  EXPECT_NE(
+      same_file[0].find("circular reference: /project/compose.yaml a -> /project/compose.yaml "
+                        "b -> /project/compose.yaml a"),
+      std::string::npos)
+      << same_file[0];
+  files_["/project/compose.yaml"] =
+      "services:\n  web:\n    extends:\n      file: other.yml\n      service: web\n";
+  files_["/project/other.yml"] =
+      "services:\n  web:\n    extends:\n      file: compose.yaml\n      service: web\n";
+  auto two_files = images({"/project/compose.yaml"});
+  ASSERT_EQ(two_files.size(), 1u);
+  EXPECT_NE(two_files[0].find("circular reference"), std::string::npos) << two_files[0];
+  files_["/project/compose.yaml"] = "services:\n  self:\n    extends: self\n";
+  EXPECT_NE(images({"/project/compose.yaml"})[0].find("circular reference"), std::string::npos);
+}
+
+TEST_F(ComposeServices, ExtendsChainsAreBounded) {
+  std::string text = "services:\n  s0:\n    image: base\n";
+  for (int i = 1; i <= 100; ++i) {
+    text += "  s" + std::to_string(i) + ":\n    extends: s" + std::to_string(i - 1) + "\n";
+  }
+  files_["/project/compose.yaml"] = text;
+  auto result = images({"/project/compose.yaml"});
+  ASSERT_EQ(result.size(), 1u);
+  EXPECT_NE(result[0].find("more than 64 services deep"), std::string::npos) << result[0];
+}
+
 }  // namespace
 }  // namespace swarm_prepull::compose
