@@ -22,6 +22,7 @@ using reconcile::Expected;
 // again, from running without end. No real project comes near them.
 constexpr std::size_t max_extends_depth = 64;
 constexpr int max_files_read = 256;
+constexpr std::size_t max_include_depth = 32;
 
 std::string join_path(const std::string& directory, const std::string& path) {
   const std::filesystem::path given(path);
@@ -78,6 +79,20 @@ struct Service {
 
 using Services = std::map<std::string, Service>;
 
+std::optional<std::string> known(const std::map<std::string, std::string>& values,
+                                 const std::string& name) {
+  if (auto found = values.find(name); found != values.end()) return found->second;
+  return std::nullopt;
+}
+
+// Whether an included service is the one already imported: compose-go
+// accepts the same resource imported twice and refuses two different ones.
+bool same(const Service& a, const Service& b) {
+  const bool same_image =
+      a.image.has_value() == b.image.has_value() && (!a.image || a.image->value == b.image->value);
+  return same_image && a.build == b.build && a.profiles == b.profiles;
+}
+
 // One file's services as written, before `extends` is applied: what an
 // `extends` in that file (or naming it) looks up.
 struct FileScope {
@@ -103,11 +118,13 @@ class Loader {
       : project_(project), warnings_(warnings) {}
 
   // Every file in order, each overriding the ones before service by service.
+  // `included` holds the files whose `include` led here, for cycles.
   Expected<Services> load(const std::vector<SourceFile>& files, const Lookup& lookup,
-                          const std::string& directory) {
+                          const std::string& directory,
+                          const std::vector<std::string>& included = {}) {
     Services merged;
     for (const auto& file : files) {
-      auto services = load_file(file, lookup, directory);
+      auto services = load_file(file, lookup, directory, included);
       if (!services) return services.error();
       for (auto& [name, service] : *services) {
         auto [at, inserted] = merged.try_emplace(name, service);
@@ -151,11 +168,32 @@ class Loader {
     return scope;
   }
 
+  // compose-go's loadYamlFile: `include` first (so that `extends` may name
+  // an included service), then `extends`.
   Expected<Services> load_file(const SourceFile& file, const Lookup& lookup,
-                               const std::string& directory) {
+                               const std::string& directory, std::vector<std::string> included) {
     YAML::Node root;
     auto scope = scope_of(file, lookup, directory, root);
     if (!scope) return scope.error();
+    if (const YAML::Node include = present(root) ? root["include"] : YAML::Node();
+        present(include)) {
+      // An included project's first file is already last in the chain.
+      if (const auto self = join_path(directory, file.path);
+          included.empty() || included.back() != self) {
+        included.push_back(self);
+      }
+      auto imported = load_includes(include, file.path, lookup, directory, included);
+      if (!imported) return imported.error();
+      scope->imported = std::move(*imported);
+      for (const auto& [name, node] : scope->raw) {
+        if (scope->imported.count(name)) {
+          // compose-go's importResources: a service both included and
+          // declared is refused (an override file is the way to change it).
+          return Error{where(file.path, node.Mark()) + ": services." + name +
+                       " conflicts with imported resource (a service of an included project)"};
+        }
+      }
+    }
     Services result = scope->imported;
     for (const auto& [name, node] : scope->raw) {
       auto service = resolve(*scope, name, {});
@@ -163,6 +201,130 @@ class Loader {
       result.insert_or_assign(name, std::move(*service));
     }
     return result;
+  }
+
+  // The services of every project `include` names, as compose-go's
+  // ApplyInclude: each is loaded as a project of its own (its files merged,
+  // its own includes and extends applied) from its directory (the first
+  // file's, or `project_directory`), interpolated with the including
+  // project's variables first and then its `.env` (or `env_file`).
+  Expected<Services> load_includes(const YAML::Node& include, const std::string& path,
+                                   const Lookup& lookup, const std::string& directory,
+                                   const std::vector<std::string>& included) {
+    if (!include.IsSequence())
+      return Error{where(path, include.Mark()) + ": include must be a list"};
+    Services imported;
+    for (const auto& entry : include) {
+      const std::string at = where(path, entry.Mark());
+      std::vector<std::string> paths;
+      std::string project_directory;
+      std::vector<std::string> env_files;
+      bool env_file_given = false;
+      if (entry.IsScalar()) {
+        auto value = string_field(entry, "include", path, lookup);
+        if (!value) return value.error();
+        paths.push_back(std::move(*value));
+      } else if (entry.IsMap()) {
+        auto listed = string_list(entry["path"], "include.path", path, lookup);
+        if (!listed) return listed.error();
+        paths = std::move(*listed);
+        if (const YAML::Node node = entry["project_directory"]; present(node)) {
+          auto value = string_field(node, "include.project_directory", path, lookup);
+          if (!value) return value.error();
+          project_directory = std::move(*value);
+        }
+        env_file_given = present(entry["env_file"]);
+        auto env = string_list(entry["env_file"], "include.env_file", path, lookup);
+        if (!env) return env.error();
+        env_files = std::move(*env);
+      } else {
+        return Error{at + ": include entries must be a path or a mapping"};
+      }
+      if (paths.empty()) return Error{at + ": include.path is required"};
+      for (auto& file : paths) file = join_path(directory, file);
+      const std::string included_directory = project_directory.empty()
+                                                 ? parent_of(paths.front())
+                                                 : join_path(directory, project_directory);
+
+      std::vector<std::string> chain = included;
+      chain.push_back(paths.front());
+      if (std::find(included.begin(), included.end(), paths.front()) != included.end()) {
+        return Error{at + ": include cycle: " + joined(chain, " -> ")};
+      }
+      if (chain.size() > max_include_depth) {
+        return Error{at + ": includes nested more than " + std::to_string(max_include_depth) +
+                     " deep"};
+      }
+
+      if (env_file_given) {
+        for (auto& file : env_files) {
+          file = join_path(directory, file);
+          if (!is_file(file)) return Error{at + ": include.env_file: " + file + " is not a file"};
+        }
+      } else if (const std::string dot_env = join_path(included_directory, ".env");
+                 is_file(dot_env)) {
+        env_files.push_back(dot_env);
+      }
+      auto env = std::make_shared<std::map<std::string, std::string>>();
+      for (const auto& file : env_files) {
+        auto text = read(file);
+        if (!text) return Error{at + ": include: " + text.error().message};
+        auto values = parse_env_file(*text, [&](const std::string& name) {
+          if (auto value = lookup(name)) return value;
+          return known(*env, name);
+        });
+        if (!values) return Error{file + ": " + values.error().message};
+        for (auto& [name, value] : *values) env->try_emplace(name, std::move(value));
+      }
+      // The including project's variables win over the included .env
+      // (compose-go merges without overwriting).
+      const Lookup included_lookup = [lookup, env](const std::string& name) {
+        if (auto value = lookup(name)) return value;
+        return known(*env, name);
+      };
+
+      std::vector<SourceFile> sources;
+      for (const auto& file : paths) {
+        auto text = read(file);
+        if (!text) return Error{at + ": include: " + text.error().message};
+        sources.push_back({file, std::move(*text)});
+      }
+      auto services = load(sources, included_lookup, included_directory, chain);
+      if (!services) return services.error();
+      for (auto& [name, service] : *services) {
+        auto [existing, inserted] = imported.try_emplace(name, service);
+        if (!inserted && !same(existing->second, service)) {
+          return Error{at + ": services." + name + " conflicts with imported resource"};
+        }
+      }
+    }
+    return imported;
+  }
+
+  // A string or a list of strings, interpolated; absent: none.
+  Expected<std::vector<std::string>> string_list(const YAML::Node& node, const std::string& field,
+                                                 const std::string& path, const Lookup& lookup) {
+    std::vector<std::string> values;
+    if (!present(node)) return values;
+    if (node.IsScalar()) {
+      auto value = string_field(node, field, path, lookup);
+      if (!value) return value.error();
+      values.push_back(std::move(*value));
+      return values;
+    }
+    if (!node.IsSequence()) {
+      return Error{where(path, node.Mark()) + ": " + field + " must be a string or a list"};
+    }
+    for (const auto& item : node) {
+      auto value = string_field(item, field, path, lookup);
+      if (!value) return value.error();
+      values.push_back(std::move(*value));
+    }
+    return values;
+  }
+
+  bool is_file(const std::string& path) const {
+    return project_.access.is_file && project_.access.is_file(path);
   }
 
   // A service with its `extends` applied, as compose-go's

@@ -191,6 +191,19 @@ TEST_F(ComposeProject, ExtendsReadsTheOtherFileFromTheProjectDirectory) {
   EXPECT_EQ(images({.current_directory = path("app")}), (Images{"web=example/web:2.4"}));
 }
 
+// include from disk: the included project's directory and .env.
+TEST_F(ComposeProject, IncludeReadsTheIncludedProjectFromDisk) {
+  write("app/compose.yaml",
+        "include:\n  - ../db/compose.yaml\nservices:\n  web:\n    image: web\n");
+  write("db/compose.yaml", "services:\n  db:\n    image: postgres:${PG_VERSION}\n");
+  write("db/.env", "PG_VERSION=16\n");
+  EXPECT_EQ(images({.project_directory = path("app")}), (Images{"db=postgres:16", "web=web"}));
+  fs::remove(root_ / "db/compose.yaml");
+  EXPECT_EQ(images({.project_directory = path("app")}),
+            (Images{"error: " + path("app/compose.yaml") +
+                    ":2:5: include: " + path("db/compose.yaml") + ": No such file or directory"}));
+}
+
 TEST_F(ComposeProject, ErrorsInTheDotEnvNameIt) {
   write("app/.env", "VERSION=2.4\nBAD KEY=1\n");
   write("app/compose.yaml", "services:\n  web:\n    image: web\n");

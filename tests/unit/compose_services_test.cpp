@@ -228,5 +228,119 @@ TEST_F(ComposeServices, ExtendsChainsAreBounded) {
   EXPECT_NE(result[0].find("more than 64 services deep"), std::string::npos) << result[0];
 }
 
+// compose-spec include.md: serviceB comes from the included file, as if
+// declared here.
+TEST_F(ComposeServices, IncludeShortSyntax) {
+  files_["/project/compose.yaml"] =
+      "include:\n  - my-compose-include.yaml\n"
+      "services:\n  serviceA:\n    build: .\n    depends_on:\n      - serviceB\n";
+  files_["/project/my-compose-include.yaml"] = "services:\n  serviceB:\n    image: example/b:1\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}), (Images{"serviceB=example/b:1"}));
+  ASSERT_EQ(warnings_.size(), 1u);
+  EXPECT_NE(warnings_[0].find("service serviceA has no image, only build:"), std::string::npos);
+}
+
+// An included project reads its own .env; the including project's variables
+// win over it.
+TEST_F(ComposeServices, AnIncludedProjectHasItsOwnDotEnv) {
+  files_["/project/compose.yaml"] = "include:\n  - sub/compose.yaml\n";
+  files_["/project/sub/compose.yaml"] =
+      "services:\n  sub:\n    image: example/sub:${TAG}\n    profiles: [\"${PROFILE:-on}\"]\n";
+  files_["/project/sub/.env"] = "TAG=1.0\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}, {"on"}), (Images{"sub=example/sub:1.0"}));
+  environment_ = {{"TAG", "2.0"}};
+  EXPECT_EQ(images({"/project/compose.yaml"}, {"on"}), (Images{"sub=example/sub:2.0"}));
+  // Profiles apply to included services too.
+  EXPECT_EQ(images({"/project/compose.yaml"}), Images{});
+}
+
+// compose-spec include.md, long syntax: several files merged, the project
+// directory and env_file relative to the including project.
+TEST_F(ComposeServices, IncludeLongSyntax) {
+  files_["/project/app/compose.yaml"] =
+      "include:\n"
+      "  - path:\n      - ../commons/compose.yaml\n      - ../commons/override.yaml\n"
+      "    project_directory: ..\n"
+      "    env_file: ../another/.env\n";
+  files_["/project/commons/compose.yaml"] =
+      "services:\n  db:\n    image: postgres:${PG}\n  cache:\n    image: redis:7\n";
+  files_["/project/commons/override.yaml"] = "services:\n  cache:\n    image: valkey/valkey:8\n";
+  files_["/project/another/.env"] = "PG=16\n";
+  files_["/project/commons/.env"] = "PG=not-this-one\n";
+  Project app = project({"/project/app/compose.yaml"});
+  app.directory = "/project/app";
+  auto result = project_images(app);
+  ASSERT_TRUE(result) << result.error().message;
+  ASSERT_EQ(result->services.size(), 2u);
+  EXPECT_EQ(result->services[0].image, "valkey/valkey:8");
+  EXPECT_EQ(result->services[1].image, "postgres:16");
+  // A missing env_file is an error naming it.
+  files_.erase("/project/another/.env");
+  auto missing = project_images(app);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().message,
+            "/project/app/compose.yaml:2:5: include.env_file: /project/another/.env is not a file");
+}
+
+TEST_F(ComposeServices, AServiceBothIncludedAndDeclaredConflicts) {
+  files_["/project/compose.yaml"] =
+      "include:\n  - other.yaml\nservices:\n  web:\n    image: web:2\n";
+  files_["/project/other.yaml"] = "services:\n  web:\n    image: web:1\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"error: /project/compose.yaml:5:5: services.web conflicts with imported "
+                    "resource (a service of an included project)"}));
+  // Two includes giving the same service alike are fine, differently not.
+  files_["/project/compose.yaml"] = "include:\n  - other.yaml\n  - same.yaml\n";
+  files_["/project/same.yaml"] = "services:\n  web:\n    image: web:1\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}), (Images{"web=web:1"}));
+  files_["/project/same.yaml"] = "services:\n  web:\n    image: web:3\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"error: /project/compose.yaml:3:5: services.web conflicts with imported "
+                    "resource"}));
+  // An override file, read after the include, may change it.
+  files_["/project/compose.yaml"] = "include:\n  - other.yaml\n";
+  files_["/project/compose.override.yaml"] = "services:\n  web:\n    image: web:dev\n";
+  EXPECT_EQ(images({"/project/compose.yaml", "/project/compose.override.yaml"}),
+            (Images{"web=web:dev"}));
+}
+
+// compose-go applies include before extends: a service may extend an
+// included one.
+TEST_F(ComposeServices, ExtendsAnIncludedService) {
+  files_["/project/compose.yaml"] =
+      "include:\n  - base.yaml\nservices:\n  web:\n    extends: base\n";
+  files_["/project/base.yaml"] = "services:\n  base:\n    image: example/base:1\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"base=example/base:1", "web=example/base:1"}));
+}
+
+// compose-go's testdata/compose-include-cycle.yaml.
+TEST_F(ComposeServices, IncludeCyclesAreErrors) {
+  files_["/project/compose.yaml"] = "include:\n  - sub/compose.yaml\n";
+  files_["/project/sub/compose.yaml"] = "include:\n  - ../compose.yaml\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"error: /project/sub/compose.yaml:2:5: include cycle: /project/compose.yaml "
+                    "-> /project/sub/compose.yaml -> /project/compose.yaml"}));
+  files_["/project/compose.yaml"] = "include:\n  - compose.yaml\n";
+  EXPECT_NE(images({"/project/compose.yaml"})[0].find("include cycle"), std::string::npos);
+}
+
+TEST_F(ComposeServices, IncludesAreBounded) {
+  // Each level includes the next twice: 2^20 reads without a bound.
+  for (int i = 0; i < 20; ++i) {
+    files_["/project/level" + std::to_string(i) + ".yaml"] =
+        "include:\n  - level" + std::to_string(i + 1) + ".yaml\n  - path: level" +
+        std::to_string(i + 1) + ".yaml\n";
+  }
+  files_["/project/level20.yaml"] = "services:\n  leaf:\n    image: leaf\n";
+  auto result = images({"/project/level0.yaml"});
+  ASSERT_EQ(result.size(), 1u);
+  EXPECT_NE(result[0].find("more than 256 files read"), std::string::npos) << result[0];
+  EXPECT_LE(reads_, 257);
+  files_["/project/bad.yaml"] = "include: other.yaml\n";
+  EXPECT_EQ(images({"/project/bad.yaml"}),
+            (Images{"error: /project/bad.yaml:1:10: include must be a list"}));
+}
+
 }  // namespace
 }  // namespace swarm_prepull::compose
