@@ -70,60 +70,94 @@ class TagRefreshTest : public ProcessSwarmTest {
                          "swarm_prepull_image_tag_digest_changes_total");
   }
 
-  std::string repository_, moving_, moving_ref_;
+  // A service on moving_ (pushed with the content of one fresh image) by its
+  // tag only, a controller with `controller_args` and an agent on every
+  // node; returns once every node holds the tag and the controller lists its
+  // digest. second_ is another fresh image to move the tag to.
+  void deploy_moving_tag(const std::vector<std::string>& controller_args) {
+    static int deployments = 0;  // each test of this process its own repository
+    repository_ =
+        "tag-refresh-moving-" + std::to_string(::getpid()) + "-" + std::to_string(++deployments);
+    moving_ = box_->registry + "/prepull/" + repository_ + ":1";
+    moving_ref_ = reconcile::parse_reference(moving_).value().canonical();
+    const std::string first = fresh_image(2);
+    second_ = fresh_image(2);
+    digest_1_ = push_as_moving(first);
+    engines_.remove_everywhere(first);
+
+    service_ = create_service("moving", moving_, "--no-resolve-image");
+    ASSERT_EQ(service_ref(service_), moving_ref_) << "the spec must hold the tag only";
+    start_controller(controller_args);
+    for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+      agents_.push_back(start_agent(node, token_file_, static_cast<int>(node) + 1));
+    }
+    ASSERT_TRUE(controller_healthy()) << read_text(controller_.log);
+    ASSERT_TRUE(wait_until("the tag's first content on every node", 60s, [&] {
+      return everywhere(digest_1_);
+    })) << read_text(controller_.log);
+  }
+
+  // The controller's listing of the tag: `digest`, present on all 3 nodes.
+  ::testing::AssertionResult listed_everywhere(const std::string& digest) const {
+    return wait_until("the controller listing " + digest + " on all 3 nodes", 30s, [&] {
+      const auto image = listed();
+      return !image.is_null() && image.value("digest", "") == digest &&
+             image.value("nodes_present", 0) == 3;
+    });
+  }
+
+  std::string repository_, moving_, moving_ref_, second_, digest_1_, service_;
   std::vector<std::string> pushed_digests_;
 };
 
 TEST_F(TagRefreshTest, AMovedTagReachesEveryNodeWithinOneInterval) {
-  repository_ = "tag-refresh-moving-" + std::to_string(::getpid());
-  moving_ = box_->registry + "/prepull/" + repository_ + ":1";
-  moving_ref_ = reconcile::parse_reference(moving_).value().canonical();
-  const std::string first = fresh_image(2);
-  const std::string second = fresh_image(2);
-  const std::string digest_1 = push_as_moving(first);
-  engines_.remove_everywhere(first);
-
-  const std::string service = create_service("moving", moving_, "--no-resolve-image");
-  ASSERT_EQ(service_ref(service), moving_ref_) << "the spec must hold the tag only";
-  start_controller({"--tag-refresh-interval", "2s"});
-  for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
-    agents_.push_back(start_agent(node, token_file_, static_cast<int>(node) + 1));
-  }
-  ASSERT_TRUE(controller_healthy()) << read_text(controller_.log);
-
-  ASSERT_TRUE(wait_until("the tag's first content on every node", 60s, [&] {
-    return everywhere(digest_1);
-  })) << read_text(controller_.log);
-  ASSERT_TRUE(wait_until("the controller listing the first digest on all 3 nodes", 30s, [&] {
-    const auto image = listed();
-    return !image.is_null() && image.value("digest", "") == digest_1 &&
-           image.value("nodes_present", 0) == 3;
-  })) << listed().dump();
+  deploy_moving_tag({"--tag-refresh-interval", "2s"});
+  if (HasFatalFailure()) return;
+  ASSERT_TRUE(listed_everywhere(digest_1_)) << listed().dump();
   EXPECT_GT(listed().value("resolved_at", 0.0), 1.7e9);  // wall time, seconds
   EXPECT_EQ(changes(), 0);                               // the first resolution is no change
   EXPECT_EQ(counter_value(run_command("curl -sf " + controller_url() + "/metrics").output,
                           "swarm_prepull_services_unpinned"),
             1);
 
-  const std::string digest_2 = push_as_moving(second);
-  ASSERT_NE(digest_2, digest_1);
+  const std::string digest_2 = push_as_moving(second_);
+  ASSERT_NE(digest_2, digest_1_);
   const auto pushed = WaitClock::now();
   ASSERT_TRUE(wait_until("the tag's new content on every node", 60s, [&] {
     return everywhere(digest_2);
   })) << read_text(controller_.log);
   const double seconds = std::chrono::duration<double>(WaitClock::now() - pushed).count();
-  ASSERT_TRUE(wait_until("the controller listing the new digest on all 3 nodes", 30s, [&] {
-    const auto image = listed();
-    return !image.is_null() && image.value("digest", "") == digest_2 &&
-           image.value("nodes_present", 0) == 3;
-  })) << listed().dump();
+  ASSERT_TRUE(listed_everywhere(digest_2)) << listed().dump();
   EXPECT_EQ(changes(), 1);
-  EXPECT_EQ(service_ref(service), moving_ref_) << "the spec is swarm's, left as it was";
+  EXPECT_EQ(service_ref(service_), moving_ref_) << "the spec is swarm's, left as it was";
   EXPECT_TRUE(listed()["failures"].empty()) << "a moved tag is no failure: " << listed().dump();
   std::printf(
       "[ figures  ] tag pushed again -> new content on all 3 nodes after %.2f s "
       "(--tag-refresh-interval 2s, 2 MiB)\n",
       seconds);
+}
+
+// With no refresh period, a `wait` on the tag resolves it: the service's
+// nodes follow the moved tag too, not only the wait's own name@digest.
+TEST_F(TagRefreshTest, AWaitOnAMovedTagMovesItForTheServiceToo) {
+  deploy_moving_tag({"--tag-refresh-interval", "off"});
+  if (HasFatalFailure()) return;
+  const std::string digest_2 = push_as_moving(second_);
+  ASSERT_NE(digest_2, digest_1_);
+  const auto pushed = WaitClock::now();
+  const auto result = run_wait({moving_, "--timeout", "60s"});
+  EXPECT_EQ(result.status, 0) << result.output << read_text(controller_.log);
+  ASSERT_TRUE(wait_until("the tag's new content on every node", 60s, [&] {
+    return everywhere(digest_2);
+  })) << read_text(controller_.log);
+  std::printf(
+      "[ figures  ] wait on the moved tag -> exit 0 after %.2f s; the tag's new content on all 3 "
+      "nodes after %.2f s (--tag-refresh-interval off)\n",
+      result.seconds, std::chrono::duration<double>(WaitClock::now() - pushed).count());
+  ASSERT_TRUE(listed_everywhere(digest_2)) << listed().dump();
+  // The wait's resolution was this controller's first of the tag: it knew no
+  // digest to compare with, so nothing counts as a change.
+  EXPECT_EQ(changes(), 0);
 }
 
 }  // namespace
