@@ -23,8 +23,8 @@ int run_images(const std::vector<std::string>& args, const CommandIo& io) {
   }
   if (options->help) {
     io.out
-        << "Usage: swarm-prepull images [-f FILE...] [--project-directory DIR] [--env-file "
-           "FILE]\n\n"
+        << "Usage: swarm-prepull images [-f FILE...] [--project-directory DIR]\n"
+           "                            [--env-file FILE] [--profile NAME...]\n\n"
            "Prints the images a Compose project would run, one per line, as\n"
            "`docker compose config --images` finds them. Needs no Docker engine.\n\n"
            "The project directory is --project-directory, else the first -f file's, else the\n"
@@ -32,7 +32,10 @@ int run_images(const std::vector<std::string>& args, const CommandIo& io) {
            "the project directory's .env. The files are the -f files, else COMPOSE_FILE (split\n"
            "on COMPOSE_PATH_SEPARATOR, default ':'), else the first of compose.yaml, compose.yml,\n"
            "docker-compose.yml, docker-compose.yaml in the project directory or above it, with\n"
-           "its override file (compose.override.yml, ...) merged. See docs/compose.md.\n\n"
+           "its override file (compose.override.yml, ...) merged. Services with profiles: count\n"
+           "when one is active (--profile, else COMPOSE_PROFILES); extends and include are\n"
+           "followed; a service with only build: gives no image (a warning says so).\n"
+           "See docs/compose.md.\n\n"
            "Options:\n"
         << format_options_help(specs);
     return exit_ok;

@@ -436,8 +436,11 @@ class Loader {
     if (!value)
       return Error{where(path, node.Mark()) + ": " + field + ": " + value.error().message};
     for (const auto& variable : unset) {
-      warnings_.push_back(where(path, node.Mark()) + ": the " + variable +
-                          " variable is not set; defaulting to a blank string");
+      // A base service is read again for every service extending it; its
+      // warnings are given once, as compose interpolates each file once.
+      std::string warning = where(path, node.Mark()) + ": the " + variable +
+                            " variable is not set; defaulting to a blank string";
+      if (warned_.insert(warning).second) warnings_.push_back(std::move(warning));
     }
     return value;
   }
@@ -470,6 +473,7 @@ class Loader {
 
   const Project& project_;
   std::vector<std::string>& warnings_;
+  std::set<std::string> warned_;
   std::map<std::string, std::unique_ptr<FileScope>> extended_;
   int files_read_ = 0;
 };

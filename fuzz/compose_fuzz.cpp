@@ -1,9 +1,11 @@
 // Compose / stack files and .env files are written by people and read by the
 // CLI before a deploy: any bytes must give images or an error that names
 // where. The first byte picks the reader: variable interpolation, a .env file
-// (compose-go's dotenv format, expanding from the same environment), or a set
-// of stack files (the rest split at NUL bytes into files, read in
-// order with a fixed environment so ${VAR}, defaults and ${VAR:?} all occur).
+// (compose-go's dotenv format, expanding from the same environment), or a
+// Compose project (the rest split at NUL bytes into files: the first two are
+// the project's, read in order, and every one can be reached by `include` and
+// `extends.file` as /p/stack1.yml, /p/stack2.yml, ...; a fixed environment so
+// ${VAR}, defaults and ${VAR:?} all occur; profile "a" active).
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -14,6 +16,7 @@
 #include <vector>
 
 #include "compose/compose.h"
+#include "compose/project.h"
 #include "reconcile/reference.h"
 
 namespace {
@@ -46,11 +49,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
     default: {
       // As compose::read_stack_images does, minus the disk: the first part is
-      // the --env-file, the others the -f files; the environment wins over
-      // the env file, and every image must be a valid reference.
+      // the env file, the others the files; the environment wins over the env
+      // file, and every image must be a valid reference.
       std::vector<std::string_view> parts;
       std::size_t start = 0;
-      while (start <= text.size() && parts.size() < 5) {
+      while (start <= text.size() && parts.size() < 6) {
         const auto end = std::min(text.find('\0', start), text.size());
         parts.push_back(text.substr(start, end - start));
         start = end + 1;
@@ -62,12 +65,27 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (auto found = env_file->find(name); found != env_file->end()) return found->second;
         return std::nullopt;
       };
-      std::vector<compose::SourceFile> files;
+      std::map<std::string, std::string> disk;
       for (std::size_t i = 1; i < parts.size(); ++i) {
-        files.push_back({"stack" + std::to_string(i) + ".yml", std::string(parts[i])});
+        disk["/p/stack" + std::to_string(i) + ".yml"] = std::string(parts[i]);
       }
-      if (files.empty()) break;
-      const auto images = compose::stack_images(files, combined);
+      if (disk.empty()) break;
+      compose::Project project{
+          .directory = "/p",
+          .lookup = combined,
+          .profiles = {"a"},
+          .access = {.read = [&](const std::string& path)
+                         -> swarm_prepull::reconcile::Expected<std::string> {
+                       auto found = disk.find(path);
+                       if (found == disk.end())
+                         return swarm_prepull::reconcile::Error{path + ": none"};
+                       return found->second;
+                     },
+                     .is_file = [&](const std::string& path) { return disk.count(path) > 0; }}};
+      for (const auto& [path, content] : disk) {
+        if (project.files.size() < 2) project.files.push_back({path, content});
+      }
+      const auto images = compose::project_images(project);
       if (!images) {
         if (images.error().message.empty()) std::abort();
         break;

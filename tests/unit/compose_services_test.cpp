@@ -137,6 +137,16 @@ TEST_F(ComposeServices, ExtendsAServiceOfTheSameFile) {
             (Images{"cli=busybox", "common=busybox", "own=own/image:1", "short=busybox"}));
 }
 
+TEST_F(ComposeServices, AnUnsetVariableOfABaseIsWarnedAboutOnce) {
+  files_["/project/compose.yaml"] =
+      "services:\n  base:\n    image: base:${UNSET}latest\n"
+      "  a:\n    extends: base\n  b:\n    extends: base\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}),
+            (Images{"a=base:latest", "b=base:latest", "base=base:latest"}));
+  EXPECT_EQ(warnings_, std::vector<std::string>{"/project/compose.yaml:3:12: the UNSET variable is "
+                                                "not set; defaulting to a blank string"});
+}
+
 // compose-spec extends.md: the base in another file, whose path is relative
 // to the project directory; that file's own extends start at its directory.
 TEST_F(ComposeServices, ExtendsAServiceOfAnotherFile) {
