@@ -101,6 +101,7 @@ struct FileScope {
   std::map<std::string, YAML::Node> raw;
   Services imported;  // from `include`, which compose applies first
   Lookup lookup;
+  int variables = 0;  // which lookup: the project's own is 0, each included project its own
 };
 
 // compose-go's override rules (override/merge.go) for the fields kept: a
@@ -150,13 +151,14 @@ class Loader {
   // A file's services as written, the `services` mapping checked.
   Expected<FileScope> scope_of(const SourceFile& file, const Lookup& lookup,
                                const std::string& directory, YAML::Node& root) {
-    FileScope scope{file.path, directory, {}, {}, lookup};
+    FileScope scope{file.path, directory, {}, {}, lookup, variables_};
     auto parsed = parse(file);
     if (!parsed) return parsed.error();
     root = *parsed;
     if (!present(root)) return scope;  // an empty override file is fine
-    if (!root.IsMap())
+    if (!root.IsMap()) {
       return Error{where(file.path, root.Mark()) + ": expected a mapping at the top"};
+    }
     const YAML::Node services = root["services"];
     if (!present(services)) return scope;
     if (!services.IsMap()) {
@@ -211,8 +213,9 @@ class Loader {
   Expected<Services> load_includes(const YAML::Node& include, const std::string& path,
                                    const Lookup& lookup, const std::string& directory,
                                    const std::vector<std::string>& included) {
-    if (!include.IsSequence())
+    if (!include.IsSequence()) {
       return Error{where(path, include.Mark()) + ": include must be a list"};
+    }
     Services imported;
     for (const auto& entry : include) {
       const std::string at = where(path, entry.Mark());
@@ -289,7 +292,10 @@ class Loader {
         if (!text) return Error{at + ": include: " + text.error().message};
         sources.push_back({file, std::move(*text)});
       }
+      const int including_variables = variables_;
+      variables_ = ++variable_sets_;
       auto services = load(sources, included_lookup, included_directory, chain);
+      variables_ = including_variables;
       if (!services) return services.error();
       for (auto& [name, service] : *services) {
         auto [existing, inserted] = imported.try_emplace(name, service);
@@ -379,7 +385,7 @@ class Loader {
 
     Expected<Service> base = Error{""};
     if (base_file) {
-      auto other = extended_scope(*base_file, scope.lookup);
+      auto other = extended_scope(*base_file, scope);
       if (!other) {
         return Error{where(scope.path, extends.Mark()) + ": " + field +
                      ".extends: " + other.error().message};
@@ -403,16 +409,19 @@ class Loader {
     return base;
   }
 
-  // Another file named by `extends.file`, read once, interpolated like the
-  // file naming it; its own relative `extends.file` start at its directory.
-  Expected<FileScope*> extended_scope(const std::string& path, const Lookup& lookup) {
-    if (auto found = extended_.find(path); found != extended_.end()) return found->second.get();
+  // Another file named by `extends.file`, read once per set of variables
+  // and interpolated with the ones of the file naming it; its own relative
+  // `extends.file` start at its directory.
+  Expected<FileScope*> extended_scope(const std::string& path, const FileScope& from) {
+    const std::string key = std::to_string(from.variables) + " " + path;
+    if (auto found = extended_.find(key); found != extended_.end()) return found->second.get();
     auto text = read(path);
     if (!text) return text.error();
     YAML::Node root;
-    auto scope = scope_of({path, std::move(*text)}, lookup, parent_of(path), root);
+    auto scope = scope_of({path, std::move(*text)}, from.lookup, parent_of(path), root);
     if (!scope) return scope.error();
-    auto& stored = extended_[path] = std::make_unique<FileScope>(std::move(*scope));
+    scope->variables = from.variables;
+    auto& stored = extended_[key] = std::make_unique<FileScope>(std::move(*scope));
     return stored.get();
   }
 
@@ -474,7 +483,9 @@ class Loader {
   const Project& project_;
   std::vector<std::string>& warnings_;
   std::set<std::string> warned_;
-  std::map<std::string, std::unique_ptr<FileScope>> extended_;
+  std::map<std::string, std::unique_ptr<FileScope>> extended_;  // by variables and path
+  int variables_ = 0;      // the variables of the project being loaded
+  int variable_sets_ = 0;  // how many there have been
   int files_read_ = 0;
 };
 

@@ -314,6 +314,18 @@ TEST_F(ComposeServices, AServiceBothIncludedAndDeclaredConflicts) {
             (Images{"web=web:dev"}));
 }
 
+// The same extended file, read for two projects with different variables.
+TEST_F(ComposeServices, AnExtendedFileTakesTheVariablesOfTheProjectNamingIt) {
+  files_["/project/compose.yaml"] =
+      "include:\n  - sub/compose.yaml\n"
+      "services:\n  web:\n    extends:\n      file: base.yaml\n      service: base\n";
+  files_["/project/sub/compose.yaml"] =
+      "services:\n  sub:\n    extends:\n      file: ../base.yaml\n      service: base\n";
+  files_["/project/sub/.env"] = "TAG=sub\n";
+  files_["/project/base.yaml"] = "services:\n  base:\n    image: base:${TAG:-main}\n";
+  EXPECT_EQ(images({"/project/compose.yaml"}), (Images{"sub=base:sub", "web=base:main"}));
+}
+
 // compose-go applies include before extends: a service may extend an
 // included one.
 TEST_F(ComposeServices, ExtendsAnIncludedService) {
