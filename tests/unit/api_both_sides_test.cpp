@@ -113,6 +113,45 @@ TEST(ApiBothSides, TheAgentsReportIsWhatTheControllerDecodes) {
   EXPECT_EQ(listed.size(), all_failure_reasons.size());
 }
 
+// Tags that move, across the wire: the digest the controller publishes with
+// a tag decides the agent's presence from a real image list, and the agent's
+// report of it decides the controller's readiness.
+TEST(ApiBothSides, AMovedTagIsMissingOnBothSidesUntilItsNewContentIsListed) {
+  const std::string tag = "10.0.0.1:5000/web:1";
+  const std::string old_digest = "sha256:" + std::string(64, 'a');
+  const std::string new_digest = "sha256:" + std::string(64, 'b');
+  controller::State state(
+      {.max_parallel_node_pulls = 0, .wall_ms = [] { return std::uint64_t{100}; }});
+  state.set_plan(reconcile::desired_images({testing::test_node("id1", "node-1")},
+                                           {testing::test_service("web", tag)}));
+  FixedRandom random;
+  agent::AgentState agent({.max_concurrent_pulls = 1}, random);
+  // One round: the controller's set to the agent, the engine's list to the
+  // agent, the agent's report to the controller; the nodes present after it.
+  const auto round = [&](const std::vector<reconcile::Image>& listed) {
+    auto set = decode_desired_set(encode(*state.desired("id1")));
+    EXPECT_TRUE(set) << set.error().to_string();
+    agent.set_desired(*set);
+    agent.observe_present(reconcile::present_refs(listed));
+    auto report = decode_status_report(encode(agent.status_report("v", "e")));
+    EXPECT_TRUE(report) << report.error().to_string();
+    state.report("id1", std::move(*report), controller::Clock::now());
+    return state.readiness().pairs_present;
+  };
+  const std::vector<reconcile::Image> holds_old = {
+      {.id = "sha256:1", .repo_tags = {tag}, .repo_digests = {"10.0.0.1:5000/web@" + old_digest}}};
+  state.set_tag_digests({{tag, old_digest}});
+  EXPECT_EQ(round(holds_old), 1u);
+  state.set_tag_digests({{tag, new_digest}});
+  EXPECT_EQ(round(holds_old), 0u);
+  EXPECT_EQ(agent.start_pulls(agent::Clock::now(), 0), std::vector<std::string>{tag});
+  agent.abandon_pulls();
+  const std::vector<reconcile::Image> holds_new = {
+      {.id = "sha256:1", .repo_digests = {"10.0.0.1:5000/web@" + old_digest}},
+      {.id = "sha256:2", .repo_tags = {tag}, .repo_digests = {"10.0.0.1:5000/web@" + new_digest}}};
+  EXPECT_EQ(round(holds_new), 1u);
+}
+
 TEST(ApiBothSides, AWaitingImageIsReportedAndDecoded) {
   FixedRandom random;
   agent::AgentState agent({.max_concurrent_pulls = 1}, random);
