@@ -47,18 +47,27 @@ std::string where(const std::string& path, const YAML::Mark& mark) {
 }
 
 // A key of a service, following `<<` merge keys (yaml-cpp keeps them as
-// plain keys; Compose files use them to share settings).
-YAML::Node find_key(const YAML::Node& node, const char* key, int depth = 0) {
-  if (!node.IsMap() || depth > 16) return YAML::Node();
+// plain keys; Compose files use them to share settings). Merge keys may name
+// the same anchors many times over, so that a few lines stand for billions of
+// paths: at most `max_merge_visits` mappings are looked at.
+constexpr int max_merge_visits = 1000;
+
+YAML::Node find_key_in(const YAML::Node& node, const char* key, int depth, int& visits) {
+  if (!node.IsMap() || depth > 16 || ++visits > max_merge_visits) return YAML::Node();
   if (auto found = node[key]) return found;
   const YAML::Node merged = node["<<"];
-  if (merged && merged.IsMap()) return find_key(merged, key, depth + 1);
+  if (merged && merged.IsMap()) return find_key_in(merged, key, depth + 1, visits);
   if (merged && merged.IsSequence()) {
     for (const auto& item : merged) {
-      if (auto found = find_key(item, key, depth + 1)) return found;
+      if (auto found = find_key_in(item, key, depth + 1, visits)) return found;
     }
   }
   return YAML::Node();
+}
+
+YAML::Node find_key(const YAML::Node& node, const char* key) {
+  int visits = 0;
+  return find_key_in(node, key, 0, visits);
 }
 
 bool present(const YAML::Node& node) { return node && !node.IsNull(); }

@@ -125,6 +125,20 @@ TEST_F(ComposeServices, AnOverrideCanGiveABuildOnlyServiceItsImage) {
   EXPECT_TRUE(warnings_.empty());
 }
 
+// Merge keys that name each other many times over ("billion laughs" through
+// `<<`) are followed a bounded number of times, not once per path.
+TEST_F(ComposeServices, MergeKeyBombsAreBounded) {
+  std::string text = "x0: &a0 {z: 1}\n";
+  for (int i = 1; i <= 20; ++i) {
+    text += "x" + std::to_string(i) + ": &a" + std::to_string(i) + " {<<: [";
+    for (int j = 0; j < 8; ++j) text += std::string(j ? ", " : "") + "*a" + std::to_string(i - 1);
+    text += "]}\n";
+  }
+  text += "services:\n  s:\n    <<: *a20\n";
+  files_["/project/compose.yaml"] = text;
+  EXPECT_EQ(images({"/project/compose.yaml"}), Images{});
+}
+
 // compose-spec extends.md: `cli` takes `common`'s image.
 TEST_F(ComposeServices, ExtendsAServiceOfTheSameFile) {
   files_["/project/compose.yaml"] =
