@@ -36,15 +36,21 @@ std::uint64_t State::next_generation() {
   return last_generation_;
 }
 
-bool State::is_present(const api::ImageStatus* state, std::string_view expected_digest) {
+bool State::is_present(const NodeEntry& entry, std::string_view ref,
+                       std::string_view expected_digest) const {
+  const auto* state = state_of(entry, ref);
   if (state == nullptr || state->state != ImageState::present) return false;
-  return expected_digest.empty() || state->digest.empty() || state->digest == expected_digest;
+  if (expected_digest.empty()) return true;
+  if (!state->digest.empty()) return state->digest == expected_digest;
+  const auto since = entry.digest_since.find(ref);
+  return since == entry.digest_since.end() || entry.report->generation >= since->second;
 }
 
-State::GrantInput State::grant_input(const api::ImageStatus* state,
-                                     std::string_view expected_digest) {
+State::GrantInput State::grant_input(const NodeEntry& entry, std::string_view ref,
+                                     std::string_view expected_digest) const {
+  const auto* state = state_of(entry, ref);
   if (state == nullptr) return GrantInput::other;
-  if (is_present(state, expected_digest)) return GrantInput::present;
+  if (is_present(entry, ref, expected_digest)) return GrantInput::present;
   return state->state == ImageState::failed ? GrantInput::failed : GrantInput::other;
 }
 
@@ -86,7 +92,7 @@ std::optional<Changes> State::report(std::string_view node_id, NodeReport report
     std::vector<GrantInput> inputs;
     inputs.reserve(entry.published.images.size());
     for (const auto& image : entry.published.images) {
-      inputs.push_back(grant_input(state_of(entry, image.ref), image.digest));
+      inputs.push_back(grant_input(entry, image.ref, image.digest));
     }
     return inputs;
   };
@@ -100,7 +106,7 @@ std::optional<Changes> State::report(std::string_view node_id, NodeReport report
   // Hits and misses count changes of what is known about a desired pair (its
   // first report included), not every report: agents report every cycle.
   for (const auto& image : entry.published.images) {
-    const bool present = is_present(state_of(entry, image.ref), image.digest);
+    const bool present = is_present(entry, image.ref, image.digest);
     auto [observed, inserted] = entry.observed_present.try_emplace(image.ref, present);
     if (!inserted && observed->second == present) continue;
     observed->second = present;
@@ -138,7 +144,7 @@ void State::publish(Changes& changes) {
       std::vector<std::string> holders, fresh, failed;
       for (const auto& id : ids) {
         const auto& entry = nodes_.at(id);
-        const auto input = grant_input(state_of(entry, ref), expected_digest(ref));
+        const auto input = grant_input(entry, ref, expected_digest(ref));
         if (input == GrantInput::present) continue;  // needs no slot
         const bool had_grant = std::any_of(
             entry.published.images.begin(), entry.published.images.end(),
@@ -181,8 +187,8 @@ void State::publish(Changes& changes) {
       const auto digest = expected_digest(ref);
       bool pull = true;
       if (cap > 0) {
-        pull = grant_input(state_of(entry, ref), digest) == GrantInput::present ||
-               granted.contains({id, ref});
+        pull =
+            grant_input(entry, ref, digest) == GrantInput::present || granted.contains({id, ref});
       }
       const auto retry = retry_of.find(ref);
       images.push_back(api::DesiredImage{ref, pull, retry == retry_of.end() ? 0 : retry->second,
@@ -194,8 +200,22 @@ void State::publish(Changes& changes) {
       const bool still = std::binary_search(wanted[id].begin(), wanted[id].end(), it->first);
       it = still ? std::next(it) : entry.observed_present.erase(it);
     }
+    const auto generation = next_generation();
+    std::map<std::string, std::uint64_t, std::less<>> digest_since;
+    for (const auto& image : images) {
+      if (image.digest.empty()) continue;
+      // Published sets are sorted by ref.
+      const auto before = std::lower_bound(
+          entry.published.images.begin(), entry.published.images.end(), image.ref,
+          [](const api::DesiredImage& old, const std::string& ref) { return old.ref < ref; });
+      const auto since = entry.digest_since.find(image.ref);
+      const bool same = before != entry.published.images.end() && before->ref == image.ref &&
+                        before->digest == image.digest && since != entry.digest_since.end();
+      digest_since.emplace(image.ref, same ? since->second : generation);
+    }
+    entry.digest_since = std::move(digest_since);
     entry.published.images = std::move(images);
-    entry.published.generation = next_generation();
+    entry.published.generation = generation;
     changes.bumped_nodes.push_back(id);
   }
 }
@@ -217,7 +237,7 @@ Readiness State::readiness() const {
       counts.ref = image.ref;
       ++counts.nodes_desired;
       ++readiness.pairs_desired;
-      if (is_present(state_of(entry, image.ref), image.digest)) {
+      if (is_present(entry, image.ref, image.digest)) {
         ++counts.nodes_present;
         ++readiness.pairs_present;
       } else {
@@ -310,7 +330,7 @@ api::ImagesListing State::images(const std::vector<ResolveFailure>& resolve_fail
       auto& item = item_of(image.ref);
       ++item.nodes_desired;
       const auto* state = state_of(entry, image.ref);
-      if (is_present(state, image.digest)) {
+      if (is_present(entry, image.ref, image.digest)) {
         ++item.nodes_present;
         continue;
       }

@@ -135,6 +135,8 @@ class State {
     std::optional<NodeReport> report;
     std::map<std::string, const api::ImageStatus*, std::less<>> by_ref;  // into report->images
     std::map<std::string, bool, std::less<>> observed_present;  // for hits/misses transitions
+    // ref -> the generation that first published the tag's current digest here.
+    std::map<std::string, std::uint64_t, std::less<>> digest_since;
     std::optional<Clock::time_point> last_seen;
     bool reported_connected = false;  // what agent_transitions() last said
   };
@@ -146,13 +148,17 @@ class State {
   const api::ImageStatus* state_of(const NodeEntry& entry, std::string_view ref) const;
   // The digest published with `ref`; empty for a pinned ref or an unresolved tag.
   std::string_view expected_digest(std::string_view ref) const;
-  // A report says present, of the content expected: a tag whose digest is
-  // known counts only when the agent found that digest (an agent that
-  // predates digests reports none, and is taken at its word).
-  static bool is_present(const api::ImageStatus* state, std::string_view expected_digest);
+  // The node's report says `ref` present, with the content expected: a tag
+  // whose digest is known counts only when the agent found that digest. A
+  // report without one counts only when made from a set that already carried
+  // the digest (an agent that predates digests, taken at its word), not from
+  // an older set (the tag was checked against no digest, or an older one).
+  bool is_present(const NodeEntry& entry, std::string_view ref,
+                  std::string_view expected_digest) const;
   // All that publish() reads of one reported image.
   enum class GrantInput { present, failed, other };
-  static GrantInput grant_input(const api::ImageStatus* state, std::string_view expected_digest);
+  GrantInput grant_input(const NodeEntry& entry, std::string_view ref,
+                         std::string_view expected_digest) const;
 
   StateOptions options_;
   bool has_plan_ = false;

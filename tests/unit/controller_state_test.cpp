@@ -220,36 +220,45 @@ TEST_F(StateTest, ReadinessCountsReportedPresentPairs) {
 }
 
 // Tags that move: a tag's digest goes out with it, and a report of the tag
-// counts present only with that digest.
+// counts present only with that digest; a report without one (an agent that
+// predates digests) only when made from a set that carried the digest.
 TEST_F(StateTest, ATagCountsPresentOnlyWithItsResolvedDigest) {
   const std::string digest_1 = "sha256:" + std::string(64, '1');
   const std::string digest_2 = "sha256:" + std::string(64, '2');
   auto state = make_state();
   state.set_plan(plan({test_service("web", image_a)}, 2));
-  const auto with_digest = [](std::string digest) {
-    NodeReport result;
+  const auto present = [&](const std::string& node, std::string digest) {
+    NodeReport result{.generation = state.desired(node)->generation};
     result.images.push_back(
         {.ref = ref_a, .state = ImageState::present, .digest = std::move(digest)});
-    return result;
+    state.report(node, std::move(result), now_);
   };
-  state.report("id1", with_digest(""), now_);  // an agent that predates digests
-  state.report("id2", with_digest(digest_1), now_);
+  present("id1", "");
+  present("id2", "");
+  EXPECT_EQ(state.readiness().pairs_present, 2u);  // no digest known: any content of the tag
+
   auto changes = state.set_tag_digests({{ref_a, digest_1}});
   EXPECT_EQ(changes.bumped_nodes, (std::vector<std::string>{"id1", "id2"}));
   EXPECT_EQ(state.desired("id1")->images.at(0).digest, digest_1);
-  EXPECT_EQ(state.readiness().pairs_present, 2u);
+  // Both reports were made from a set without the digest: checked against none.
+  EXPECT_EQ(state.readiness().pairs_present, 0u);
   EXPECT_TRUE(state.set_tag_digests({{ref_a, digest_1}}).bumped_nodes.empty());
+  present("id1", "");  // an agent that predates digests, working from the new set
+  present("id2", digest_1);
+  EXPECT_EQ(state.readiness().pairs_present, 2u);
 
-  // The tag moved: the report of the old content no longer counts.
+  // The tag moved: neither report says anything of the new content.
   changes = state.set_tag_digests({{ref_a, digest_2}});
   EXPECT_EQ(changes.bumped_nodes.size(), 2u);
   EXPECT_EQ(state.desired("id2")->images.at(0).digest, digest_2);
-  EXPECT_EQ(state.readiness().pairs_present, 1u);  // id1's agent is taken at its word
+  EXPECT_EQ(state.readiness().pairs_present, 0u);
   auto listing = state.images();
-  ASSERT_EQ(listing.images.at(0).nodes.size(), 1u);
-  EXPECT_EQ(listing.images[0].nodes[0].id, "id2");
-  EXPECT_EQ(listing.images[0].nodes[0].state, ImageState::waiting);  // pulls the new content
-  state.report("id2", with_digest(digest_2), now_);
+  ASSERT_EQ(listing.images.at(0).nodes.size(), 2u);
+  EXPECT_EQ(listing.images[0].nodes[1].state, ImageState::waiting);  // pulls the new content
+  present("id1", "");
+  present("id2", digest_1);  // a report racing the move
+  EXPECT_EQ(state.readiness().pairs_present, 1u);
+  present("id2", digest_2);
   EXPECT_EQ(state.readiness().pairs_present, 2u);
 }
 
