@@ -74,6 +74,37 @@ TEST_F(WaitTest, AMissingTagFailsFastNamingNotFound) {
   EXPECT_THAT(images.output, ::testing::HasSubstr("\"stage\":\"resolve\""));
 }
 
+// Issue 12: a Compose project as a deploy pipeline keeps it, named by its
+// directory alone: its .env names two files (COMPOSE_FILE) and the versions.
+TEST_F(WaitTest, WarmsTheImagesOfAProjectNamedByItsDirectory) {
+  start();
+  const std::string first = fresh_image(1);
+  const std::string second = fresh_image(1);
+  const std::string project = dir_ + "/project";
+  const auto tag_of = [](const std::string& image) { return image.substr(image.rfind(':') + 1); };
+  const auto repository_of = [](const std::string& image) {
+    return image.substr(0, image.rfind(':'));
+  };
+  run_command("mkdir -p " + project);
+  std::ofstream(project + "/.env") << "COMPOSE_FILE=compose.yml:compose.extra.yml\n"
+                                   << "VERSION=" << tag_of(first) << "\n"
+                                   << "EXTRA_VERSION=" << tag_of(second) << "\n";
+  std::ofstream(project + "/compose.yml")
+      << "services:\n  web:\n    image: " << repository_of(first) << ":${VERSION}\n"
+      << "  debug:\n    image: " << repository_of(first) << ":never-pushed\n"
+      << "    profiles: [debug]\n";
+  std::ofstream(project + "/compose.extra.yml")
+      << "services:\n  worker:\n    image: " << repository_of(second) << ":${EXTRA_VERSION:?}\n";
+  const auto result = wait({"--project-directory", project, "--timeout", "60s"});
+  EXPECT_EQ(result.status, 0) << result.output;
+  EXPECT_TRUE(engines_.present_everywhere(pinned(first))) << result.output;
+  EXPECT_TRUE(engines_.present_everywhere(pinned(second))) << result.output;
+  // The debug profile is not active: its image (which does not exist) is not asked for.
+  EXPECT_THAT(result.output, ::testing::Not(::testing::HasSubstr("never-pushed")));
+  std::printf("[ figures  ] wait --project-directory (2 files from .env) -> exit %d after %.2f s\n",
+              result.status, result.seconds);
+}
+
 TEST_F(WaitTest, ConstraintsLimitTheNodesWaitedFor) {
   start();
   const std::string image = fresh_image();
