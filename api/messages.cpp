@@ -149,6 +149,19 @@ Failure get_array(const json& object, std::string_view key, const std::string& p
   return std::nullopt;
 }
 
+// An optional array of strings.
+Failure get_strings(const json& object, std::string_view key, const std::string& parent,
+                    std::vector<std::string>& out) {
+  const json* items = nullptr;
+  if (auto error = get_array(object, key, parent, items)) return error;
+  for (std::size_t i = 0; items != nullptr && i < items->size(); ++i) {
+    if (!(*items)[i].is_string())
+      return fail(item_of(path_of(parent, key), i), "expected a string");
+    out.push_back((*items)[i].get<std::string>());
+  }
+  return std::nullopt;
+}
+
 Failure get_reason(const json& object, std::string_view key, const std::string& parent,
                    FailureReason& out, Need need) {
   std::string text;
@@ -521,6 +534,8 @@ std::string encode(const ImagesListing& listing) {
           {"hostname", node.hostname},
           {"state", node.state ? reconcile::to_string(*node.state) : std::string_view("unknown")}};
       if (!node.agent.empty()) entry["agent"] = node.agent;
+      if (node.since != 0 && std::isfinite(node.since)) entry["since"] = node.since;
+      if (node.held) entry["held"] = true;
       nodes.push_back(std::move(entry));
     }
     json failures = json::array();
@@ -540,9 +555,39 @@ std::string encode(const ImagesListing& listing) {
     if (image.resolved_at != 0 && std::isfinite(image.resolved_at)) {
       entry["resolved_at"] = image.resolved_at;
     }
+    if (!image.services.empty()) entry["services"] = image.services;
+    if (!image.present_on.empty()) entry["present_on"] = image.present_on;
     images.push_back(std::move(entry));
   }
-  return dump({{"generation", listing.generation}, {"images", std::move(images)}});
+  json document = {{"generation", listing.generation}, {"images", std::move(images)}};
+  if (listing.reconciled_at != 0 && std::isfinite(listing.reconciled_at)) {
+    document["reconciled_at"] = listing.reconciled_at;
+  }
+  if (!listing.nodes.empty()) {
+    json nodes = json::array();
+    for (const auto& node : listing.nodes) {
+      json entry = {{"id", node.id},
+                    {"hostname", node.hostname},
+                    {"role", node.role},
+                    {"availability", node.availability},
+                    {"state", node.state}};
+      if (!node.agent.empty()) entry["agent"] = node.agent;
+      nodes.push_back(std::move(entry));
+    }
+    document["nodes"] = std::move(nodes);
+  }
+  if (!listing.warm.empty()) {
+    json warm = json::array();
+    for (const auto& request : listing.warm) {
+      json entry = {{"id", request.id}, {"images", request.images}};
+      if (request.expires_at != 0 && std::isfinite(request.expires_at)) {
+        entry["expires_at"] = request.expires_at;
+      }
+      warm.push_back(std::move(entry));
+    }
+    document["warm"] = std::move(warm);
+  }
+  return dump(document);
 }
 
 Decoded<ImagesListing> decode_images_listing(std::string_view body) {
@@ -579,6 +624,8 @@ Decoded<ImagesListing> decode_images_listing(std::string_view body) {
       if (auto error = get_string(entry, "id", at, node.id, Need::non_empty)) return *error;
       if (auto error = get_string(entry, "hostname", at, node.hostname)) return *error;
       if (auto error = get_string(entry, "agent", at, node.agent)) return *error;
+      if (auto error = get_number(entry, "since", at, node.since)) return *error;
+      if (auto error = get_bool(entry, "held", at, node.held)) return *error;
       std::string state;
       if (auto error = get_string(entry, "state", at, state, Need::required)) return *error;
       if (state != "unknown") {
@@ -618,7 +665,39 @@ Decoded<ImagesListing> decode_images_listing(std::string_view body) {
     }
     if (auto error = get_string(item, "digest", where, image.digest)) return *error;
     if (auto error = get_number(item, "resolved_at", where, image.resolved_at)) return *error;
+    if (auto error = get_strings(item, "services", where, image.services)) return *error;
+    if (auto error = get_strings(item, "present_on", where, image.present_on)) return *error;
     listing.images.push_back(std::move(image));
+  }
+  if (auto error = get_number(document, "reconciled_at", "", listing.reconciled_at)) {
+    return *error;
+  }
+  const json* nodes = nullptr;
+  if (auto error = get_array(document, "nodes", "", nodes)) return *error;
+  for (std::size_t i = 0; nodes != nullptr && i < nodes->size(); ++i) {
+    const std::string at = item_of("nodes", i);
+    const json& entry = (*nodes)[i];
+    if (auto error = expect_object(entry, at)) return *error;
+    ClusterNode node;
+    if (auto error = get_string(entry, "id", at, node.id, Need::non_empty)) return *error;
+    if (auto error = get_string(entry, "hostname", at, node.hostname)) return *error;
+    if (auto error = get_string(entry, "role", at, node.role)) return *error;
+    if (auto error = get_string(entry, "availability", at, node.availability)) return *error;
+    if (auto error = get_string(entry, "state", at, node.state)) return *error;
+    if (auto error = get_string(entry, "agent", at, node.agent)) return *error;
+    listing.nodes.push_back(std::move(node));
+  }
+  const json* warm = nullptr;
+  if (auto error = get_array(document, "warm", "", warm)) return *error;
+  for (std::size_t i = 0; warm != nullptr && i < warm->size(); ++i) {
+    const std::string at = item_of("warm", i);
+    const json& entry = (*warm)[i];
+    if (auto error = expect_object(entry, at)) return *error;
+    ListedWarm request;
+    if (auto error = get_string(entry, "id", at, request.id, Need::non_empty)) return *error;
+    if (auto error = get_strings(entry, "images", at, request.images)) return *error;
+    if (auto error = get_number(entry, "expires_at", at, request.expires_at)) return *error;
+    listing.warm.push_back(std::move(request));
   }
   return listing;
 }

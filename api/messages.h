@@ -207,6 +207,9 @@ struct ListedNode {
   // ("no report or poll from its agent yet", "its agent's requests are
   // refused: 401 ..."); empty while it reports.
   std::string agent{};
+  // Optional (older controllers leave them out), for the status page:
+  double since = 0;   // pulling: unix time the pull started; 0 otherwise
+  bool held = false;  // the per-image pull cap holds this node back for now
   bool operator==(const ListedNode&) const = default;
 };
 
@@ -235,12 +238,40 @@ struct ListedImage {
   // to, and when (unix time, seconds); empty and 0 before any resolution.
   std::string digest{};
   double resolved_at = 0;
+  // Optional (older controllers leave them out; empty is left out), so the
+  // status page and `swarm-prepull status` can draw every (image, node) cell
+  // from this one answer:
+  std::vector<std::string> services{};    // that want it, sorted ("warm:<id>", "config:<name>")
+  std::vector<std::string> present_on{};  // ids of the nodes where it is present
   bool operator==(const ListedImage&) const = default;
+};
+
+// A node of the swarm as the last reconcile read it, with its agent.
+struct ClusterNode {
+  std::string id{};
+  std::string hostname{};
+  std::string role{};          // "manager", "worker"
+  std::string availability{};  // "active", "pause", "drain"
+  std::string state{};         // "ready", "down", ...
+  std::string agent{};         // as ListedNode::agent: empty while its agent is heard from
+  bool operator==(const ClusterNode&) const = default;
+};
+
+// A warm request (POST /v1/warm) the controller holds.
+struct ListedWarm {
+  std::string id{};                   // "warm:3f9c0a1b2c4d"
+  std::vector<std::string> images{};  // what the nodes are given
+  double expires_at = 0;              // unix time, seconds
+  bool operator==(const ListedWarm&) const = default;
 };
 
 struct ImagesListing {
   std::uint64_t generation = 0;
   std::vector<ListedImage> images{};  // sorted by ref
+  // Optional (older controllers leave them out; empty or 0 is left out):
+  double reconciled_at = 0;          // the last completed reconcile, unix time, seconds
+  std::vector<ClusterNode> nodes{};  // every node of the swarm, sorted by hostname then id
+  std::vector<ListedWarm> warm{};    // sorted by id
   bool operator==(const ImagesListing&) const = default;
 };
 

@@ -28,6 +28,7 @@ int run_images(const std::vector<std::string>& args, const CommandIo& io);
 int run_controller(const std::vector<std::string>& args, const CommandIo& io);
 int run_agent(const std::vector<std::string>& args, const CommandIo& io);
 int run_wait(const std::vector<std::string>& args, const CommandIo& io);  // api/gate.h
+int run_status(const std::vector<std::string>& args, const CommandIo& io);
 
 // Dispatches argv[1] to a subcommand; prints help and version.
 int run_main(const std::vector<std::string>& args, const CommandIo& io);

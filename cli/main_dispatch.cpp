@@ -24,6 +24,7 @@ constexpr Subcommand subcommands[] = {
      run_images},
     {"wait", "warm images on their nodes and wait until they are present (before a deploy)",
      run_wait},
+    {"status", "show which image is present on which node (the controller's view)", run_status},
 };
 
 // The top-level command line: the subcommands, --help and --version. Each

@@ -16,6 +16,7 @@
 #include "api/duration.h"
 #include "api/gate.h"
 #include "cli/commands.h"
+#include "cli/controller_options.h"
 #include "cli/engine_options.h"
 #include "cli/stack_files.h"
 #include "reconcile/constraint.h"
@@ -30,14 +31,8 @@ namespace net = boost::asio;
 inline constexpr int exit_timeout = 4;  // the images are not everywhere yet
 
 std::vector<OptionSpec> wait_option_specs() {
-  std::vector<OptionSpec> specs = {
-      {.name = "controller",
-       .value_name = "URL",
-       .help = "the controller's API",
-       .default_value = "http://127.0.0.1:7963"},
-      {.name = "token-file",
-       .value_name = "FILE",
-       .help = "file holding the controller's bearer token"},
+  std::vector<OptionSpec> specs = controller_option_specs();
+  std::vector<OptionSpec> own = {
       {.name = "timeout",
        .value_name = "DURATION",
        .help = "give up (exit 4) after this long",
@@ -54,6 +49,7 @@ std::vector<OptionSpec> wait_option_specs() {
        .value_name = "DURATION",
        .help = "how long the controller keeps the request (default: its own, 1h)"},
   };
+  for (auto& spec : own) specs.push_back(std::move(spec));
   for (auto& spec : stack_file_option_specs()) specs.push_back(std::move(spec));
   return specs;
 }
@@ -189,20 +185,11 @@ int run_wait(const std::vector<std::string>& args, const CommandIo& io) {
     }
     gate.request.ttl = *value;
   }
-  auto url = api::parse_controller_url(options->get("controller"));
-  if (!url) return fail_usage("--controller: " + url.error().message);
-  std::string token;
-  if (const std::string path = options->get("token-file"); !path.empty()) {
-    auto read = read_token_file(path);
-    if (!read) {
-      io.err << "swarm-prepull wait: " << read.error().message << "\n";
-      return exit_input;
-    }
-    token = std::move(read).value();
-  }
-
-  api::ControllerClient client(
-      {.url = std::move(*url), .token = std::move(token), .user_agent = "swarm-prepull-wait"});
+  int status = exit_usage;
+  auto client_options = controller_client_options(*options, io, "wait", usage, status);
+  if (!client_options) return status;
+  client_options->user_agent = "swarm-prepull-wait";
+  api::ControllerClient client(std::move(*client_options));
   const bool terminal = &io.out == &std::cout && ::isatty(STDOUT_FILENO) == 1;
   Display display(io.out, terminal);
   // The gate is one coroutine; this thread runs it to its end.

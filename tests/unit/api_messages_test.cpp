@@ -449,3 +449,88 @@ TEST(ApiDuration, ParsesAndFormats) {
 
 }  // namespace
 }  // namespace swarm_prepull::api
+
+// -- The status page's fields of GET /v1/images (all optional) -------------------
+
+namespace swarm_prepull::api {
+namespace {
+
+ImagesListing full_listing() {
+  ListedImage image{.ref = "10.0.0.1:5000/a:1", .nodes_desired = 3, .nodes_present = 1};
+  image.nodes.push_back(
+      {.id = "n2", .hostname = "node-2", .state = ImageState::pulling, .since = 1732451234.5});
+  image.nodes.push_back(
+      {.id = "n3", .hostname = "node-3", .state = ImageState::waiting, .held = true});
+  image.services = {"shop_web", "warm:3f9c0a1b2c4d"};
+  image.present_on = {"n1"};
+  return ImagesListing{.generation = 17,
+                       .images = {image},
+                       .reconciled_at = 1732451240.25,
+                       .nodes = {{.id = "n1",
+                                  .hostname = "node-1",
+                                  .role = "manager",
+                                  .availability = "active",
+                                  .state = "ready"},
+                                 {.id = "n2",
+                                  .hostname = "node-2",
+                                  .role = "worker",
+                                  .availability = "drain",
+                                  .state = "down",
+                                  .agent = "its agent was last heard from 95 s ago"}},
+                       .warm = {{.id = "warm:3f9c0a1b2c4d",
+                                 .images = {"10.0.0.1:5000/a@sha256:0123"},
+                                 .expires_at = 1732453000}}};
+}
+
+TEST(ApiRoundTrip, ImagesListingWithTheStatusPageFields) {
+  expect_round_trip(full_listing(), decode_images_listing);
+}
+
+TEST(ApiRoundTrip, ImagesListingLeavesOutEmptyStatusFields) {
+  // What an older controller sends decodes as before, and empty new fields
+  // are not written: the answer `wait` polls stays as small as it was.
+  const std::string body = encode(ImagesListing{
+      .generation = 1, .images = {{.ref = "a:1", .nodes = {{.id = "n", .state = std::nullopt}}}}});
+  for (const char* key : {"reconciled_at", "warm", "services", "present_on", "since", "held",
+                          "role", "availability"}) {
+    EXPECT_EQ(body.find(key), std::string::npos) << key << " in " << body;
+  }
+  const auto old = decode_images_listing(R"({"generation": 3, "images": [{"ref": "a:1",
+      "nodes_desired": 2, "nodes_present": 1, "nodes": [{"id": "n", "state": "pulling"}]}]})");
+  ASSERT_TRUE(old) << old.error().to_string();
+  EXPECT_TRUE(old->nodes.empty());
+  EXPECT_TRUE(old->warm.empty());
+  EXPECT_EQ(old->reconciled_at, 0);
+  EXPECT_TRUE(old->images[0].present_on.empty());
+  EXPECT_EQ(old->images[0].nodes[0].since, 0);
+}
+
+TEST(ApiMalformed, ImagesListingStatusFieldsNameTheField) {
+  const auto image = [](const std::string& fields) {
+    return R"({"generation": 1, "images": [{"ref": "a", "nodes_desired": 1, "nodes_present": 0)" +
+           fields + "}]}";
+  };
+  expect_errors(
+      decode_images_listing,
+      {
+          {image(R"(, "services": "web")"), "images[0].services: expected an array"},
+          {image(R"(, "present_on": [1])"), "images[0].present_on[0]: expected a string"},
+          {image(R"(, "nodes": [{"id": "i", "state": "pulling", "since": "x"}])"),
+           "images[0].nodes[0].since: expected a number"},
+          {image(R"(, "nodes": [{"id": "i", "state": "waiting", "held": 1}])"),
+           "images[0].nodes[0].held: expected a boolean"},
+          {R"({"generation": 1, "images": [], "reconciled_at": "now"})",
+           "reconciled_at: expected a number"},
+          {R"({"generation": 1, "images": [], "nodes": {}})", "nodes: expected an array"},
+          {R"({"generation": 1, "images": [], "nodes": [{"hostname": "h"}]})",
+           "nodes[0].id: required"},
+          {R"({"generation": 1, "images": [], "nodes": [{"id": "i", "state": 3}]})",
+           "nodes[0].state: expected a string"},
+          {R"({"generation": 1, "images": [], "warm": [{"images": []}]})", "warm[0].id: required"},
+          {R"({"generation": 1, "images": [], "warm": [{"id": "w", "images": [null]}]})",
+           "warm[0].images[0]: expected a string"},
+      });
+}
+
+}  // namespace
+}  // namespace swarm_prepull::api
