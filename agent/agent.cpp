@@ -110,6 +110,42 @@ net::awaitable<void> Agent::sleep(std::chrono::milliseconds duration) {
   co_await timer.async_wait(net::as_tuple(net::use_awaitable));
 }
 
+void Agent::check_disk() {
+  std::optional<DiskSpace> space;
+  if (auto measured = measure_disk(options_.data_root)) {
+    space = *measured;
+    if (!disk_measured_) logger_->info("data root measured again path={}", options_.data_root);
+    disk_measured_ = true;
+  } else if (disk_measured_) {
+    logger_->error(
+        "cannot measure the engine's data root, pulling without disk admission (mount it into "
+        "the agent, or set --data-root): {}",
+        measured.error().message);
+    disk_measured_ = false;
+  }
+  const auto admission = admit_pulls(space, options_.min_free_disk);
+  std::string why;
+  if (space) {
+    why = "disk_low: " + format_bytes(space->free_bytes) + " free of " +
+          format_bytes(space->size_bytes) + " on " + options_.data_root +
+          ", below --min-free-disk " + options_.min_free_disk.to_string() + " (" +
+          format_bytes(admission.required_free) + ")";
+  }
+  const bool flipped = state_.set_disk(admission, why);
+  if (metrics_ != nullptr) {
+    const double unknown = std::numeric_limits<double>::quiet_NaN();
+    metrics_->disk_free.Set(space ? static_cast<double>(space->free_bytes) : unknown);
+    metrics_->disk_size.Set(space ? static_cast<double>(space->size_bytes) : unknown);
+  }
+  if (!flipped) return;
+  if (!admission.admit) {
+    logger_->warn("pulls held node={} reason={}", options_.node_id, why);
+  } else if (space) {
+    logger_->info("pulls resumed node={} free={} required={}", options_.node_id,
+                  format_bytes(space->free_bytes), format_bytes(admission.required_free));
+  }
+}
+
 void Agent::load_credentials() {
   if (credentials_.reload(*logger_)) state_.set_credentials(credentials_.fingerprint());
 }
@@ -124,10 +160,12 @@ net::awaitable<void> Agent::refresh_engine_version() {
 }
 
 net::awaitable<void> Agent::run() {
-  logger_->info("agent starting node={} controller={} max_concurrent_pulls={} check_interval={}s",
-                options_.node_id, controller_.options().url.endpoint.to_string(),
-                options_.max_concurrent_pulls,
-                std::chrono::duration<double>(options_.check_interval).count());
+  logger_->info(
+      "agent starting node={} controller={} max_concurrent_pulls={} check_interval={}s "
+      "data_root={} min_free_disk={}",
+      options_.node_id, controller_.options().url.endpoint.to_string(),
+      options_.max_concurrent_pulls, std::chrono::duration<double>(options_.check_interval).count(),
+      options_.data_root, options_.min_free_disk.to_string());
   const auto executor = co_await net::this_coro::executor;
   co_await refresh_engine_version();
   net::co_spawn(executor, poll_loop(),
@@ -204,6 +242,8 @@ net::awaitable<void> Agent::check() {
     logger_->info("engine available again");
     co_await refresh_engine_version();
   }
+  // Every check, so that pulling resumes by itself once space comes back.
+  check_disk();
   // Without a desired set there is nothing to check or report yet.
   if (!have_set_) co_return;
   const auto counts = state_.observe_present(reconcile::present_refs(*images));
@@ -213,6 +253,7 @@ net::awaitable<void> Agent::check() {
     metrics_->common.cache_misses.Increment(static_cast<double>(counts.missing));
   }
   publish_hit_ratio();
+  if (metrics_ != nullptr) metrics_->images_held_disk_low.Set(static_cast<double>(state_.held()));
   const auto executor = co_await net::this_coro::executor;
   for (auto& ref : state_.start_pulls(Clock::now(), wall_seconds())) {
     auto& signal = pull_cancels_[ref];

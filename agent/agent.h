@@ -24,6 +24,7 @@
 
 #include "agent/backoff.h"
 #include "agent/contact.h"
+#include "agent/disk.h"
 #include "agent/state.h"
 #include "api/controller_client.h"
 #include "engine/client.h"
@@ -42,6 +43,10 @@ struct AgentOptions {
   std::size_t max_concurrent_pulls = 2;
   std::chrono::milliseconds check_interval{std::chrono::seconds(30)};
   std::string platform;  // "os/arch" for pulls; empty: the engine's own
+  // The engine's data root as the agent sees it (bind-mounted read-only in
+  // the stack), and the free space below which no pull starts.
+  std::string data_root = "/var/lib/docker";
+  MinFreeDisk min_free_disk{.bytes = 0, .percent = 10, .is_percent = true};
   BackoffPolicy pull_backoff{};
   BackoffPolicy controller_backoff{std::chrono::seconds(1), std::chrono::seconds(30)};
   BackoffPolicy engine_backoff{std::chrono::seconds(1), std::chrono::seconds(30)};
@@ -72,6 +77,8 @@ class Agent {
   boost::asio::awaitable<void> refresh_engine_version();
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds duration);
   void load_credentials();
+  // statvfs of the data root and the admission that follows, every check.
+  void check_disk();
   void wake();
   void count_engine_request(std::string_view endpoint);
   // Every exchange with the controller goes through here: the contact
@@ -105,6 +112,7 @@ class Agent {
   Backoff engine_backoff_;
 
   engine::RegistryAuthFile credentials_;
+  bool disk_measured_ = true;  // for one log line per change of statvfs' outcome
 };
 
 }  // namespace swarm_prepull::agent

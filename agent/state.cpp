@@ -110,8 +110,30 @@ CheckCounts AgentState::observe_present(const std::unordered_set<std::string>& p
   return {keys.size(), present_.size(), missing.size()};
 }
 
+bool AgentState::set_disk(const Admission& admission, std::string why) {
+  const bool flipped = admission.admit != admitted_;
+  admitted_ = admission.admit;
+  held_why_ = admitted_ ? std::string() : std::move(why);
+  disk_ = admission.space;
+  return flipped;
+}
+
+bool AgentState::is_held(const DesiredImage& entry) const {
+  if (admitted_ || !entry.pull || is_present(entry.ref) || in_flight_.count(entry.ref) != 0) {
+    return false;
+  }
+  const auto record = records_.find(entry.ref);
+  return record == records_.end() || !record->second.permanent;
+}
+
+std::size_t AgentState::held() const {
+  return static_cast<std::size_t>(std::count_if(desired_.images.begin(), desired_.images.end(),
+                                                [&](const auto& entry) { return is_held(entry); }));
+}
+
 std::vector<std::string> AgentState::start_pulls(TimePoint now, double wall_now) {
   std::vector<std::string> started;
+  if (!admitted_) return started;
   for (const auto& entry : desired_.images) {
     if (in_flight_.size() >= options_.max_concurrent_pulls) break;
     if (!entry.pull || is_present(entry.ref) || in_flight_.count(entry.ref) != 0) continue;
@@ -173,6 +195,8 @@ void AgentState::abandon_pulls() { in_flight_.clear(); }
 
 std::optional<TimePoint> AgentState::next_retry(TimePoint now) const {
   std::optional<TimePoint> earliest;
+  // Nothing is due while held: the next check measures the disk again.
+  if (!admitted_) return earliest;
   for (const auto& entry : desired_.images) {
     if (!entry.pull || is_present(entry.ref) || in_flight_.count(entry.ref) != 0) continue;
     const auto record = records_.find(entry.ref);
@@ -197,6 +221,10 @@ std::vector<ImageStatus> AgentState::statuses() const {
       status.state = ImageState::pulling;
       status.since = flight->second;
       if (record != records_.end()) status.attempts = record->second.attempts;
+    } else if (is_held(entry)) {
+      status.state = ImageState::held;
+      status.message = held_why_;
+      if (record != records_.end()) status.attempts = record->second.attempts;
     } else if (record != records_.end() && record->second.last_failure) {
       status.state = ImageState::failed;
       status.reason = record->second.last_failure->reason;
@@ -217,10 +245,11 @@ double AgentState::hit_ratio() const {
 
 api::StatusReport AgentState::status_report(std::string_view agent_version,
                                             std::string_view engine_version) const {
-  return {.generation = desired_.generation,
-          .images = statuses(),
-          .agent_version = std::string(agent_version),
-          .engine_version = std::string(engine_version)};
+  api::StatusReport report{.generation = desired_.generation,
+                           .images = statuses(),
+                           .agent_version = std::string(agent_version),
+                           .engine_version = std::string(engine_version)};
+  return report;
 }
 
 }  // namespace swarm_prepull::agent

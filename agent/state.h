@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "agent/backoff.h"
+#include "agent/disk.h"
 #include "agent/failure.h"
 #include "api/messages.h"
 
@@ -99,6 +100,16 @@ class AgentState {
   PullOutcome finish_pull(const std::string& ref, std::optional<PullFailure> failure,
                           const std::unordered_set<std::string>& present_after, TimePoint now);
 
+  // Disk admission, decided every check before start_pulls. While it does not
+  // admit, no pull starts and the missing images that would be pulled are
+  // reported held (reason disk_low) with `why`; pulls in flight finish. The
+  // space measured goes into the status report. Returns true when admission
+  // flipped.
+  bool set_disk(const Admission& admission, std::string why);
+  bool admitted() const { return admitted_; }
+  // Desired images reported held now.
+  std::size_t held() const;
+
   // Forget pulls in flight (the loop lost them, e.g. on shutdown).
   void abandon_pulls();
 
@@ -122,6 +133,9 @@ class AgentState {
     TimePoint retry_at{};
   };
   bool is_present(const std::string& ref) const { return present_.count(ref) != 0; }
+  // Missing, granted, not in flight, and neither in flight nor failed for
+  // good, while the disk does not admit: would be pulled if it did.
+  bool is_held(const DesiredImage& entry) const;
   // A pull of an image whose digest the set changed (its tag moved) is due
   // at once, whatever backoff or permanent failure the old content earned.
   void make_due_on_new_digests(const DesiredSet& set);
@@ -138,6 +152,9 @@ class AgentState {
   std::set<std::string> present_;            // desired refs found present at the last check
   std::map<std::string, double> in_flight_;  // ref -> wall-clock start
   std::map<std::string, Record> records_;    // refs that failed since their last success
+  bool admitted_ = true;
+  std::string held_why_;
+  std::optional<DiskSpace> disk_;
 };
 
 }  // namespace swarm_prepull::agent

@@ -125,6 +125,10 @@ Progress evaluate(const std::vector<Tracked>& tracked, const ImagesListing& list
             missing.reason = std::string(to_string(failure.reason));
           }
         }
+        if (node.state == ImageState::held) {
+          missing.reason = "disk_low";
+          item.held.push_back(missing);
+        }
         item.missing.push_back(std::move(missing));
       }
       std::sort(item.missing.begin(), item.missing.end(),
@@ -161,7 +165,9 @@ Progress evaluate(const std::vector<Tracked>& tracked, const ImagesListing& list
     for (const auto& failure : item.failures) {
       if (failure.at_registry || is_final_pull_failure(failure.reason)) failed = true;
     }
-    if (image.ref.empty()) failed = true;
+    std::sort(item.held.begin(), item.held.end(),
+              [](const NodeState& a, const NodeState& b) { return a.node < b.node; });
+    if (image.ref.empty() || !item.held.empty()) failed = true;
     all_ready = all_ready && item.ready();
     progress.images.push_back(std::move(item));
   }
@@ -211,7 +217,16 @@ std::string failure_message(const Progress& progress) {
     for (const auto* failure : final) {
       text += "wait: " + image.requested + ": " + describe(*failure) + "\n";
     }
-    if (final.empty() && !image.ref.empty() && image.listed && image.desired == 0) {
+    if (!image.held.empty()) {
+      std::vector<std::string> nodes;
+      for (const auto& node : image.held) {
+        nodes.push_back(node.disk.empty() ? node.node : node.node + " (" + node.disk + ")");
+      }
+      text += "wait: " + image.requested + ": held: disk_low on " + join(nodes) +
+              ": below its agent's --min-free-disk, not pulled until space is freed\n";
+    }
+    if (final.empty() && image.held.empty() && !image.ref.empty() && image.listed &&
+        image.desired == 0) {
       text += "wait: " + image.requested + ": no ready, active node matches the placement\n";
     }
   }
@@ -269,7 +284,13 @@ net::awaitable<GateResult> run_gate(ControllerClient& client, GateOptions option
 
   std::vector<Tracked> tracked;
   Progress progress;
-  for (const auto& image : options.request.images) progress.images.push_back({.requested = image});
+  for (const auto& image : options.request.images) {
+    // A named variable, not a braced temporary: GCC 12 miscompiles the
+    // latter's destruction in a coroutine frame (ASan: stack-buffer-overflow).
+    ImageProgress item;
+    item.requested = image;
+    progress.images.push_back(std::move(item));
+  }
   bool posted = false;
   bool reached = false;  // the controller answered at least once
   std::optional<Error> last_error;

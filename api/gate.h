@@ -58,6 +58,8 @@ struct NodeState {
   std::string state{};   // pulling, waiting, failed, unknown
   std::string reason{};  // failed: the reason of its last try (network, timeout, ...)
   std::string agent{};   // why its agent is not heard from, when the controller knows
+  // held: the free space its agent reported ("12MiB free of 300MiB"), when it did.
+  std::string disk{};
 };
 
 struct ImageProgress {
@@ -68,6 +70,9 @@ struct ImageProgress {
   std::uint64_t present = 0;
   std::vector<NodeState> missing{};
   std::vector<GateFailure> failures{};  // grouped by (reason, message), node names sorted
+  // Nodes whose agents hold its pull (disk_low): nothing will be pulled there
+  // until space is freed, so the gate fails at once rather than at its timeout.
+  std::vector<NodeState> held{};
   bool ready() const { return listed && desired > 0 && present >= desired; }
 };
 
@@ -98,6 +103,7 @@ std::vector<std::string> progress_lines(const Progress& progress);
 // "wait: 10.0.0.1:5000/app:nope: not_found: manifest unknown on node-2, node-3"
 // "wait: 10.0.0.1:5000/app:nope: not_found: ... at the registry (resolved by the manager)"
 // "wait: 10.0.0.1:5000/app:2: no ready, active node matches the placement"
+// "wait: 10.0.0.1:5000/app:2: held: disk_low on node-3 (12MiB free of 300MiB)"
 std::string failure_message(const Progress& progress);
 
 // What is still missing where:

@@ -58,6 +58,16 @@ std::vector<OptionSpec> agent_option_specs() {
        .value_name = "ADDR:PORT",
        .help = "where Prometheus scrapes /metrics (and /healthz)",
        .default_value = "0.0.0.0:7964"},
+      {.name = "data-root",
+       .value_name = "DIR",
+       .help = "the engine's data root as this process sees it (bind-mounted read-only in the "
+               "stack), whose free space admits pulls",
+       .default_value = "/var/lib/docker"},
+      {.name = "min-free-disk",
+       .value_name = "BYTES|PERCENT",
+       .help = "start no pull while the data root has less free space than this (2GiB, 500MB, "
+               "10%; 0: never hold); held images are reported held, reason disk_low",
+       .default_value = std::string(agent::default_min_free_disk)},
   };
   for (auto& spec : logging_option_specs()) specs.push_back(std::move(spec));
   for (auto& spec : engine_option_specs()) specs.push_back(std::move(spec));
@@ -116,6 +126,11 @@ reconcile::Expected<Settings> agent_settings(const ParsedOptions& options) {
   } catch (const std::exception&) {
     return Error{"--poll-wait: expected seconds from 0 to 60, got '" + wait + "'"};
   }
+  result.agent.data_root = options.get("data-root");
+  if (result.agent.data_root.empty()) return Error{"--data-root: expected a directory, got ''"};
+  auto min_free = agent::parse_min_free_disk(options.get("min-free-disk"));
+  if (!min_free) return min_free.error();
+  result.agent.min_free_disk = *min_free;
   const auto listen = http::parse_listen_address(options.get("listen"));
   if (!listen) return Error{"--listen: expected ADDR:PORT, got '" + options.get("listen") + "'"};
   result.listen = *listen;

@@ -192,10 +192,27 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry,
                                  .Name("swarm_prepull_controller_last_status")
                                  .Help("HTTP status of the controller's last answer (0: no answer)")
                                  .Register(registry)
-                                 .Add({})) {
+                                 .Add({})),
+      disk_free(BuildGauge()
+                    .Name("swarm_prepull_disk_free_bytes")
+                    .Help("Bytes free for unprivileged writers on the engine's data root")
+                    .Register(registry)
+                    .Add({})),
+      disk_size(BuildGauge()
+                    .Name("swarm_prepull_disk_size_bytes")
+                    .Help("Size in bytes of the filesystem holding the engine's data root")
+                    .Register(registry)
+                    .Add({})),
+      images_held_disk_low(BuildGauge()
+                               .Name("swarm_prepull_images_held")
+                               .Help("Desired images not pulled for now, by reason")
+                               .Register(registry)
+                               .Add({{"reason", "disk_low"}})) {
   // An agent without a current desired set does not know its ratio: NaN is
   // Prometheus' "unknown", where the common 1 would read healthy.
   common.cache_hit_ratio.Set(std::numeric_limits<double>::quiet_NaN());
+  disk_free.Set(std::numeric_limits<double>::quiet_NaN());
+  disk_size.Set(std::numeric_limits<double>::quiet_NaN());
 }
 
 std::string serialize(const prometheus::Registry& registry) {

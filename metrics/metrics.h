@@ -108,6 +108,13 @@ struct AgentMetrics {
   // swarm_prepull_controller_last_contact_timestamp_seconds
   prometheus::Gauge& controller_last_contact;
   prometheus::Gauge& controller_last_status;  // swarm_prepull_controller_last_status
+  // The engine's data root (--data-root), measured every check; NaN when it
+  // cannot be measured.
+  prometheus::Gauge& disk_free;  // swarm_prepull_disk_free_bytes
+  prometheus::Gauge& disk_size;  // swarm_prepull_disk_size_bytes
+  // swarm_prepull_images_held{reason="disk_low"}: desired images not pulled
+  // because the data root is below --min-free-disk.
+  prometheus::Gauge& images_held_disk_low;
 };
 
 // The Prometheus text format (0.0.4) of everything registered.

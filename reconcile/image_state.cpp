@@ -6,11 +6,12 @@
 namespace swarm_prepull::reconcile {
 namespace {
 
-constexpr std::array<std::pair<ImageState, std::string_view>, 4> names = {{
+constexpr std::array<std::pair<ImageState, std::string_view>, 5> names = {{
     {ImageState::present, "present"},
     {ImageState::pulling, "pulling"},
     {ImageState::failed, "failed"},
     {ImageState::waiting, "waiting"},
+    {ImageState::held, "held"},
 }};
 
 }  // namespace

@@ -7,7 +7,9 @@
 
 namespace swarm_prepull::reconcile {
 
-enum class ImageState { present, pulling, failed, waiting };
+// held: the agent starts no pull of it for now (its engine's data root is
+// below --min-free-disk, reason disk_low); not a failure, nothing was tried.
+enum class ImageState { present, pulling, failed, waiting, held };
 
 std::string_view to_string(ImageState state);
 std::optional<ImageState> parse_image_state(std::string_view text);

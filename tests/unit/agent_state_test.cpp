@@ -298,3 +298,63 @@ TEST_F(AgentStateTest, StatusReportMatchesTheAgentApi) {
 
 }  // namespace
 }  // namespace swarm_prepull::agent
+
+namespace swarm_prepull::agent {
+namespace {
+
+Admission low_disk() {
+  return admit_pulls(DiskSpace{.free_bytes = 5, .size_bytes = 1000},
+                     parse_min_free_disk("10%").value());
+}
+Admission roomy_disk() {
+  return admit_pulls(DiskSpace{.free_bytes = 500, .size_bytes = 1000},
+                     parse_min_free_disk("10%").value());
+}
+
+// Below --min-free-disk nothing starts; what would be pulled is held, not
+// failed; in-flight pulls finish; space back, pulling resumes.
+TEST_F(AgentStateTest, HoldsPullsWhileTheDiskIsLowAndResumesWhenSpaceComesBack) {
+  state_.set_desired(set_of(1, {{small, true}, {medium, true}, {large, false}}));
+  state_.observe_present({});
+  EXPECT_THAT(state_.start_pulls(t0_, 1.0), ElementsAre(small, medium));
+  EXPECT_TRUE(state_.set_disk(low_disk(), "disk_low: 5B free"));
+  EXPECT_FALSE(state_.set_disk(low_disk(), "disk_low: 5B free"));  // no flip
+  EXPECT_FALSE(state_.admitted());
+  // One pull finishes, the other fails (not for good): both are held now.
+  EXPECT_TRUE(state_.finish_pull(small, std::nullopt, {small}, t0_).success);
+  state_.finish_pull(medium, PullFailure{Reason::network, "reset"}, {small}, t0_);
+  EXPECT_THAT(state_.start_pulls(t0_ + 1h, 2.0), IsEmpty());
+  EXPECT_EQ(state_.next_retry(t0_), std::nullopt);
+  const auto statuses = state_.statuses();
+  ASSERT_EQ(statuses.size(), 3u);
+  EXPECT_EQ(statuses[0].state, ImageState::present);
+  EXPECT_EQ(statuses[1].state, ImageState::held);
+  EXPECT_EQ(statuses[1].message, "disk_low: 5B free");
+  EXPECT_EQ(statuses[2].state, ImageState::waiting);  // the pull cap holds it, not the disk
+  EXPECT_EQ(state_.held(), 1u);
+  // Back above the threshold: no longer held, the retry is due.
+  EXPECT_TRUE(state_.set_disk(roomy_disk(), ""));
+  EXPECT_EQ(state_.held(), 0u);
+  EXPECT_EQ(state_.statuses()[1].state, ImageState::failed);
+  EXPECT_THAT(state_.start_pulls(t0_ + 1h, 3.0), ElementsAre(medium));
+}
+
+TEST_F(AgentStateTest, AFailureForGoodStaysFailedWhileHeld) {
+  state_.set_desired(set_of(1, {{small, true}}));
+  state_.observe_present({});
+  EXPECT_THAT(state_.start_pulls(t0_, 1.0), ElementsAre(small));
+  state_.finish_pull(small, PullFailure{Reason::not_found, "manifest unknown"}, {}, t0_);
+  state_.set_disk(low_disk(), "disk_low");
+  EXPECT_EQ(state_.statuses()[0].state, ImageState::failed);
+  EXPECT_EQ(state_.held(), 0u);
+}
+
+TEST_F(AgentStateTest, AnUnmeasuredDiskAdmits) {
+  state_.set_desired(set_of(1, {{small, true}}));
+  state_.observe_present({});
+  EXPECT_FALSE(state_.set_disk(admit_pulls(std::nullopt, MinFreeDisk{}), ""));
+  EXPECT_THAT(state_.start_pulls(t0_, 1.0), ElementsAre(small));
+}
+
+}  // namespace
+}  // namespace swarm_prepull::agent
