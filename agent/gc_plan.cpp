@@ -201,6 +201,7 @@ GcPlan plan_gc(const std::vector<GcImage>& images, const std::unordered_set<std:
   plan.remove = plan.triggered && options.mode == GcMode::on;
 
   const auto keys = desired_keys(desired);
+  static const std::string keep_label_key(gc_keep_label);  // the map's find takes a std::string
   plan.kept.reserve(images.size());
   std::vector<GcCandidate> eligible;
   for (std::size_t i = 0; i < images.size(); ++i) {
@@ -232,7 +233,7 @@ GcPlan plan_gc(const std::vector<GcImage>& images, const std::unordered_set<std:
       plan.kept.push_back({.image = i, .rule = KeepRule::in_use});
       continue;
     }
-    if (auto label = image.labels.find(std::string(gc_keep_label));
+    if (auto label = image.labels.find(keep_label_key);
         label != image.labels.end() && is_true(label->second)) {
       plan.kept.push_back({.image = i, .rule = KeepRule::keep_label});
       continue;

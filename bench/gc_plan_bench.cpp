@@ -1,0 +1,103 @@
+// The cost of one GC plan (agent/gc_plan.h) on a node with 1,000 images and
+// 200 desired refs, the listing a fake engine would give (a real one would
+// take too long to fill). docs/benchmarks.md has the figure and how to
+// reproduce:
+//
+//   swarm_prepull_bench --benchmark_filter='GcPlan'
+//
+// The node is built by arithmetic, not drawn at random, so every machine
+// plans the same input.
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "agent/gc_plan.h"
+
+namespace swarm_prepull::agent {
+namespace {
+
+using namespace std::chrono_literals;
+
+const WallTime now = WallTime{std::chrono::sys_days{std::chrono::year{2026} / 12 / 1}};
+
+std::string hex64(std::size_t n, char salt) {
+  std::string out = std::to_string(n) + salt;
+  out.resize(64, salt);
+  return out;
+}
+
+struct Node {
+  std::vector<GcImage> images;
+  std::unordered_set<std::string> in_use;
+  std::vector<api::DesiredImage> desired;
+};
+
+// 100 repositories of a private registry with 10 versions each: version 0-1
+// of every repository desired (the current and the previous spec), every
+// tenth version pinned by digest with no tag (as swarm pulls pinned images),
+// every 50th left dangling, every 20th used by a container, one image in 100
+// labelled keep; pulled over the last 100 days (one in 97 ten minutes ago),
+// one in 3 never seen pulled.
+Node node_with(std::size_t images, std::size_t desired) {
+  Node node;
+  const std::size_t versions = 10;
+  for (std::size_t i = 0; i < images; ++i) {
+    const std::size_t repository = i / versions;
+    const std::size_t version = i % versions;
+    const std::string name = "10.0.0.1:5000/team/service-" + std::to_string(repository);
+    const std::string digest = "sha256:" + hex64(i, 'd');
+    GcImage image;
+    image.id = "sha256:" + hex64(i, 'e');
+    image.size = static_cast<std::int64_t>(50 + (i * 7919) % 900) * 1024 * 1024;
+    image.created = now - std::chrono::hours(24 * 200 - i);
+    if (i % 50 == 49) {
+      // dangling: neither tag nor digest
+    } else if (version == 9) {
+      image.repo_digests = {name + "@" + digest};
+    } else {
+      image.repo_tags = {name + ":" + std::to_string(version)};
+      image.repo_digests = {name + "@" + digest};
+    }
+    if (i % 3 != 0) image.last_used = now - std::chrono::hours((i * 104729) % 2400);
+    if (i % 97 == 3) image.last_used = now - 10min;
+    if (i % 100 == 7) image.labels = {{"swarm-prepull.keep", "true"}, {"maintainer", "team"}};
+    if (i % 20 == 5) node.in_use.insert(image.id);
+    const bool wanted = version < 2 && node.desired.size() < desired;
+    if (wanted) {
+      node.desired.push_back({.ref = name + ":" + std::to_string(version), .digest = digest});
+    }
+    node.images.push_back(std::move(image));
+  }
+  // The rest of the desired set: refs the node does not hold yet (missing).
+  for (std::size_t i = 0; node.desired.size() < desired; ++i) {
+    node.desired.push_back({.ref = "10.0.0.1:5000/team/new-" + std::to_string(i) + ":1"});
+  }
+  return node;
+}
+
+void BM_GcPlan(benchmark::State& state) {
+  const Node node =
+      node_with(static_cast<std::size_t>(state.range(0)), static_cast<std::size_t>(state.range(1)));
+  const DiskUsage disk{.used_bytes = 900ULL << 30, .total_bytes = 1000ULL << 30};
+  const GcOptions options{};
+  for (auto _ : state) {
+    GcPlan plan = plan_gc(node.images, node.in_use, node.desired, disk, options, now);
+    benchmark::DoNotOptimize(plan);
+  }
+  // What the plan decided, so that the figure says what it covered.
+  const GcPlan plan = plan_gc(node.images, node.in_use, node.desired, disk, options, now);
+  state.counters["candidates"] = static_cast<double>(plan.candidates.size());
+  for (KeepRule rule : {KeepRule::desired, KeepRule::in_use, KeepRule::keep_label,
+                        KeepRule::min_age, KeepRule::not_needed}) {
+    state.counters[std::string(keep_rule_name(rule))] = static_cast<double>(
+        std::count_if(plan.kept.begin(), plan.kept.end(),
+                      [rule](const GcKept& kept) { return kept.rule == rule; }));
+  }
+}
+BENCHMARK(BM_GcPlan)->Args({1000, 200})->Unit(benchmark::kMicrosecond);
+
+}  // namespace
+}  // namespace swarm_prepull::agent
