@@ -187,17 +187,18 @@ reconcile::Expected<GcOptions> parse_gc_options(const GcOptionText& text) {
 }
 
 GcPlan plan_gc(const std::vector<GcImage>& images, const std::unordered_set<std::string>& in_use,
-               const std::vector<api::DesiredImage>& desired, DiskUsage disk,
+               const std::vector<api::DesiredImage>& desired, DiskSpace disk,
                const GcOptions& options, WallTime now) {
   GcPlan plan;
   plan.mode = options.mode;
   plan.disk = disk;
-  plan.high_bytes = percent_of(disk.total_bytes, options.high_percent);
-  plan.low_bytes = percent_of(disk.total_bytes, options.low_percent);
-  plan.used_after_bytes = disk.used_bytes;
+  plan.used_bytes = disk.size_bytes - std::min(disk.free_bytes, disk.size_bytes);
+  plan.high_bytes = percent_of(disk.size_bytes, options.high_percent);
+  plan.low_bytes = percent_of(disk.size_bytes, options.low_percent);
+  plan.used_after_bytes = plan.used_bytes;
   if (options.mode == GcMode::off) return plan;
   // An unknown disk (total 0) never triggers.
-  plan.triggered = disk.total_bytes > 0 && disk.used_bytes > plan.high_bytes;
+  plan.triggered = disk.size_bytes > 0 && plan.used_bytes > plan.high_bytes;
   plan.remove = plan.triggered && options.mode == GcMode::on;
 
   const auto keys = desired_keys(desired);
@@ -292,8 +293,8 @@ std::string explain(const GcKept& kept, const GcPlan& plan, const std::vector<Gc
              describe(last_activity(images[kept.image])) + ")";
     case KeepRule::not_needed:
       if (!plan.triggered) {
-        return "not needed: usage " + std::to_string(plan.disk.used_bytes) + " of " +
-               std::to_string(plan.disk.total_bytes) + " bytes is not above --gc-high " +
+        return "not needed: usage " + format_bytes(plan.used_bytes) + " of " +
+               format_bytes(plan.disk.size_bytes) + " is not above --gc-high " +
                std::to_string(options.high_percent) + "%";
       }
       return "not needed: removing less recently active candidates brings usage below --gc-low " +

@@ -38,6 +38,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "agent/disk.h"
 #include "api/messages.h"
 #include "reconcile/expected.h"
 
@@ -98,12 +99,6 @@ struct GcImage {
   std::optional<WallTime> last_tag_time;
 };
 
-// The data root's filesystem (statvfs of --data-root).
-struct DiskUsage {
-  std::uint64_t used_bytes = 0;
-  std::uint64_t total_bytes = 0;
-};
-
 // Why an image is not removed, in the order the rules are checked: an image
 // that several rules keep is reported under the first.
 enum class KeepRule {
@@ -149,7 +144,10 @@ struct GcPlan {
   GcMode mode = GcMode::dry_run;
   bool triggered = false;  // usage above high (never with mode off)
   bool remove = false;     // triggered and mode on: the loop removes the candidates
-  DiskUsage disk{};
+  DiskSpace disk{};
+  // size - free: like kubelet's capacity - available, the blocks reserved for
+  // root count as used, so a pass starts before unprivileged writers fail.
+  std::uint64_t used_bytes = 0;
   // The thresholds in bytes, rounded down.
   std::uint64_t high_bytes = 0;
   std::uint64_t low_bytes = 0;
@@ -166,14 +164,13 @@ struct GcPlan {
   std::vector<GcKept> kept;
 };
 
-// The plan. `in_use` holds the ImageID of every container of the node
-// (GET /containers/json?all=true). `desired` is the node's desired set as the
-// agent holds it (current and previous specs, image sets, warm requests):
-// an image is desired when one of its RepoTags or RepoDigests, normalized by
-// reconcile::parse_reference, equals a desired ref, or, for a desired tag
-// the controller resolved, equals name@digest.
+// The plan. `disk` is measure_disk(--data-root). `in_use` holds the ImageID of every container of
+// the node (GET /containers/json?all=true). `desired` is the node's desired set as the agent holds
+// it (current and previous specs, image sets, warm requests): an image is desired when one of its
+// RepoTags or RepoDigests, normalized by reconcile::parse_reference, equals a desired ref, or, for
+// a desired tag the controller resolved, equals name@digest.
 GcPlan plan_gc(const std::vector<GcImage>& images, const std::unordered_set<std::string>& in_use,
-               const std::vector<api::DesiredImage>& desired, DiskUsage disk,
+               const std::vector<api::DesiredImage>& desired, DiskSpace disk,
                const GcOptions& options, WallTime now);
 
 // One log line's reason: "desired: docker.io/library/redis:7",

@@ -81,7 +81,7 @@ Node node_with(std::size_t images, std::size_t desired) {
 void BM_GcPlan(benchmark::State& state) {
   const Node node =
       node_with(static_cast<std::size_t>(state.range(0)), static_cast<std::size_t>(state.range(1)));
-  const DiskUsage disk{.used_bytes = 900ULL << 30, .total_bytes = 1000ULL << 30};
+  const DiskSpace disk{.free_bytes = 100ULL << 30, .size_bytes = 1000ULL << 30};
   const GcOptions options{};
   for (auto _ : state) {
     GcPlan plan = plan_gc(node.images, node.in_use, node.desired, disk, options, now);

@@ -32,8 +32,12 @@ GcImage image(char id, std::vector<std::string> tags, std::int64_t size = 1 * gi
           .last_tag_time = std::nullopt};
 }
 
+DiskSpace used(std::uint64_t used_bytes, std::uint64_t size_bytes) {
+  return {.free_bytes = size_bytes - used_bytes, .size_bytes = size_bytes};
+}
+
 // 90 of 100 GiB used: above the default 85%, 15 GiB to free to get below 75%.
-const DiskUsage full{.used_bytes = 90 * gib, .total_bytes = 100 * gib};
+const DiskSpace full = used(90 * gib, 100 * gib);
 
 std::vector<std::string> candidate_ids(const GcPlan& plan, const std::vector<GcImage>& images) {
   std::vector<std::string> ids;
@@ -49,7 +53,7 @@ std::map<char, KeepRule> kept_rules(const GcPlan& plan, const std::vector<GcImag
 }
 
 GcPlan plan_of(const std::vector<GcImage>& images, const std::vector<api::DesiredImage>& desired,
-               DiskUsage disk = full, GcOptions options = {},
+               DiskSpace disk = full, GcOptions options = {},
                const std::unordered_set<std::string>& in_use = {}) {
   return plan_gc(images, in_use, desired, disk, options, now);
 }
@@ -232,16 +236,17 @@ TEST(GcOrdering, TiesByCreatedThenId) {
 
 TEST(GcThresholds, AtHighDoesNotTrigger) {
   std::vector<GcImage> images{image('a', {"a:1"})};
-  GcPlan plan = plan_of(images, {}, {.used_bytes = 85 * gib, .total_bytes = 100 * gib});
+  GcPlan plan = plan_of(images, {}, used(85 * gib, 100 * gib));
   EXPECT_FALSE(plan.triggered);
   EXPECT_THAT(plan.candidates, IsEmpty());
   EXPECT_EQ(kept_rules(plan, images).at('a'), KeepRule::not_needed);
-  EXPECT_THAT(explain(plan.kept[0], plan, images, {}, {}), HasSubstr("not above --gc-high 85%"));
+  EXPECT_THAT(explain(plan.kept[0], plan, images, {}, {}),
+              HasSubstr("usage 85GiB of 100GiB is not above --gc-high 85%"));
 }
 
 TEST(GcThresholds, OneByteAboveHighTriggers) {
   std::vector<GcImage> images{image('a', {"a:1"})};
-  GcPlan plan = plan_of(images, {}, {.used_bytes = 85 * gib + 1, .total_bytes = 100 * gib});
+  GcPlan plan = plan_of(images, {}, used(85 * gib + 1, 100 * gib));
   EXPECT_TRUE(plan.triggered);
   EXPECT_THAT(candidate_ids(plan, images), ElementsAre(image_id('a')));
 }
@@ -251,7 +256,7 @@ TEST(GcThresholds, CustomThresholds) {
   GcOptions options;
   options.high_percent = 50;
   options.low_percent = 48;
-  GcPlan plan = plan_of(images, {}, {.used_bytes = 51 * gib, .total_bytes = 100 * gib}, options);
+  GcPlan plan = plan_of(images, {}, used(51 * gib, 100 * gib), options);
   EXPECT_TRUE(plan.triggered);
   EXPECT_EQ(plan.candidates.size(), 1u);
   EXPECT_EQ(plan.used_after_bytes, 46 * gib);
@@ -267,14 +272,14 @@ TEST(GcThresholds, NotEnoughEligibleSaysSo) {
 
 TEST(GcThresholds, UnknownDiskNeverTriggers) {
   std::vector<GcImage> images{image('a', {"a:1"})};
-  GcPlan plan = plan_of(images, {}, {.used_bytes = 0, .total_bytes = 0});
+  GcPlan plan = plan_of(images, {}, used(0, 0));
   EXPECT_FALSE(plan.triggered);
 }
 
 TEST(GcThresholds, HugeDisksDoNotOverflow) {
   const std::uint64_t total = 18'000'000'000'000'000'000ULL;
   std::vector<GcImage> images{image('a', {"a:1"})};
-  GcPlan plan = plan_of(images, {}, {.used_bytes = total, .total_bytes = total});
+  GcPlan plan = plan_of(images, {}, used(total, total));
   EXPECT_EQ(plan.high_bytes, 15'300'000'000'000'000'000ULL);
   EXPECT_TRUE(plan.triggered);
 }
