@@ -142,6 +142,15 @@ TEST(GcKeepRules, YoungerThanMinAgeByCreatedWhenNothingElseIsKnown) {
   EXPECT_EQ(kept_rules(plan, images).at('a'), KeepRule::min_age);
 }
 
+TEST(GcKeepRules, ActivityInTheFutureCountsAsYoung) {
+  // A node's clock behind the registry's build time: never removed for it.
+  GcImage ahead = image('a', {"app:1"});
+  ahead.created = now + 2h;
+  std::vector<GcImage> images{ahead};
+  GcPlan plan = plan_of(images, {});
+  EXPECT_EQ(kept_rules(plan, images).at('a'), KeepRule::min_age);
+}
+
 TEST(GcKeepRules, NotNeededOnceUsageWouldBeBelowLow) {
   // 15 GiB to free: a 10 GiB and a 6 GiB image are enough; the third stays.
   std::vector<GcImage> images{image('a', {"a:1"}, 10 * gib), image('b', {"b:1"}, 6 * gib),
@@ -273,6 +282,13 @@ TEST(GcThresholds, NotEnoughEligibleSaysSo) {
 TEST(GcThresholds, UnknownDiskNeverTriggers) {
   std::vector<GcImage> images{image('a', {"a:1"})};
   GcPlan plan = plan_of(images, {}, used(0, 0));
+  EXPECT_FALSE(plan.triggered);
+}
+
+TEST(GcThresholds, MoreFreeThanSizeIsNoUsage) {
+  std::vector<GcImage> images{image('a', {"a:1"})};
+  GcPlan plan = plan_of(images, {}, {.free_bytes = 200 * gib, .size_bytes = 100 * gib});
+  EXPECT_EQ(plan.used_bytes, 0u);
   EXPECT_FALSE(plan.triggered);
 }
 
