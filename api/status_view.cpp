@@ -4,6 +4,7 @@
 #include <cmath>
 #include <map>
 #include <set>
+#include <sstream>
 #include <tuple>
 
 namespace swarm_prepull::api {
@@ -17,18 +18,14 @@ bool contains_any(const std::vector<std::string>& needles, std::string_view text
 
 CellState cell_state_of(const ListedNode& node) {
   if (!node.state) return node.held ? CellState::held : CellState::unknown;
-  switch (*node.state) {
-    case ImageState::present:
-      // Listed as not present (a tag whose content moved): the agent pulls it anew.
-      return CellState::waiting;
-    case ImageState::pulling:
-      return CellState::pulling;
-    case ImageState::failed:
-      return CellState::failed;
-    case ImageState::waiting:
-      return node.held ? CellState::held : CellState::waiting;
-  }
-  return CellState::unknown;
+  // Present, yet listed as not present: a tag whose content moved, which the
+  // agent pulls anew.
+  if (*node.state == ImageState::present) return CellState::waiting;
+  if (*node.state == ImageState::pulling) return CellState::pulling;
+  if (*node.state == ImageState::failed) return CellState::failed;
+  if (*node.state == ImageState::waiting) return node.held ? CellState::held : CellState::waiting;
+  // Any other state an agent reports is one in which it starts no pull for now.
+  return CellState::held;
 }
 
 // Hostnames in their natural order: node-2 before node-10.
@@ -203,6 +200,34 @@ std::string short_ref(std::string_view ref) {
     return std::string(ref);
   }
   return std::string(ref.substr(0, at + marker.size() + kept));
+}
+
+std::string format_percent(double ratio) {
+  std::ostringstream out;
+  out.setf(std::ios::fixed);
+  out.precision(1);
+  out << (std::isfinite(ratio) ? ratio : 0) * 100 << "%";
+  return out.str();
+}
+
+char cell_symbol(CellState state) {
+  switch (state) {
+    case CellState::present:
+      return '+';
+    case CellState::pulling:
+      return '~';
+    case CellState::waiting:
+      return '.';
+    case CellState::held:
+      return '=';
+    case CellState::failed:
+      return 'X';
+    case CellState::unknown:
+      return '?';
+    case CellState::not_desired:
+      return '-';
+  }
+  return '?';
 }
 
 std::string format_elapsed(double seconds) {

@@ -94,5 +94,10 @@ StatusView status_view(const ImagesListing& listing, const StatusFilter& filter 
 std::string short_ref(std::string_view ref);
 // "12s", "3m05s", "2h04m", for an elapsed time in seconds (negative: "0s").
 std::string format_elapsed(double seconds);
+// "97.5%".
+std::string format_percent(double ratio);
+// One character per state, the same in the terminal and on the page (for
+// who cannot tell the colours apart): + ~ . = X ? and - for not wanted there.
+char cell_symbol(CellState state);
 
 }  // namespace swarm_prepull::api

@@ -53,6 +53,12 @@ std::vector<OptionSpec> controller_option_specs() {
                "agent task swarm runs on that node) or none (any holder of the token: agents "
                "that are not swarm tasks)",
        .default_value = "task-address"},
+      {.name = "status-page",
+       .value_name = "ACCESS",
+       .help = "the status page GET /: open (anyone who reaches the port, as /metrics), token "
+               "(the bearer token, as /v1) or off",
+       .default_value = "open",
+       .choices = {"open", "token", "off"}},
       {.name = "agent-service",
        .value_name = "NAME",
        .help = "the agents' swarm service (default: services labelled "
@@ -124,6 +130,10 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
   } else {
     return Error{"--report-binding: expected task-address or none, got '" + binding + "'"};
   }
+  const std::string status_page = options.get("status-page");
+  result.status_page = status_page == "off"     ? controller::StatusPage::off
+                       : status_page == "token" ? controller::StatusPage::token
+                                                : controller::StatusPage::open;
   result.agent_service = options.get("agent-service");
   result.registry_auth_file = options.get("registry-auth-file");
 

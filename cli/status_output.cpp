@@ -75,26 +75,6 @@ std::string pad_left(std::string_view text, std::size_t width) {
                           : std::string(width - columns, ' ') + std::string(text);
 }
 
-char symbol(CellState state) {
-  switch (state) {
-    case CellState::present:
-      return '+';
-    case CellState::pulling:
-      return '~';
-    case CellState::waiting:
-      return '.';
-    case CellState::held:
-      return '=';
-    case CellState::failed:
-      return 'X';
-    case CellState::unknown:
-      return '?';
-    case CellState::not_desired:
-      return '-';
-  }
-  return '?';
-}
-
 std::string word(const api::StatusCell& cell, bool wide, double now) {
   switch (cell.state) {
     case CellState::present:
@@ -116,14 +96,6 @@ std::string word(const api::StatusCell& cell, bool wide, double now) {
   return "?";
 }
 
-std::string percent(double ratio) {
-  std::ostringstream out;
-  out.setf(std::ios::fixed);
-  out.precision(1);
-  out << ratio * 100 << "%";
-  return out.str();
-}
-
 std::vector<std::string> header_lines(const api::StatusView& view, const StatusLayout& layout) {
   std::string first = "controller " + terminal_text(layout.controller, 200) + "  generation " +
                       std::to_string(view.generation);
@@ -132,8 +104,9 @@ std::vector<std::string> header_lines(const api::StatusView& view, const StatusL
   }
   std::string second = "agents " + std::to_string(view.agents_heard) + " heard";
   if (view.agents_not_heard > 0) second += ", " + std::to_string(view.agents_not_heard) + " not";
-  second += "  hit ratio " + percent(view.hit_ratio()) + " (" + std::to_string(view.pairs_present) +
-            "/" + std::to_string(view.pairs_desired) + " image-node pairs)";
+  second += "  hit ratio " + api::format_percent(view.hit_ratio()) + " (" +
+            std::to_string(view.pairs_present) + "/" + std::to_string(view.pairs_desired) +
+            " image-node pairs)";
   if (!view.warm.empty()) second += "  warm requests " + std::to_string(view.warm.size());
   return {first, second};
 }
@@ -232,7 +205,7 @@ std::vector<std::string> status_lines(const api::StatusView& view, const StatusL
       const auto& cell = view.rows[r].cells[i];
       line += " ";
       line += words ? fit(word(cell, wide, layout.now), word_width)
-                    : std::string(1, symbol(cell.state));
+                    : std::string(1, api::cell_symbol(cell.state));
     }
     while (!line.empty() && line.back() == ' ') line.pop_back();
     lines.push_back(line);

@@ -1,6 +1,7 @@
 // The controller's route table (docs/agent-api.md): every route with its
 // methods and who may call it. Only /healthz (GET, HEAD: load balancers probe
-// with HEAD) and /metrics (GET) are public; every other route, and every path
+// with HEAD), /metrics (GET) and the status page / (GET, unless
+// --status-page token or off) are public; every other route, and every path
 // that is no route at all, needs the agents' bearer token (http/server.h
 // decides that before routing, on the one parse of the target).
 #include "controller/controller.h"
@@ -22,6 +23,13 @@ http::Router Controller::routes() {
       {{verb::post}, "/v1/nodes/{node_id}/status", Access::token, to(&Controller::post_status)});
   router.add({{verb::get}, "/v1/images", Access::token, to(&Controller::get_images)});
   router.add({{verb::post}, "/v1/warm", Access::token, to(&Controller::post_warm)});
+  // The status page: public like /metrics unless --status-page says otherwise.
+  if (options_.status_page != StatusPage::off) {
+    router.add({{verb::get},
+                "/",
+                options_.status_page == StatusPage::open ? Access::public_ : Access::token,
+                to(&Controller::get_status_page)});
+  }
   return router;
 }
 

@@ -589,6 +589,10 @@ net::awaitable<http::Response> Controller::get_images(const http::RequestContext
     co_return http::error_response(context.request, http::status::service_unavailable,
                                    "no reconcile has completed yet");
   }
+  co_return message_response(context.request, http::status::ok, images_listing());
+}
+
+api::ImagesListing Controller::images_listing() {
   auto listing = state_.images(warm_.failures());
   for (auto& image : listing.images) {
     if (const auto* tag = tag_digests_.find(image.ref)) {
@@ -606,7 +610,8 @@ net::awaitable<http::Response> Controller::get_images(const http::RequestContext
       node.agent = note->second;
     }
   }
-  co_return message_response(context.request, http::status::ok, listing);
+  add_status_fields(listing, notes, now);
+  return listing;
 }
 
 std::string Controller::agent_note(const std::string& node_id, Clock::time_point now) const {

@@ -41,6 +41,10 @@ namespace net = boost::asio;
 // swarm runs on that node, known by its address on the agents' network.
 enum class ReportBinding { task_address, none };
 
+// Who may see the status page (GET /, controller/status_page.h): no one (no
+// route), anyone (as /metrics, the default), or holders of the token.
+enum class StatusPage { off, open, token };
+
 struct ControllerOptions {
   net::ip::tcp::endpoint listen{net::ip::make_address("0.0.0.0"), 7963};
   std::string token;  // the agents' bearer token; required
@@ -76,6 +80,7 @@ struct ControllerOptions {
   // The agents' service; empty: every service labelled
   // io.swarm-prepull.component=agent (as manifests/stack.yml deploys it).
   std::string agent_service;
+  StatusPage status_page = StatusPage::open;
 };
 
 class Controller {
@@ -130,6 +135,15 @@ class Controller {
   net::awaitable<http::Response> get_healthz(const http::RequestContext& context);
   net::awaitable<http::Response> get_metrics(const http::RequestContext& context);
   net::awaitable<http::Response> get_images(const http::RequestContext& context);
+  // GET /: the status page (controller/status_listing.cpp).
+  net::awaitable<http::Response> get_status_page(const http::RequestContext& context);
+  // What GET /v1/images answers (after the first reconcile): readiness, and
+  // for the status page the nodes, services, presence and warm requests.
+  api::ImagesListing images_listing();
+  // The status page's fields of the listing (controller/status_listing.cpp);
+  // `notes`: agent notes already computed, by node id.
+  void add_status_fields(api::ImagesListing& listing, std::map<std::string, std::string>& notes,
+                         Clock::time_point now);
   net::awaitable<http::Response> get_desired(const http::RequestContext& context);
   net::awaitable<http::Response> post_status(const http::RequestContext& context);
   net::awaitable<http::Response> post_warm(const http::RequestContext& context);

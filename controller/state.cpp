@@ -64,6 +64,11 @@ const api::ImageStatus* State::state_of(const NodeEntry& entry, std::string_view
   return found == entry.by_ref.end() ? nullptr : found->second;
 }
 
+const api::ImageStatus* State::reported(std::string_view node_id, std::string_view ref) const {
+  const auto entry = nodes_.find(node_id);
+  return entry == nodes_.end() ? nullptr : state_of(entry->second, ref);
+}
+
 Changes State::set_plan(reconcile::Plan plan) {
   plan_ = std::move(plan);
   has_plan_ = true;
@@ -340,6 +345,7 @@ api::ImagesListing State::images(const std::vector<ResolveFailure>& resolve_fail
         shown = state->state == ImageState::present ? ImageState::waiting : state->state;
       }
       item.nodes.push_back({.id = id, .hostname = entry.published.hostname, .state = shown});
+      if (shown == ImageState::held) item.nodes.back().message = state->message;
       if (state != nullptr && state->state == ImageState::failed) {
         item.failures.push_back({.node = id,
                                  .hostname = entry.published.hostname,

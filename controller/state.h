@@ -114,6 +114,9 @@ class State {
   // only with that digest. Bumps the nodes whose sets change.
   Changes set_tag_digests(std::map<std::string, std::string> digests);
 
+  // The node's agent's last report of `ref`; nullptr when there is none.
+  const api::ImageStatus* reported(std::string_view node_id, std::string_view ref) const;
+
   // When the node's agent last reported or polled; nullopt: never since start.
   std::optional<Clock::time_point> last_heard(std::string_view node_id) const;
 

@@ -102,4 +102,14 @@ std::vector<ResolveFailure> WarmRequests::failures() const {
   return list;
 }
 
+std::vector<WarmRequests::Held> WarmRequests::held() const {
+  std::vector<Held> list;
+  for (const auto& [id, entry] : requests_) {
+    Held item{.id = id, .refs = {}, .expires = entry.expires};
+    for (const auto& image : entry.images) item.refs.push_back(image.ref);
+    list.push_back(std::move(item));
+  }
+  return list;
+}
+
 }  // namespace swarm_prepull::controller

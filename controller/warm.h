@@ -72,6 +72,15 @@ class WarmRequests {
   std::vector<ResolveFailure> failures() const;  // sorted by ref
   std::size_t size() const { return requests_.size(); }
 
+  // The requests held, by id, with what their nodes are given and their
+  // expiry: for GET /v1/images and the status page.
+  struct Held {
+    std::string id;
+    std::vector<std::string> refs;
+    Clock::time_point expires;
+  };
+  std::vector<Held> held() const;
+
   // The id a request has (or would have): stable across restarts.
   static std::string id_of(const WarmRequest& request);
 

@@ -214,6 +214,9 @@ std::vector<std::string> spellings(const std::string& path) {
     variants.push_back(path.substr(0, second) + "/" + path.substr(second));  // "/v1//nodes"
     variants.push_back(path.substr(0, second) + "/./" + path.substr(second + 1));
   }
+  // "/" (the status page) has no letter to change the case of: its upper
+  // case is the route itself.
+  std::erase(variants, path);
   return variants;
 }
 
