@@ -249,6 +249,10 @@ api::StatusReport AgentState::status_report(std::string_view agent_version,
                            .images = statuses(),
                            .agent_version = std::string(agent_version),
                            .engine_version = std::string(engine_version)};
+  if (disk_) {
+    report.disk_free_bytes = disk_->free_bytes;
+    report.disk_size_bytes = disk_->size_bytes;
+  }
   return report;
 }
 

@@ -126,7 +126,11 @@ Progress evaluate(const std::vector<Tracked>& tracked, const ImagesListing& list
           }
         }
         if (node.state == ImageState::held) {
-          missing.reason = "disk_low";
+          missing.reason = std::string(held_reason_disk_low);
+          missing.disk = node.message;
+          // The agent's message names the reason first; said once is enough.
+          const std::string prefix = missing.reason + ": ";
+          if (missing.disk.rfind(prefix, 0) == 0) missing.disk.erase(0, prefix.size());
           item.held.push_back(missing);
         }
         item.missing.push_back(std::move(missing));

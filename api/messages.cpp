@@ -307,11 +307,21 @@ Decoded<DesiredSet> decode_desired_set(std::string_view body) {
 
 // ---------------------------------------------------------------------------
 
+namespace {
+json disk_of(const StatusReport& report) {
+  json agent = {{"version", report.agent_version}, {"engine_version", report.engine_version}};
+  if (report.disk_free_bytes) agent["disk_free_bytes"] = *report.disk_free_bytes;
+  if (report.disk_size_bytes) agent["disk_size_bytes"] = *report.disk_size_bytes;
+  return agent;
+}
+}  // namespace
+
 std::string encode(const StatusReport& report) {
   json images = json::array();
   for (const auto& status : report.images) {
     json image = {{"ref", status.ref}, {"state", reconcile::to_string(status.state)}};
     if (status.state == ImageState::failed) image["reason"] = to_string(status.reason);
+    if (status.state == ImageState::held) image["reason"] = held_reason_disk_low;
     if (!status.message.empty()) image["message"] = status.message;
     if (status.attempts != 0) image["attempts"] = status.attempts;
     // NaN and infinities would be written as null, which no decoder takes.
@@ -319,10 +329,9 @@ std::string encode(const StatusReport& report) {
     if (!status.digest.empty()) image["digest"] = status.digest;
     images.push_back(std::move(image));
   }
-  return dump(
-      {{"generation", report.generation},
-       {"images", std::move(images)},
-       {"agent", {{"version", report.agent_version}, {"engine_version", report.engine_version}}}});
+  return dump({{"generation", report.generation},
+               {"images", std::move(images)},
+               {"agent", disk_of(report)}});
 }
 
 Decoded<StatusReport> decode_status_report(std::string_view body) {
@@ -348,13 +357,20 @@ Decoded<StatusReport> decode_status_report(std::string_view body) {
     const auto parsed = reconcile::parse_image_state(state);
     if (!parsed) {
       return fail(where + ".state", "unknown state '" + printable(state) +
-                                        "' (expected present, pulling, failed or waiting)");
+                                        "' (expected present, pulling, failed, waiting or held)");
     }
     status.state = *parsed;
     const bool failed = status.state == ImageState::failed;
     FailureReason reason = FailureReason::other;
-    if (auto error =
-            get_reason(item, "reason", where, reason, failed ? Need::required : Need::optional)) {
+    if (status.state == ImageState::held) {
+      std::string held_reason;
+      if (auto error = get_string(item, "reason", where, held_reason)) return *error;
+      if (!held_reason.empty() && held_reason != held_reason_disk_low) {
+        return fail(where + ".reason",
+                    "unknown reason '" + printable(held_reason) + "' for held (expected disk_low)");
+      }
+    } else if (auto error = get_reason(item, "reason", where, reason,
+                                       failed ? Need::required : Need::optional)) {
       return *error;
     }
     if (failed) status.reason = reason;  // "failed only": ignored on other states
@@ -369,6 +385,13 @@ Decoded<StatusReport> decode_status_report(std::string_view body) {
     if (auto error = get_string(*agent, "version", "agent", report.agent_version)) return *error;
     if (auto error = get_string(*agent, "engine_version", "agent", report.engine_version)) {
       return *error;
+    }
+    for (auto [key, out] : {std::pair{"disk_free_bytes", &report.disk_free_bytes},
+                            std::pair{"disk_size_bytes", &report.disk_size_bytes}}) {
+      if (!agent->contains(key)) continue;
+      std::uint64_t value = 0;
+      if (auto error = get_unsigned(*agent, key, "agent", value)) return *error;
+      *out = value;
     }
   }
   return report;
@@ -536,6 +559,7 @@ std::string encode(const ImagesListing& listing) {
       if (!node.agent.empty()) entry["agent"] = node.agent;
       if (node.since != 0 && std::isfinite(node.since)) entry["since"] = node.since;
       if (node.held) entry["held"] = true;
+      if (!node.message.empty()) entry["message"] = node.message;
       nodes.push_back(std::move(entry));
     }
     json failures = json::array();
@@ -626,6 +650,7 @@ Decoded<ImagesListing> decode_images_listing(std::string_view body) {
       if (auto error = get_string(entry, "agent", at, node.agent)) return *error;
       if (auto error = get_number(entry, "since", at, node.since)) return *error;
       if (auto error = get_bool(entry, "held", at, node.held)) return *error;
+      if (auto error = get_string(entry, "message", at, node.message)) return *error;
       std::string state;
       if (auto error = get_string(entry, "state", at, state, Need::required)) return *error;
       if (state != "unknown") {
@@ -633,7 +658,7 @@ Decoded<ImagesListing> decode_images_listing(std::string_view body) {
         if (!node.state) {
           return fail(at + ".state",
                       "unknown state '" + printable(state) +
-                          "' (expected present, pulling, failed, waiting or unknown)");
+                          "' (expected present, pulling, failed, waiting, held or unknown)");
         }
       }
       image.nodes.push_back(std::move(node));

@@ -53,8 +53,13 @@ inline constexpr std::size_t max_nesting = 32;
 // The vocabularies: image states and failure reasons.
 
 using reconcile::ImageState;
-inline constexpr std::array<ImageState, 4> all_image_states = {
-    ImageState::present, ImageState::pulling, ImageState::failed, ImageState::waiting};
+inline constexpr std::array<ImageState, 5> all_image_states = {
+    ImageState::present, ImageState::pulling, ImageState::failed, ImageState::waiting,
+    ImageState::held};
+
+// Why an image is held (the only reason so far): its node's data root is
+// below the agent's --min-free-disk. Not a FailureReason: nothing was tried.
+inline constexpr std::string_view held_reason_disk_low = "disk_low";
 
 // Why a pull (or the manager's resolution of a warm image) failed: a closed
 // set, also the values of swarm_prepull_pull_failures_total{reason}.
@@ -113,9 +118,10 @@ struct ImageStatus {
   std::string ref{};
   ImageState state = ImageState::waiting;
   FailureReason reason = FailureReason::other;  // failed only (other otherwise)
-  std::string message{};                        // the last failure's, when there is one
-  std::uint64_t attempts = 0;                   // failed pulls since the last success
-  double since = 0;                             // pulling: unix time the pull started
+  // the last failure's, when there is one; held: the free space and threshold
+  std::string message{};
+  std::uint64_t attempts = 0;  // failed pulls since the last success
+  double since = 0;            // pulling: unix time the pull started
   // present, for a tag the desired set gave a digest: the digest the local
   // image of the tag was found to have (DesiredImage::digest). The controller
   // counts the tag present only while this is the digest it expects; empty
@@ -129,11 +135,15 @@ struct StatusReport {
   std::vector<ImageStatus> images{};
   std::string agent_version{};
   std::string engine_version{};
+  // The engine's data root as the agent measured it (optional: agents that
+  // predate disk admission, or could not measure, leave them out).
+  std::optional<std::uint64_t> disk_free_bytes{};
+  std::optional<std::uint64_t> disk_size_bytes{};
   bool operator==(const StatusReport&) const = default;
 };
 
-// `reason` is written for failed images only; `message`, `attempts`,
-// `since` and `digest` when they are not empty or zero.
+// `reason` is written for failed images (and is disk_low for held ones) only; `message`,
+// `attempts`, `since` and `digest` when they are not empty or zero.
 std::string encode(const StatusReport& report);
 // `images` is required, each with a non-empty, distinct `ref` and a known
 // `state`; `reason` is required for a failed image and ignored otherwise.
@@ -210,6 +220,9 @@ struct ListedNode {
   // Optional (older controllers leave them out), for the status page:
   double since = 0;   // pulling: unix time the pull started; 0 otherwise
   bool held = false;  // the per-image pull cap holds this node back for now
+  // Optional: with state held, the agent's message ("disk_low: 12.5MiB free
+  // of 289MiB on /var/lib/docker, below --min-free-disk 10% (28.9MiB)").
+  std::string message{};
   bool operator==(const ListedNode&) const = default;
 };
 

@@ -332,6 +332,9 @@ TEST_F(AgentStateTest, HoldsPullsWhileTheDiskIsLowAndResumesWhenSpaceComesBack) 
   EXPECT_EQ(statuses[1].message, "disk_low: 5B free");
   EXPECT_EQ(statuses[2].state, ImageState::waiting);  // the pull cap holds it, not the disk
   EXPECT_EQ(state_.held(), 1u);
+  const auto report = state_.status_report("0.1.0", "20.10.24");
+  EXPECT_EQ(report.disk_free_bytes, 5u);
+  EXPECT_EQ(report.disk_size_bytes, 1000u);
   // Back above the threshold: no longer held, the retry is due.
   EXPECT_TRUE(state_.set_disk(roomy_disk(), ""));
   EXPECT_EQ(state_.held(), 0u);

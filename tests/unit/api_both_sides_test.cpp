@@ -99,6 +99,24 @@ TEST(ApiBothSides, TheAgentsReportIsWhatTheControllerDecodes) {
     states.insert(got.state);
     if (got.state == ImageState::failed) reasons.insert(got.reason);
   }
+  // held: the same set on an agent below --min-free-disk, which pulls none of it.
+  {
+    agent::AgentState low({}, random);
+    low.set_desired(*set);
+    low.observe_present({present});
+    low.set_disk(agent::admit_pulls(agent::DiskSpace{.free_bytes = 1, .size_bytes = 100},
+                                    agent::parse_min_free_disk("10%").value()),
+                 "disk_low: 1B free of 100B");
+    auto held = decode_status_report(encode(low.status_report("0.1.0", "20.10.24")));
+    ASSERT_TRUE(held) << held.error().to_string();
+    for (const auto& image : held->images) {
+      if (image.state != ImageState::held) continue;
+      states.insert(image.state);
+      EXPECT_EQ(image.message, "disk_low: 1B free of 100B");
+    }
+    EXPECT_EQ(held->disk_free_bytes, 1u);
+    EXPECT_EQ(held->disk_size_bytes, 100u);
+  }
   EXPECT_EQ(states.size(), all_image_states.size());
   EXPECT_EQ(reasons.size(), all_failure_reasons.size());
 

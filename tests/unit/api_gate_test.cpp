@@ -168,13 +168,17 @@ TEST_F(GateTest, AFinalPullFailureFailsAtOnce) {
 // Nothing is pulled on a node held for disk until someone frees space: the
 // gate says so at once instead of at its timeout.
 TEST_F(GateTest, ANodeHeldForDiskFailsAtOnceNamingIt) {
-  images_ = {listing(1, {{{"id", "i2"}, {"hostname", "node-2"}, {"state", "held"}}})};
+  images_ = {listing(1, {{{"id", "i2"},
+                          {"hostname", "node-2"},
+                          {"state", "held"},
+                          {"message", "disk_low: 12.5MiB free of 289MiB on /var/lib/docker"}}})};
   const auto result = run(options());
   EXPECT_EQ(result.outcome, GateOutcome::failed);
   EXPECT_EQ(listed_, 1u);
   EXPECT_EQ(outcome_message(result, options(), "http://c"),
             "wait: " + tag +
-                ": held: disk_low on node-2: below its agent's --min-free-disk, not pulled until "
+                ": held: disk_low on node-2 (12.5MiB free of 289MiB on /var/lib/docker): below its "
+                "agent's --min-free-disk, not pulled until "
                 "space is freed\n");
   EXPECT_THAT(lines_.back(), HasSubstr("node-2 held: disk_low"));
 }

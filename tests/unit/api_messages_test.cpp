@@ -532,5 +532,59 @@ TEST(ApiMalformed, ImagesListingStatusFieldsNameTheField) {
       });
 }
 
+// Disk admission (issue 10): held images carry reason disk_low and the
+// agent's message; the report carries the data root's space. All optional, so
+// agents and controllers without them read each other as before.
+TEST(ApiDisk, HeldAndDiskFieldsRoundTrip) {
+  StatusReport report{.generation = 3,
+                      .images = {{.ref = "a:1",
+                                  .state = ImageState::held,
+                                  .message = "disk_low: 12.5MiB free of 289MiB",
+                                  .attempts = 2}},
+                      .agent_version = "0.1.0",
+                      .engine_version = "20.10.24",
+                      .disk_free_bytes = 13107200,
+                      .disk_size_bytes = 303038464};
+  expect_round_trip(report, decode_status_report);
+  const auto body = nlohmann::json::parse(encode(report));
+  EXPECT_EQ(body["images"][0]["reason"], "disk_low");
+  EXPECT_EQ(body["agent"]["disk_free_bytes"], 13107200u);
+
+  ListedImage image{.ref = "a:1", .nodes_desired = 1};
+  image.nodes.push_back({.id = "i1",
+                         .hostname = "node-3",
+                         .state = ImageState::held,
+                         .message = "disk_low: 12.5MiB free of 289MiB"});
+  expect_round_trip(ImagesListing{.generation = 4, .images = {image}}, decode_images_listing);
+}
+
+TEST(ApiDisk, OlderBodiesWithoutTheFieldsDecode) {
+  auto report = decode_status_report(
+      R"({"images": [{"ref": "a:1", "state": "held"}], "agent": {"version": "0.1.0"}})");
+  ASSERT_TRUE(report) << report.error().to_string();
+  EXPECT_EQ(report->images[0].state, ImageState::held);
+  EXPECT_EQ(report->disk_free_bytes, std::nullopt);
+  EXPECT_EQ(report->disk_size_bytes, std::nullopt);
+  auto listing = decode_images_listing(
+      R"({"generation": 1, "images": [{"ref": "a:1", "nodes_desired": 1, "nodes_present": 0,
+          "nodes": [{"id": "i1", "state": "held"}]}]})");
+  ASSERT_TRUE(listing) << listing.error().to_string();
+  EXPECT_EQ(listing->images[0].nodes[0].state, ImageState::held);
+  EXPECT_EQ(listing->images[0].nodes[0].message, "");
+}
+
+TEST(ApiDisk, MalformedHeldOrDiskFieldsNameTheField) {
+  auto reason = decode_status_report(
+      R"({"images": [{"ref": "a:1", "state": "held", "reason": "not_found"}]})");
+  ASSERT_FALSE(reason);
+  EXPECT_EQ(reason.error().where, "images[0].reason");
+  auto negative = decode_status_report(R"({"images": [], "agent": {"disk_free_bytes": -1}})");
+  ASSERT_FALSE(negative);
+  EXPECT_EQ(negative.error().where, "agent.disk_free_bytes");
+  auto text = decode_status_report(R"({"images": [], "agent": {"disk_size_bytes": "big"}})");
+  ASSERT_FALSE(text);
+  EXPECT_EQ(text.error().where, "agent.disk_size_bytes");
+}
+
 }  // namespace
 }  // namespace swarm_prepull::api
