@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
 
@@ -117,6 +118,89 @@ TEST_F(StatusTest, AFailureMakesItExit1AndNamesTheReason) {
   // A controller that does not answer: exit 3.
   controller_.stop();
   EXPECT_EQ(status({}).status, 3);
+}
+
+// The page as a browser reads it (headless Chromium, Debian's `chromium`):
+// from the DOM, one cell per (image, node), with the state each node's engine
+// shows: a fresh image present everywhere, a tag the registry lacks failed
+// everywhere. With SWARM_PREPULL_SCREENSHOT=FILE it also takes a screenshot
+// while a large image is being pulled one node at a time (the docs' picture).
+TEST_F(StatusTest, ChromiumReadsOneCellPerImageAndNodeWithTheEnginesState) {
+  ASSERT_EQ(run_command("command -v chromium").status, 0) << "chromium is not installed";
+  start_controller({"--max-parallel-node-pulls", "1"});
+  for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+    agents_.push_back(start_agent(node, token_file_, static_cast<int>(node) + 1));
+  }
+  ASSERT_TRUE(controller_healthy()) << read_text(controller_.log);
+  const std::string image = fresh_image();
+  const std::string ref = pinned(image);
+  ASSERT_EQ(run_wait({image, "--timeout", "60s"}).status, 0);
+  const std::string bad_service = create_service("bad", box_->missing_image);
+  const std::string bad_ref = reconcile::parse_reference(box_->missing_image)->canonical();
+  // Every node's agent has tried the missing tag and reported the failure.
+  ASSERT_TRUE(wait_until("not_found on every node", 60s, [&] {
+    for (const auto& listed : controller_images().value("images", nlohmann::json::array())) {
+      if (listed.value("ref", "") == bad_ref) return listed["failures"].size() == 3;
+    }
+    return false;
+  })) << controller_images().dump();
+
+  const std::string chromium =
+      "chromium --headless --no-sandbox --disable-gpu --disable-dev-shm-usage "
+      "--user-data-dir=" +
+      dir_ + "/chromium ";
+  const auto dom = run_command(chromium + "--dump-dom '" + controller_url() + "/' 2>/dev/null");
+  ASSERT_EQ(dom.status, 0) << dom.output;
+  // The columns' node ids, in order, then each row's cells under them.
+  std::vector<std::string> columns;
+  static const std::regex column(R"re(<th class="node[^"]*" scope="col" data-node="([^"]*)")re");
+  for (auto it = std::sregex_iterator(dom.output.begin(), dom.output.end(), column);
+       it != std::sregex_iterator(); ++it) {
+    columns.push_back((*it)[1]);
+  }
+  for (const auto& id : node_ids_) {
+    EXPECT_NE(std::find(columns.begin(), columns.end(), id), columns.end()) << id;
+  }
+  const auto cells_of = [&](const std::string& row_ref) {
+    std::map<std::string, std::string> cells;
+    const auto at = dom.output.find("data-ref=\"" + row_ref + "\"");
+    if (at == std::string::npos) return cells;
+    const std::string row = dom.output.substr(at, dom.output.find("</tr>", at) - at);
+    static const std::regex cell(R"re(<td class="c (\w+)")re");
+    std::size_t i = 0;
+    for (auto it = std::sregex_iterator(row.begin(), row.end(), cell); it != std::sregex_iterator();
+         ++it, ++i) {
+      if (i < columns.size()) cells[columns[i]] = (*it)[1];
+    }
+    EXPECT_EQ(i, columns.size()) << row;
+    return cells;
+  };
+  const auto fresh = cells_of(ref);
+  const auto bad = cells_of(bad_ref);
+  for (std::size_t node = 0; node < node_ids_.size(); ++node) {
+    const auto& id = node_ids_[node];
+    EXPECT_EQ(fresh.count(id) ? fresh.at(id) : "", engines_.present_on(node, ref) ? "present" : "?")
+        << box_->nodes[node].name;
+    EXPECT_FALSE(engines_.present_on(node, bad_ref));
+    EXPECT_EQ(bad.count(id) ? bad.at(id) : "", "failed") << box_->nodes[node].name;
+  }
+  // The failed row comes first.
+  EXPECT_LT(dom.output.find("data-ref=\"" + bad_ref + "\""),
+            dom.output.find("data-ref=\"" + ref + "\""));
+
+  const char* screenshot = std::getenv("SWARM_PREPULL_SCREENSHOT");
+  if (screenshot == nullptr) return;
+  // A large image pulled one node at a time: pulling on one, held on the others.
+  const std::string big = fresh_image(400);
+  create_service("big", big);
+  const bool pulling = wait_until("a node pulling", 30s, [&] {
+    return controller_images().dump().find("\"state\":\"pulling\"") != std::string::npos;
+  });
+  const auto shot =
+      run_command(chromium + "--hide-scrollbars --window-size=1100,520 --screenshot=" +
+                  std::string(screenshot) + " '" + controller_url() + "/' 2>&1");
+  std::printf("[ figures  ] screenshot %s (pulling seen: %d): %s\n", screenshot, pulling ? 1 : 0,
+              shot.output.c_str());
 }
 
 }  // namespace
