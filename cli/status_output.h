@@ -16,9 +16,9 @@
 namespace swarm_prepull::cli {
 
 struct StatusLayout {
-  std::size_t width = 80;  // columns; ignored with `wide`
-  bool wide = false;       // every node a named column, full refs and messages
-  double now = 0;          // unix time, for elapsed times and expiries
+  std::size_t width = 80;    // columns; ignored with `wide`
+  bool wide = false;         // every node a named column, full refs and messages
+  double now = 0;            // unix time, for elapsed times and expiries
   std::string controller{};  // the URL, for the header
 };
 
