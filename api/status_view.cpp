@@ -151,6 +151,8 @@ StatusView status_view(const ImagesListing& listing, const StatusFilter& filter)
       auto& cell = row.cells[at->second];
       cell.state = cell_state_of(node);
       if (cell.state == CellState::pulling && std::isfinite(node.since)) cell.since = node.since;
+      // Why an agent holds it (disk_low: how much space is left), when it says.
+      if (cell.state == CellState::held) cell.message = node.message;
     }
     for (const auto& failure : image.failures) {
       if (failure.stage == FailureStage::resolve || failure.node.empty()) {

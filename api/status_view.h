@@ -25,7 +25,7 @@ std::string_view to_string(CellState state);
 struct StatusCell {
   CellState state = CellState::not_desired;
   std::string reason{};   // failed: the failure reason ("not_found")
-  std::string message{};  // failed: the engine's message
+  std::string message{};  // failed: the engine's message; held: the agent's, when it gives one
   double since = 0;       // pulling: unix time the pull started, 0 when unknown
   bool operator==(const StatusCell&) const = default;
 };

@@ -316,10 +316,8 @@ std::string status_json(const api::StatusView& view, double now) {
       json entry = {{"node", view.nodes[i].id},
                     {"hostname", view.nodes[i].hostname},
                     {"state", api::to_string(cell.state)}};
-      if (cell.state == CellState::failed) {
-        entry["reason"] = cell.reason;
-        entry["message"] = cell.message;
-      }
+      if (cell.state == CellState::failed) entry["reason"] = cell.reason;
+      if (!cell.message.empty()) entry["message"] = cell.message;
       if (cell.since > 0) entry["pulling_seconds"] = std::max(0.0, now - cell.since);
       cells.push_back(std::move(entry));
     }

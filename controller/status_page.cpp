@@ -38,6 +38,7 @@ std::string cell_title(const api::StatusNode& node, const api::StatusCell& cell,
     case CellState::waiting:
       return title + "waiting (to be checked or pulled, or backing off after a failure)";
     case CellState::held:
+      if (!cell.message.empty()) return title + "held: " + cell.message;
       return title + "held: the per-image pull cap (--max-parallel-node-pulls) lets other " +
              "nodes pull first";
     case CellState::failed:

@@ -148,6 +148,13 @@ TEST(StatusView, OneCellPerImageAndNodeWithTheStateTheControllerGives) {
   EXPECT_EQ(view.agents_heard, 2u);
   EXPECT_EQ(view.agents_not_heard, 1u);
   EXPECT_EQ(view.pairs_desired, 7u);
+  // An agent that holds an image (its disk) says why.
+  auto listing = small_listing();
+  listing.images[0].nodes[1] = {
+      .id = "id3", .state = api::ImageState::held, .message = "disk_low: 12.5MiB free"};
+  const auto held = api::status_view(listing).rows[2].cells[2];
+  EXPECT_EQ(held.state, CellState::held);
+  EXPECT_EQ(held.message, "disk_low: 12.5MiB free");
   EXPECT_EQ(view.pairs_present, 4u);
 }
 
