@@ -560,6 +560,8 @@ void Controller::update_readiness_metrics() {
   metrics_.image_nodes_desired.set(desired);
   metrics_.image_nodes_present.set(present);
   metrics_.node_images_missing.set(missing);
+  metrics_.node_disk_free.set(readiness.node_disk_free);
+  metrics_.node_disk_size.set(readiness.node_disk_size);
   std::map<std::string, double> unresolved;
   for (const auto& failure : warm_.failures()) unresolved[failure.ref] = 1;
   metrics_.image_resolve_failed.set(unresolved);

@@ -250,6 +250,12 @@ Readiness State::readiness() const {
       }
     }
     readiness.node_missing[node_label(entry.published)] += missing;
+    if (entry.report && entry.report->disk_free_bytes && entry.report->disk_size_bytes) {
+      readiness.node_disk_free[node_label(entry.published)] =
+          static_cast<double>(*entry.report->disk_free_bytes);
+      readiness.node_disk_size[node_label(entry.published)] =
+          static_cast<double>(*entry.report->disk_size_bytes);
+    }
   }
   for (auto& [ref, counts] : images) readiness.images.push_back(std::move(counts));
   return readiness;

@@ -59,6 +59,10 @@ struct ImageReadiness {
 struct Readiness {
   std::vector<ImageReadiness> images;                 // sorted by ref
   std::map<std::string, std::uint64_t> node_missing;  // hostname (id when empty) -> missing
+  // The data root's space as each node's last report gave it (nodes whose
+  // agents did not measure it are left out), same keys as node_missing.
+  std::map<std::string, double> node_disk_free;
+  std::map<std::string, double> node_disk_size;
   std::uint64_t pairs_desired = 0;
   std::uint64_t pairs_present = 0;
   double hit_ratio() const {

@@ -119,6 +119,17 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                               .Help("Desired images the node has not reported present")
                               .Register(registry),
                           "node"),
+      node_disk_free(BuildGauge()
+                         .Name("swarm_prepull_disk_free_bytes")
+                         .Help("Bytes free on each node's engine data root, as its agent reports")
+                         .Register(registry),
+                     "node"),
+      node_disk_size(BuildGauge()
+                         .Name("swarm_prepull_disk_size_bytes")
+                         .Help("Size of each node's engine data root filesystem, as its agent "
+                               "reports")
+                         .Register(registry),
+                     "node"),
       image_resolve_failed(
           BuildGauge()
               .Name("swarm_prepull_image_resolve_failed")

@@ -84,6 +84,8 @@ struct ControllerMetrics {
   PlanGauges image_nodes_desired;       // swarm_prepull_image_nodes_desired{image}
   PlanGauges image_nodes_present;       // swarm_prepull_image_nodes_present{image}
   PlanGauges node_images_missing;       // swarm_prepull_node_images_missing{node}
+  PlanGauges node_disk_free;            // swarm_prepull_disk_free_bytes{node}, as agents report it
+  PlanGauges node_disk_size;            // swarm_prepull_disk_size_bytes{node}
   PlanGauges image_resolve_failed;      // swarm_prepull_image_resolve_failed{image}
   prometheus::Gauge& agents_connected;  // swarm_prepull_agents{state="connected"}
   prometheus::Gauge& agents_stale;      // swarm_prepull_agents{state="stale"}

@@ -94,6 +94,26 @@ TEST_F(StateTest, GenerationsNeverRepeatEvenWhenTheClockStands) {
   EXPECT_NE(state.desired("id1")->generation, state.desired("id2")->generation);
 }
 
+// The data root's space per node, for swarm_prepull_disk_*_bytes{node}: only
+// from reports that carry it.
+TEST_F(StateTest, ReadinessCarriesTheDiskSpaceAgentsReport) {
+  auto state = make_state();
+  state.set_plan(plan({test_service("web", image_a)}, 2));
+  auto measured = report({{ref_a, ImageState::held}});
+  measured.disk_free_bytes = 5;
+  measured.disk_size_bytes = 100;
+  ASSERT_TRUE(state.report("id1", measured, now_));
+  ASSERT_TRUE(state.report("id2", report({{ref_a, ImageState::present}}), now_));
+  const auto readiness = state.readiness();
+  EXPECT_EQ(readiness.node_disk_free, (std::map<std::string, double>{{"node-1", 5}}));
+  EXPECT_EQ(readiness.node_disk_size, (std::map<std::string, double>{{"node-1", 100}}));
+  // The held node is listed held, with its agent's message.
+  const auto listing = state.images();
+  ASSERT_EQ(listing.images.size(), 1u);
+  ASSERT_EQ(listing.images[0].nodes.size(), 1u);
+  EXPECT_EQ(listing.images[0].nodes[0].state, ImageState::held);
+}
+
 TEST_F(StateTest, NodesLeavingThePlanAreForgotten) {
   auto state = make_state();
   state.set_plan(plan({test_service("web", image_a)}, 3));
