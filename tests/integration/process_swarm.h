@@ -110,6 +110,11 @@ class ProcessSwarmTest : public ::testing::Test {
       args.push_back("--token-file");
       args.push_back(token_file);
     }
+    // The host's filesystem holds every node's data root here; its share free
+    // is the machine's business, not these tests'. Only the disk test (which
+    // passes its own, later, so it wins) tests admission.
+    args.push_back("--min-free-disk");
+    args.push_back("1GiB");
     args.insert(args.end(), extra.begin(), extra.end());
     return Process::start(args, dir_ + "/agent-" + std::to_string(index) + ".log");
   }
