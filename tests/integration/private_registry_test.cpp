@@ -73,7 +73,7 @@ class PrivateRegistryTest : public ProcessSwarmTest {
     for (std::size_t index = 1; index <= agents_.size(); ++index) {
       text += read_text(dir_ + "/agent-" + std::to_string(index) + ".log");
     }
-    for (int index = 1; index <= waits_; ++index) {
+    for (int index = 1; index <= client_runs_["wait"]; ++index) {
       text += read_text(dir_ + "/wait-" + std::to_string(index) + ".log");
     }
     for (std::size_t node = 0; node < agents_.size(); ++node) text += metrics_of(node);

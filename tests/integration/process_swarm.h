@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -127,19 +128,28 @@ class ProcessSwarmTest : public ::testing::Test {
     std::string output;  // stdout and stderr
   };
 
-  // `swarm-prepull wait ARGS` against this controller, as a process.
-  WaitResult run_wait(const std::vector<std::string>& args) {
-    std::vector<std::string> all = {"wait",      "--controller", controller_url(), "--token-file",
-                                    token_file_, "--interval",   "200ms"};
+  // `swarm-prepull COMMAND ARGS` (a client of the controller: wait, status)
+  // against this controller, as a process logging to COMMAND-N.log.
+  WaitResult run_client(const std::string& command, const std::vector<std::string>& args,
+                        std::chrono::seconds limit) {
+    std::vector<std::string> all = {command, "--controller", controller_url(), "--token-file",
+                                    token_file_};
     all.insert(all.end(), args.begin(), args.end());
-    const std::string log = dir_ + "/wait-" + std::to_string(++waits_) + ".log";
+    const std::string log =
+        dir_ + "/" + command + "-" + std::to_string(++client_runs_[command]) + ".log";
     const auto started = ProcessClock::now();
     auto process = Process::start(all, log);
     WaitResult result;
-    result.status = process.wait_exit(std::chrono::seconds(120));
+    result.status = process.wait_exit(limit);
     result.seconds = seconds_since(started);
     result.output = read_text(log);
     return result;
+  }
+
+  // `swarm-prepull wait ARGS`, asking every 200 ms.
+  WaitResult run_wait(std::vector<std::string> args) {
+    args.insert(args.begin(), {"--interval", "200ms"});
+    return run_client("wait", args, std::chrono::seconds(120));
   }
 
   // agents_[node]'s /metrics ("" while it does not answer).
@@ -245,10 +255,10 @@ class ProcessSwarmTest : public ::testing::Test {
   int controller_port_ = 0;
   std::vector<std::string> node_ids_;
   NodeEngines engines_;
-  std::vector<std::string> pulled_;    // removed from every node at the end
-  std::vector<std::string> services_;  // removed at the end
-  int images_ = 0;                     // fresh images made so far
-  int waits_ = 0;                      // wait processes run so far (their logs' names)
+  std::vector<std::string> pulled_;         // removed from every node at the end
+  std::vector<std::string> services_;       // removed at the end
+  int images_ = 0;                          // fresh images made so far
+  std::map<std::string, int> client_runs_;  // by command: their logs' numbers
   Process controller_;
   std::vector<Process> agents_;
 };

@@ -30,22 +30,9 @@ class StatusTest : public ProcessSwarmTest {
     ASSERT_TRUE(controller_healthy()) << read_text(controller_.log);
   }
 
-  // `swarm-prepull status ARGS` against this controller, as a process.
   WaitResult status(const std::vector<std::string>& args) {
-    std::vector<std::string> all = {"status", "--controller", controller_url(), "--token-file",
-                                    token_file_};
-    all.insert(all.end(), args.begin(), args.end());
-    const std::string log = dir_ + "/status-" + std::to_string(++runs_) + ".log";
-    const auto started = ProcessClock::now();
-    auto process = Process::start(all, log);
-    WaitResult result;
-    result.status = process.wait_exit(std::chrono::seconds(30));
-    result.seconds = seconds_since(started);
-    result.output = read_text(log);
-    return result;
+    return run_client("status", args, std::chrono::seconds(30));
   }
-
-  int runs_ = 0;
 };
 
 TEST_F(StatusTest, ShowsOnEveryNodeWhatItsEngineHolds) {
