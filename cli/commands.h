@@ -4,6 +4,7 @@
 #pragma once
 
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -29,6 +30,15 @@ int run_controller(const std::vector<std::string>& args, const CommandIo& io);
 int run_agent(const std::vector<std::string>& args, const CommandIo& io);
 int run_wait(const std::vector<std::string>& args, const CommandIo& io);  // api/gate.h
 int run_status(const std::vector<std::string>& args, const CommandIo& io);
+int run_healthcheck(const std::vector<std::string>& args, const CommandIo& io);
+
+// The server `healthcheck` probes without --url, from the container's main
+// process (its arguments, as /proc/1/cmdline holds them) and the
+// SWARM_PREPULL_LISTEN it was given: "http://127.0.0.1:7963" for a controller
+// listening on every address. nullopt when that process is no controller or
+// agent (nothing to probe); an error when its listen address is not one.
+reconcile::Expected<std::optional<std::string>> healthcheck_url(
+    const std::vector<std::string>& process_args, const std::optional<std::string>& listen);
 
 // Dispatches argv[1] to a subcommand; prints help and version.
 int run_main(const std::vector<std::string>& args, const CommandIo& io);

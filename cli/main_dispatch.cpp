@@ -25,6 +25,8 @@ constexpr Subcommand subcommands[] = {
     {"wait", "warm images on their nodes and wait until they are present (before a deploy)",
      run_wait},
     {"status", "show which image is present on which node (the controller's view)", run_status},
+    {"healthcheck", "exit 0 when this container's controller or agent answers /healthz",
+     run_healthcheck},
 };
 
 // The top-level command line: the subcommands, --help and --version. Each
