@@ -30,10 +30,30 @@ double seconds_between(TimePoint from, TimePoint to) {
   return std::chrono::duration<double>(to - from).count();
 }
 
+// What names an image: its tags and digests, without the "<none>" the engine
+// lists for an image that has none.
+std::vector<std::string> image_references(const GcImage& image) {
+  std::vector<std::string> names;
+  for (const auto& tag : image.repo_tags) {
+    if (tag != "<none>:<none>") names.push_back(tag);
+  }
+  for (const auto& digest : image.repo_digests) {
+    if (digest != "<none>@<none>") names.push_back(digest);
+  }
+  return names;
+}
+
+std::string describe_refs(const GcImage& image) {
+  std::string text;
+  for (const auto& name : image_references(image)) text += (text.empty() ? "" : ",") + name;
+  return text.empty() ? "<none>" : text;
+}
+
 }  // namespace
 
 std::vector<std::string> agent_engine_endpoints() {
-  return {"/version", "/images/json", "/images/create"};
+  return {"/version", "/images/json", "/images/create", "/containers/json",
+          "DELETE /images/{name}"};
 }
 
 Agent::Agent(AgentOptions options, engine::Client& engine, api::ControllerClient& controller,
@@ -110,7 +130,7 @@ net::awaitable<void> Agent::sleep(std::chrono::milliseconds duration) {
   co_await timer.async_wait(net::as_tuple(net::use_awaitable));
 }
 
-void Agent::check_disk() {
+std::optional<DiskSpace> Agent::check_disk() {
   std::optional<DiskSpace> space;
   if (auto measured = measure_disk(options_.data_root)) {
     space = *measured;
@@ -137,13 +157,96 @@ void Agent::check_disk() {
     metrics_->disk_free.Set(space ? static_cast<double>(space->free_bytes) : unknown);
     metrics_->disk_size.Set(space ? static_cast<double>(space->size_bytes) : unknown);
   }
-  if (!flipped) return;
-  if (!admission.admit) {
+  if (flipped && !admission.admit) {
     logger_->warn("pulls held node={} reason={}", options_.node_id, why);
-  } else if (space) {
+  } else if (flipped && space) {
     logger_->info("pulls resumed node={} free={} required={}", options_.node_id,
                   format_bytes(space->free_bytes), format_bytes(admission.required_free));
   }
+  return space;
+}
+
+net::awaitable<bool> Agent::collect_garbage(const std::vector<reconcile::Image>& images,
+                                            DiskSpace disk) {
+  if (options_.gc.mode == GcMode::off) co_return false;
+  const auto now = Clock::now();
+  if (last_gc_pass_ && now - *last_gc_pass_ < options_.gc_interval) co_return false;
+  last_gc_pass_ = now;
+  count_engine_request("/containers/json");
+  auto containers = co_await engine_.containers();
+  if (stopping_) co_return false;
+  if (!containers) {
+    // Without the containers nothing is known to be unused: no pass.
+    logger_->warn("gc pass skipped node={}: cannot list the containers: {}", options_.node_id,
+                  containers.error().to_string());
+    co_return false;
+  }
+  const auto wall = std::chrono::floor<std::chrono::seconds>(std::chrono::system_clock::now());
+  const auto in_use = images_in_use(*containers);
+  gc_.observe(images, in_use, wall);
+  const auto listed = gc_.gc_images(images);
+  const auto plan = plan_gc(listed, in_use, state_.desired().images, disk, options_.gc, wall);
+  // The desired set decides what stays: while the controller is out of
+  // reach it may have replaced that set, so nothing is removed on it.
+  const bool remove = plan.remove && contact_.up();
+  const bool postponed = plan.remove && !remove;
+  if (plan.triggered) {
+    logger_->info(
+        "gc pass node={} mode={} used={} of {} above --gc-high {}% (low {}%): candidates={} "
+        "bytes={}{}",
+        options_.node_id, gc_mode_name(plan.mode), format_bytes(plan.used_bytes),
+        format_bytes(plan.disk.size_bytes), options_.gc.high_percent, options_.gc.low_percent,
+        plan.candidates.size(), format_bytes(plan.candidate_bytes),
+        postponed ? "; removal postponed until the controller is in contact" : "");
+  }
+  std::uint64_t removed = 0, reclaimed = 0;
+  for (const auto& candidate : postponed ? std::vector<GcCandidate>{} : plan.candidates) {
+    const GcImage& image = listed[candidate.image];
+    const auto size = static_cast<std::uint64_t>(std::max<std::int64_t>(image.size, 0));
+    const std::string why = explain(candidate, listed);
+    if (!remove) {
+      if (!gc_.first_candidacy(image.id)) continue;
+      logger_->info("gc dry-run would remove node={} image={} refs={} size={} reason=\"{}\"",
+                    options_.node_id, image.id, describe_refs(image), format_bytes(size), why);
+    } else if (!co_await remove_image(image, why)) {
+      if (stopping_) break;
+      continue;
+    }
+    ++removed;
+    reclaimed += size;
+  }
+  gc_.record_pass(plan, removed, reclaimed);
+  if (metrics_ != nullptr) {
+    metrics_->gc_candidates.Set(static_cast<double>(plan.candidates.size()));
+    metrics_->gc_candidate_bytes.Set(static_cast<double>(plan.candidate_bytes));
+    const std::string_view mode = remove ? "on" : "dry-run";
+    metrics_->gc_removed_images.at(mode).Increment(static_cast<double>(removed));
+    metrics_->gc_reclaimed_bytes.at(mode).Increment(static_cast<double>(reclaimed));
+  }
+  co_return remove&& removed > 0;
+}
+
+net::awaitable<bool> Agent::remove_image(const GcImage& image, const std::string& why) {
+  // By each reference, not by ID: an ID that several repositories name is
+  // refused without force, and force is what we must not use. The last
+  // reference removed takes the image with it.
+  std::vector<std::string> names = image_references(image);
+  if (names.empty()) names.push_back(image.id);
+  for (const auto& name : names) {
+    count_engine_request("DELETE /images/{name}");
+    auto removed = co_await engine_.remove_image(name);
+    if (stopping_) co_return false;
+    if (removed || removed.error().code == engine::engine_errc::not_found) continue;
+    if (metrics_ != nullptr) metrics_->gc_removal_failures.Increment();
+    logger_->warn("gc could not remove node={} image={} ref={} (kept): {}", options_.node_id,
+                  image.id, name, removed.error().to_string());
+    co_return false;
+  }
+  logger_->info("gc removed node={} image={} refs={} size={} reason=\"{}\"", options_.node_id,
+                image.id, describe_refs(image),
+                format_bytes(static_cast<std::uint64_t>(std::max<std::int64_t>(image.size, 0))),
+                why);
+  co_return true;
 }
 
 void Agent::load_credentials() {
@@ -243,9 +346,15 @@ net::awaitable<void> Agent::check() {
     co_await refresh_engine_version();
   }
   // Every check, so that pulling resumes by itself once space comes back.
-  check_disk();
-  // Without a desired set there is nothing to check or report yet.
+  const auto space = check_disk();
+  // Without a desired set there is nothing to check or report yet, and
+  // nothing GC may safely remove.
   if (!have_set_) co_return;
+  if (space && co_await collect_garbage(*images, *space)) {
+    if (stopping_) co_return;
+    check_disk();  // what GC freed may admit pulls in this very check
+  }
+  if (stopping_) co_return;
   const auto counts = state_.observe_present(reconcile::present_refs(*images));
   checked_ = true;
   if (metrics_ != nullptr) {
@@ -359,8 +468,10 @@ net::awaitable<void> Agent::report() {
   reporting_ = true;
   do {
     report_again_ = false;
-    auto sent = co_await controller_.post_status(
-        state_.status_report(SWARM_PREPULL_VERSION, engine_version_));
+    auto status = state_.status_report(SWARM_PREPULL_VERSION, engine_version_);
+    status.gc = gc_.summary();
+    status.gc->mode = std::string(gc_mode_name(options_.gc.mode));
+    auto sent = co_await controller_.post_status(status);
     if (stopping_) break;
     if (sent) {
       record_contact(Exchange::report, nullptr);

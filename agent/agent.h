@@ -25,6 +25,8 @@
 #include "agent/backoff.h"
 #include "agent/contact.h"
 #include "agent/disk.h"
+#include "agent/gc_activity.h"
+#include "agent/gc_plan.h"
 #include "agent/state.h"
 #include "api/controller_client.h"
 #include "engine/client.h"
@@ -47,6 +49,10 @@ struct AgentOptions {
   // the stack), and the free space below which no pull starts.
   std::string data_root = "/var/lib/docker";
   MinFreeDisk min_free_disk{.bytes = 0, .percent = 10, .is_percent = true};
+  GcOptions gc{};
+  // GC passes run with the checks, at most this often (a pass lists the
+  // containers too, and checks come after every pull).
+  std::chrono::milliseconds gc_interval{std::chrono::seconds(10)};
   BackoffPolicy pull_backoff{};
   BackoffPolicy controller_backoff{std::chrono::seconds(1), std::chrono::seconds(30)};
   BackoffPolicy engine_backoff{std::chrono::seconds(1), std::chrono::seconds(30)};
@@ -78,7 +84,16 @@ class Agent {
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds duration);
   void load_credentials();
   // statvfs of the data root and the admission that follows, every check.
-  void check_disk();
+  // Returns the space measured, when it could be.
+  std::optional<DiskSpace> check_disk();
+  // One GC pass over the images just listed (agent/gc_plan.h): plans, logs,
+  // counts, and in mode on removes the candidates. Returns whether it removed
+  // any image.
+  boost::asio::awaitable<bool> collect_garbage(const std::vector<reconcile::Image>& images,
+                                               DiskSpace disk);
+  // Removes every reference of one candidate without force; true when the
+  // image is gone. The engine refuses what a container uses.
+  boost::asio::awaitable<bool> remove_image(const GcImage& image, const std::string& why);
   void wake();
   void count_engine_request(std::string_view endpoint);
   // Every exchange with the controller goes through here: the contact
@@ -113,6 +128,8 @@ class Agent {
 
   engine::RegistryAuthFile credentials_;
   bool disk_measured_ = true;  // for one log line per change of statvfs' outcome
+  GcActivity gc_;
+  std::optional<TimePoint> last_gc_pass_;
 };
 
 }  // namespace swarm_prepull::agent

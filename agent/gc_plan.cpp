@@ -79,8 +79,8 @@ struct Activity {
 Activity last_activity(const GcImage& image) {
   Activity activity{ActivitySource::created, image.created};
   if (image.last_used) activity = {ActivitySource::used, *image.last_used};
-  if (image.last_tag_time && (!image.last_used || *image.last_tag_time > *image.last_used)) {
-    activity = {ActivitySource::tagged, *image.last_tag_time};
+  if (image.first_listed && (!image.last_used || *image.first_listed > *image.last_used)) {
+    activity = {ActivitySource::listed, *image.first_listed};
   }
   return activity;
 }
@@ -101,9 +101,9 @@ std::string format_time(WallTime time) {
 std::string describe(const Activity& activity) {
   switch (activity.source) {
     case ActivitySource::used:
-      return "last pulled or used " + format_time(activity.time);
-    case ActivitySource::tagged:
-      return "last tagged " + format_time(activity.time);
+      return "last used by a container " + format_time(activity.time);
+    case ActivitySource::listed:
+      return "first listed by this agent " + format_time(activity.time);
     case ActivitySource::created:
       return "created " + format_time(activity.time) + ", nothing later known";
   }

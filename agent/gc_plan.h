@@ -3,7 +3,7 @@
 // root's usage, the options and the time, which images to remove and in which
 // order, and for every image kept the rule that kept it. No I/O, no clock, no
 // logging: the agent's loop gathers the input and carries the plan out
-// (docs/gc.md; not yet wired into the agent).
+// (docs/gc.md).
 //
 // The model is kubelet's image GC (pkg/kubelet/images/image_gc_manager.go):
 // a high threshold that starts a pass, a low one it frees down to, a minimum
@@ -11,21 +11,14 @@
 // kubelet, the desired set is kept too: it holds the previous spec of every
 // service, so `docker service rollback` never waits for a pull (moby #31254).
 //
-// When an image was last pulled or used, on docker 20.10 (API v1.41):
-// - GET /images/json gives `Created`, the time the image's config was written
-//   at build time, not when it reached the node: a lower bound of the pull
-//   time, hence the fallback when nothing better is known (it makes an image
-//   look older, never younger, than it is on this node).
-// - GET /images/{id}/json gives `Metadata.LastTagTime`, set only when the
-//   image was tagged locally (`docker tag`, `docker build`); a pull leaves it
-//   at the zero time "0001-01-01T00:00:00Z", which means unknown.
-// - GET /events gives `image pull` (Actor.ID the reference pulled), `image
-//   tag`, and `container create` / `container start` (Actor.Attributes.image
-//   the reference or ID the container was made from). The engine keeps only
-//   its last 256 events in memory and none across its restarts, so `since`
-//   recovers a short gap only: the agent has to remember what it saw (and
-//   its own pulls) to know more than Created.
-// The agent folds those into GcImage::last_used and GcImage::last_tag_time.
+// When an image was last pulled or used: the engine (20.10, API v1.41) keeps
+// no such time. `Created` is when the image's config was written at build
+// time, a lower bound of when it reached the node; `Metadata.LastTagTime` is
+// set only by local tagging; the events stream keeps 256 events and none
+// across engine restarts. So the agent remembers what it sees itself
+// (agent/gc_activity.h): when it first listed each image (within one check
+// of a pull, or its own start for what was there before) and when it last
+// saw a container made from it. docs/gc.md has the whole argument.
 #pragma once
 
 #include <chrono>
@@ -93,10 +86,11 @@ struct GcImage {
   std::int64_t size = 0;                  // Size
   WallTime created{};                     // Created
   std::map<std::string, std::string> labels;
-  // The last pull or container create/start of this image the agent saw.
+  // The last time the agent saw a container made from this image.
   std::optional<WallTime> last_used;
-  // Metadata.LastTagTime when not the zero time.
-  std::optional<WallTime> last_tag_time;
+  // When the agent first listed it: within one check of its pull, or the
+  // agent's start for an image that was there before.
+  std::optional<WallTime> first_listed;
 };
 
 // Why an image is not removed, in the order the rules are checked: an image
@@ -119,7 +113,7 @@ enum class Eligibility {
 // What the ordering went by.
 enum class ActivitySource {
   used,     // GcImage::last_used
-  tagged,   // GcImage::last_tag_time
+  listed,   // GcImage::first_listed
   created,  // nothing better known
 };
 
@@ -174,10 +168,10 @@ GcPlan plan_gc(const std::vector<GcImage>& images, const std::unordered_set<std:
                const GcOptions& options, WallTime now);
 
 // One log line's reason: "desired: docker.io/library/redis:7",
-// "younger than --gc-min-age 1h (last pulled or used 2026-12-02T07:00:00Z)".
+// "younger than --gc-min-age 1h (first listed by this agent 2026-12-02T07:00:00Z)".
 std::string explain(const GcKept& kept, const GcPlan& plan, const std::vector<GcImage>& images,
                     const std::vector<api::DesiredImage>& desired, const GcOptions& options);
-// "not desired; least recently active: last pulled or used 2026-11-01T10:00:00Z".
+// "not desired; least recently active: last used by a container 2026-11-01T10:00:00Z".
 std::string explain(const GcCandidate& candidate, const std::vector<GcImage>& images);
 
 }  // namespace swarm_prepull::agent

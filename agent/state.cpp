@@ -134,7 +134,15 @@ std::size_t AgentState::held() const {
 std::vector<std::string> AgentState::start_pulls(TimePoint now, double wall_now) {
   std::vector<std::string> started;
   if (!admitted_) return started;
-  for (const auto& entry : desired_.images) {
+  // Higher priority first (what a task needs soonest), the set's order within.
+  std::vector<const DesiredImage*> order;
+  order.reserve(desired_.images.size());
+  for (const auto& entry : desired_.images) order.push_back(&entry);
+  std::stable_sort(order.begin(), order.end(), [](const DesiredImage* a, const DesiredImage* b) {
+    return a->priority < b->priority;
+  });
+  for (const DesiredImage* image : order) {
+    const DesiredImage& entry = *image;
     if (in_flight_.size() >= options_.max_concurrent_pulls) break;
     if (!entry.pull || is_present(entry.ref) || in_flight_.count(entry.ref) != 0) continue;
     if (const auto record = records_.find(entry.ref); record != records_.end()) {

@@ -90,7 +90,8 @@ class AgentState {
 
   // Pulls to start now: missing, granted (pull flag), not in flight, not in
   // backoff, not failed permanently, at most max_concurrent_pulls in flight
-  // overall; in the desired set's order. They are marked pulling from now on.
+  // overall; by priority (api::DesiredImage::priority), then in the desired
+  // set's order. They are marked pulling from now on.
   std::vector<std::string> start_pulls(TimePoint now, double wall_now);
 
   // The pull of `ref` returned. `failure` is the engine's failure, classified;

@@ -261,12 +261,25 @@ std::string printable(std::string_view text, std::size_t limit) {
 
 // ---------------------------------------------------------------------------
 
+namespace {
+std::optional<reconcile::PullPriority> parse_pull_priority(std::string_view text) {
+  for (auto priority : {reconcile::PullPriority::urgent, reconcile::PullPriority::current,
+                        reconcile::PullPriority::previous, reconcile::PullPriority::declared}) {
+    if (reconcile::to_string(priority) == text) return priority;
+  }
+  return std::nullopt;
+}
+}  // namespace
+
 std::string encode(const DesiredSet& set) {
   json images = json::array();
   for (const auto& image : set.images) {
     json entry = {{"ref", image.ref}, {"pull", image.pull}};
     if (image.retry != 0) entry["retry"] = image.retry;
     if (!image.digest.empty()) entry["digest"] = image.digest;
+    if (image.priority != reconcile::PullPriority::current) {
+      entry["priority"] = reconcile::to_string(image.priority);
+    }
     images.push_back(std::move(entry));
   }
   return dump({{"node_id", set.node_id},
@@ -300,6 +313,16 @@ Decoded<DesiredSet> decode_desired_set(std::string_view body) {
     if (auto error = get_bool(item, "pull", where, image.pull)) return *error;
     if (auto error = get_unsigned(item, "retry", where, image.retry)) return *error;
     if (auto error = get_string(item, "digest", where, image.digest)) return *error;
+    std::string priority;
+    if (auto error = get_string(item, "priority", where, priority)) return *error;
+    if (!priority.empty()) {
+      const auto known = parse_pull_priority(priority);
+      if (!known) {
+        return fail(where + ".priority", "expected urgent, current, previous or declared, got '" +
+                                             printable(priority) + "'");
+      }
+      image.priority = *known;
+    }
     set.images.push_back(std::move(image));
   }
   return set;
@@ -308,10 +331,51 @@ Decoded<DesiredSet> decode_desired_set(std::string_view body) {
 // ---------------------------------------------------------------------------
 
 namespace {
+// The disk fields an agent reports and the controller lists per node, under
+// the same names in both, into `object`.
+void encode_disk(json& object, const std::optional<std::uint64_t>& free_bytes,
+                 const std::optional<std::uint64_t>& size_bytes,
+                 const std::optional<GcSummary>& gc) {
+  if (free_bytes) object["disk_free_bytes"] = *free_bytes;
+  if (size_bytes) object["disk_size_bytes"] = *size_bytes;
+  if (gc) {
+    object["gc"] = {{"mode", gc->mode},
+                    {"candidates", gc->candidates},
+                    {"candidate_bytes", gc->candidate_bytes},
+                    {"removed_images", gc->removed_images},
+                    {"reclaimed_bytes", gc->reclaimed_bytes}};
+  }
+}
+
+Failure decode_disk(const json& object, const std::string& where,
+                    std::optional<std::uint64_t>& free_bytes,
+                    std::optional<std::uint64_t>& size_bytes, std::optional<GcSummary>& gc) {
+  for (auto [key, out] :
+       {std::pair{"disk_free_bytes", &free_bytes}, std::pair{"disk_size_bytes", &size_bytes}}) {
+    if (!object.contains(key)) continue;
+    std::uint64_t value = 0;
+    if (auto error = get_unsigned(object, key, where, value)) return error;
+    *out = value;
+  }
+  const auto found = object.find("gc");
+  if (found == object.end()) return std::nullopt;
+  const std::string at = path_of(where, "gc");
+  if (auto error = expect_object(*found, at)) return error;
+  GcSummary summary;
+  if (auto error = get_string(*found, "mode", at, summary.mode)) return error;
+  for (auto [key, out] : {std::pair{"candidates", &summary.candidates},
+                          std::pair{"candidate_bytes", &summary.candidate_bytes},
+                          std::pair{"removed_images", &summary.removed_images},
+                          std::pair{"reclaimed_bytes", &summary.reclaimed_bytes}}) {
+    if (auto error = get_unsigned(*found, key, at, *out)) return error;
+  }
+  gc = std::move(summary);
+  return std::nullopt;
+}
+
 json disk_of(const StatusReport& report) {
   json agent = {{"version", report.agent_version}, {"engine_version", report.engine_version}};
-  if (report.disk_free_bytes) agent["disk_free_bytes"] = *report.disk_free_bytes;
-  if (report.disk_size_bytes) agent["disk_size_bytes"] = *report.disk_size_bytes;
+  encode_disk(agent, report.disk_free_bytes, report.disk_size_bytes, report.gc);
   return agent;
 }
 }  // namespace
@@ -386,12 +450,9 @@ Decoded<StatusReport> decode_status_report(std::string_view body) {
     if (auto error = get_string(*agent, "engine_version", "agent", report.engine_version)) {
       return *error;
     }
-    for (auto [key, out] : {std::pair{"disk_free_bytes", &report.disk_free_bytes},
-                            std::pair{"disk_size_bytes", &report.disk_size_bytes}}) {
-      if (!agent->contains(key)) continue;
-      std::uint64_t value = 0;
-      if (auto error = get_unsigned(*agent, key, "agent", value)) return *error;
-      *out = value;
+    if (auto error = decode_disk(*agent, "agent", report.disk_free_bytes, report.disk_size_bytes,
+                                 report.gc)) {
+      return *error;
     }
   }
   return report;
@@ -596,6 +657,7 @@ std::string encode(const ImagesListing& listing) {
                     {"availability", node.availability},
                     {"state", node.state}};
       if (!node.agent.empty()) entry["agent"] = node.agent;
+      encode_disk(entry, node.disk_free_bytes, node.disk_size_bytes, node.gc);
       nodes.push_back(std::move(entry));
     }
     document["nodes"] = std::move(nodes);
@@ -710,6 +772,9 @@ Decoded<ImagesListing> decode_images_listing(std::string_view body) {
     if (auto error = get_string(entry, "availability", at, node.availability)) return *error;
     if (auto error = get_string(entry, "state", at, node.state)) return *error;
     if (auto error = get_string(entry, "agent", at, node.agent)) return *error;
+    if (auto error = decode_disk(entry, at, node.disk_free_bytes, node.disk_size_bytes, node.gc)) {
+      return *error;
+    }
     listing.nodes.push_back(std::move(node));
   }
   const json* warm = nullptr;

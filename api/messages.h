@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "reconcile/image_state.h"
+#include "reconcile/plan.h"
 
 namespace swarm_prepull::api {
 
@@ -96,6 +97,10 @@ struct DesiredImage {
   // again otherwise (the tag moved). Empty: unknown, any local image of the
   // tag counts. Left out of the JSON when empty.
   std::string digest{};
+  // Which pulls the agent starts first when it cannot start them all
+  // (reconcile::PullPriority). Left out of the JSON when current; an older
+  // controller's set reads as all current.
+  reconcile::PullPriority priority = reconcile::PullPriority::current;
   bool operator==(const DesiredImage&) const = default;
 };
 
@@ -130,6 +135,18 @@ struct ImageStatus {
   bool operator==(const ImageStatus&) const = default;
 };
 
+// What an agent's image garbage collection (agent/gc_plan.h) says of its
+// node: its mode, its last pass's candidates, and what it removed since the
+// agent started (in dry-run: what it would have removed, each image once).
+struct GcSummary {
+  std::string mode{};  // "off", "dry-run", "on"
+  std::uint64_t candidates = 0;
+  std::uint64_t candidate_bytes = 0;  // the sum of their sizes: an upper bound
+  std::uint64_t removed_images = 0;
+  std::uint64_t reclaimed_bytes = 0;
+  bool operator==(const GcSummary&) const = default;
+};
+
 struct StatusReport {
   std::uint64_t generation = 0;  // of the desired set the agent worked from
   std::vector<ImageStatus> images{};
@@ -139,6 +156,7 @@ struct StatusReport {
   // predate disk admission, or could not measure, leave them out).
   std::optional<std::uint64_t> disk_free_bytes{};
   std::optional<std::uint64_t> disk_size_bytes{};
+  std::optional<GcSummary> gc{};  // optional likewise
   bool operator==(const StatusReport&) const = default;
 };
 
@@ -267,6 +285,10 @@ struct ClusterNode {
   std::string availability{};  // "active", "pause", "drain"
   std::string state{};         // "ready", "down", ...
   std::string agent{};         // as ListedNode::agent: empty while its agent is heard from
+  // Optional, from its agent's last report: its data root and image GC.
+  std::optional<std::uint64_t> disk_free_bytes{};
+  std::optional<std::uint64_t> disk_size_bytes{};
+  std::optional<GcSummary> gc{};
   bool operator==(const ClusterNode&) const = default;
 };
 

@@ -3,18 +3,25 @@
 // take too long to fill). docs/benchmarks.md has the figure and how to
 // reproduce:
 //
-//   swarm_prepull_bench --benchmark_filter='GcPlan'
+//   swarm_prepull_bench --benchmark_filter='Gc'
+//
+// BM_GcPass is the whole pass as the agent runs it, but for the two engine
+// requests: decoding the engine's GET /images/json and GET
+// /containers/json?all=true bodies, what the agent remembers, and the plan.
 //
 // The node is built by arithmetic, not drawn at random, so every machine
 // plans the same input.
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <unordered_set>
 #include <vector>
 
+#include "agent/gc_activity.h"
 #include "agent/gc_plan.h"
+#include "reconcile/swarm.h"
 
 namespace swarm_prepull::agent {
 namespace {
@@ -98,6 +105,65 @@ void BM_GcPlan(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_GcPlan)->Args({1000, 200})->Unit(benchmark::kMicrosecond);
+
+// The engine's answers for `node`, as the engine writes them.
+std::pair<std::string, std::string> engine_bodies(const Node& node) {
+  nlohmann::json images = nlohmann::json::array();
+  for (const GcImage& image : node.images) {
+    images.push_back(
+        {{"Id", image.id},
+         {"ParentId", ""},
+         {"RepoTags",
+          image.repo_tags.empty() ? nlohmann::json(nullptr) : nlohmann::json(image.repo_tags)},
+         {"RepoDigests", image.repo_digests},
+         {"Created", image.created.time_since_epoch().count()},
+         {"Size", image.size},
+         {"SharedSize", -1},
+         {"VirtualSize", image.size},
+         {"Labels", image.labels.empty() ? nlohmann::json(nullptr) : nlohmann::json(image.labels)},
+         {"Containers", -1}});
+  }
+  nlohmann::json containers = nlohmann::json::array();
+  std::size_t n = 0;
+  for (const std::string& id : node.in_use) {
+    containers.push_back({{"Id", hex64(n++, 'c')},
+                          {"Names", {"/task." + std::to_string(n)}},
+                          {"Image", "10.0.0.1:5000/team/service@sha256:" + hex64(n, 'd')},
+                          {"ImageID", id},
+                          {"Command", "/entrypoint"},
+                          {"Created", 1764600000},
+                          {"State", n % 2 == 0 ? "running" : "exited"},
+                          {"Status", "Up 2 hours"}});
+  }
+  return {images.dump(), containers.dump()};
+}
+
+void BM_GcPass(benchmark::State& state) {
+  const Node node =
+      node_with(static_cast<std::size_t>(state.range(0)), static_cast<std::size_t>(state.range(1)));
+  const auto [images_body, containers_body] = engine_bodies(node);
+  const DiskSpace disk{.free_bytes = 100ULL << 30, .size_bytes = 1000ULL << 30};
+  const GcOptions options{};
+  GcActivity activity;  // past its first pass, as in steady state
+  {
+    auto images = reconcile::decode_list<reconcile::Image>(nlohmann::json::parse(images_body),
+                                                           &reconcile::decode_image);
+    activity.observe(*images, {}, now - 24h);
+  }
+  for (auto _ : state) {
+    auto images = reconcile::decode_list<reconcile::Image>(nlohmann::json::parse(images_body),
+                                                           &reconcile::decode_image);
+    auto containers = reconcile::decode_list<reconcile::Container>(
+        nlohmann::json::parse(containers_body), &reconcile::decode_container);
+    const auto in_use = images_in_use(*containers);
+    activity.observe(*images, in_use, now);
+    const auto listed = activity.gc_images(*images);
+    GcPlan plan = plan_gc(listed, in_use, node.desired, disk, options, now);
+    benchmark::DoNotOptimize(plan);
+  }
+  state.counters["listing_bytes"] = static_cast<double>(images_body.size());
+}
+BENCHMARK(BM_GcPass)->Args({1000, 200})->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace swarm_prepull::agent

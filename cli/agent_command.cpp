@@ -68,6 +68,23 @@ std::vector<OptionSpec> agent_option_specs() {
        .help = "start no pull while the data root has less free space than this (2GiB, 500MB, "
                "10%; 0: never hold); held images are reported held, reason disk_low",
        .default_value = std::string(agent::default_min_free_disk)},
+      {.name = "gc",
+       .value_name = "off|dry-run|on",
+       .help = "image garbage collection: dry-run plans and reports what it would remove, on "
+               "removes it (never a desired, in-use or swarm-prepull.keep=true image)",
+       .default_value = "dry-run"},
+      {.name = "gc-high",
+       .value_name = "PERCENT",
+       .help = "a GC pass starts when the data root's usage is above this",
+       .default_value = "85"},
+      {.name = "gc-low",
+       .value_name = "PERCENT",
+       .help = "a GC pass removes images until usage is below this",
+       .default_value = "75"},
+      {.name = "gc-min-age",
+       .value_name = "DURATION",
+       .help = "GC keeps an image pulled, listed or used more recently than this",
+       .default_value = "1h"},
   };
   for (auto& spec : logging_option_specs()) specs.push_back(std::move(spec));
   for (auto& spec : engine_option_specs()) specs.push_back(std::move(spec));
@@ -131,6 +148,12 @@ reconcile::Expected<Settings> agent_settings(const ParsedOptions& options) {
   auto min_free = agent::parse_min_free_disk(options.get("min-free-disk"));
   if (!min_free) return min_free.error();
   result.agent.min_free_disk = *min_free;
+  auto gc = agent::parse_gc_options({.mode = options.get("gc"),
+                                     .high = options.get("gc-high"),
+                                     .low = options.get("gc-low"),
+                                     .min_age = options.get("gc-min-age")});
+  if (!gc) return gc.error();
+  result.agent.gc = *gc;
   const auto listen = http::parse_listen_address(options.get("listen"));
   if (!listen) return Error{"--listen: expected ADDR:PORT, got '" + options.get("listen") + "'"};
   result.listen = *listen;

@@ -562,6 +562,8 @@ void Controller::update_readiness_metrics() {
   metrics_.node_images_missing.set(missing);
   metrics_.node_disk_free.set(readiness.node_disk_free);
   metrics_.node_disk_size.set(readiness.node_disk_size);
+  metrics_.node_gc_candidate_bytes.set(readiness.node_gc_candidate_bytes);
+  metrics_.node_gc_reclaimed_bytes.set(readiness.node_gc_reclaimed_bytes);
   std::map<std::string, double> unresolved;
   for (const auto& failure : warm_.failures()) unresolved[failure.ref] = 1;
   metrics_.image_resolve_failed.set(unresolved);

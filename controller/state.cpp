@@ -69,6 +69,12 @@ const api::ImageStatus* State::reported(std::string_view node_id, std::string_vi
   return entry == nodes_.end() ? nullptr : state_of(entry->second, ref);
 }
 
+const NodeReport* State::last_report(std::string_view node_id) const {
+  const auto entry = nodes_.find(node_id);
+  if (entry == nodes_.end() || !entry->second.report) return nullptr;
+  return &*entry->second.report;
+}
+
 Changes State::set_plan(reconcile::Plan plan) {
   plan_ = std::move(plan);
   has_plan_ = true;
@@ -130,7 +136,12 @@ void State::publish(Changes& changes) {
   std::map<std::string, std::vector<std::string>, std::less<>> wanted;
   // ref -> node ids desiring it, in id order.
   std::map<std::string, std::vector<std::string>, std::less<>> wanters;
+  // node id -> the pull priority of each of its desired refs, in that order.
+  std::map<std::string, std::vector<reconcile::PullPriority>, std::less<>> priorities;
   for (const auto& node : plan_.nodes) {
+    auto& priority = priorities[node.node_id];
+    for (const auto* image : reconcile::desired_of(plan_, node))
+      priority.push_back(image->priority);
     auto refs = reconcile::desired_refs(plan_, node);
     for (const auto& ref : refs) wanters[ref].push_back(node.node_id);
     wanted[node.node_id] = std::move(refs);
@@ -188,7 +199,9 @@ void State::publish(Changes& changes) {
 
   for (auto& [id, entry] : nodes_) {
     std::vector<api::DesiredImage> images;
-    for (const auto& ref : wanted[id]) {
+    const auto& refs = wanted[id];
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      const auto& ref = refs[i];
       const auto digest = expected_digest(ref);
       bool pull = true;
       if (cap > 0) {
@@ -197,7 +210,7 @@ void State::publish(Changes& changes) {
       }
       const auto retry = retry_of.find(ref);
       images.push_back(api::DesiredImage{ref, pull, retry == retry_of.end() ? 0 : retry->second,
-                                         std::string(digest)});
+                                         std::string(digest), priorities[id][i]});
     }
     if (entry.published.generation != 0 && images == entry.published.images) continue;
     // Forget hit/miss observations of images no longer desired here.
@@ -255,6 +268,12 @@ Readiness State::readiness() const {
           static_cast<double>(*entry.report->disk_free_bytes);
       readiness.node_disk_size[node_label(entry.published)] =
           static_cast<double>(*entry.report->disk_size_bytes);
+    }
+    if (entry.report && entry.report->gc) {
+      readiness.node_gc_candidate_bytes[node_label(entry.published)] =
+          static_cast<double>(entry.report->gc->candidate_bytes);
+      readiness.node_gc_reclaimed_bytes[node_label(entry.published)] =
+          static_cast<double>(entry.report->gc->reclaimed_bytes);
     }
   }
   for (auto& [ref, counts] : images) readiness.images.push_back(std::move(counts));

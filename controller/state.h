@@ -63,6 +63,9 @@ struct Readiness {
   // agents did not measure it are left out), same keys as node_missing.
   std::map<std::string, double> node_disk_free;
   std::map<std::string, double> node_disk_size;
+  // Each node's image GC, likewise (nodes whose agents do not say are left out).
+  std::map<std::string, double> node_gc_candidate_bytes;
+  std::map<std::string, double> node_gc_reclaimed_bytes;
   std::uint64_t pairs_desired = 0;
   std::uint64_t pairs_present = 0;
   double hit_ratio() const {
@@ -120,6 +123,9 @@ class State {
 
   // The node's agent's last report of `ref`; nullptr when there is none.
   const api::ImageStatus* reported(std::string_view node_id, std::string_view ref) const;
+
+  // The node's agent's last report; nullptr when there is none.
+  const NodeReport* last_report(std::string_view node_id) const;
 
   // When the node's agent last reported or polled; nullopt: never since start.
   std::optional<Clock::time_point> last_heard(std::string_view node_id) const;

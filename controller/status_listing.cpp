@@ -70,12 +70,18 @@ void Controller::add_status_fields(api::ImagesListing& listing,
 
   if (snapshot_) {
     for (const auto& node : snapshot_->nodes) {
-      listing.nodes.push_back({.id = node.id,
-                               .hostname = node.hostname,
-                               .role = node.role,
-                               .availability = node.availability,
-                               .state = node.state,
-                               .agent = note_of(node.id)});
+      api::ClusterNode listed{.id = node.id,
+                              .hostname = node.hostname,
+                              .role = node.role,
+                              .availability = node.availability,
+                              .state = node.state,
+                              .agent = note_of(node.id)};
+      if (const auto* report = state_.last_report(node.id)) {
+        listed.disk_free_bytes = report->disk_free_bytes;
+        listed.disk_size_bytes = report->disk_size_bytes;
+        listed.gc = report->gc;
+      }
+      listing.nodes.push_back(std::move(listed));
     }
     std::sort(listing.nodes.begin(), listing.nodes.end(), [](const auto& a, const auto& b) {
       return std::tie(a.hostname, a.id) < std::tie(b.hostname, b.id);

@@ -217,6 +217,12 @@ net::awaitable<Result<std::vector<reconcile::Image>>> Client::images() {
       "/images/json", [](const json& body) { return list_of(body, &reconcile::decode_image); });
 }
 
+net::awaitable<Result<std::vector<reconcile::Container>>> Client::containers() {
+  return get<std::vector<reconcile::Container>>("/containers/json?all=true", [](const json& body) {
+    return list_of(body, &reconcile::decode_container);
+  });
+}
+
 net::awaitable<Result<reconcile::Image>> Client::inspect_image(std::string_view name) {
   // The inspect object has the list entry's Id, RepoTags and RepoDigests.
   return get<reconcile::Image>("/images/" + encode_path_name(name) + "/json",

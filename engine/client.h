@@ -121,6 +121,8 @@ class Client {
   boost::asio::awaitable<Result<std::vector<reconcile::Image>>> images();
   // GET /images/{name}/json: one image by name, reference or id; not_found if absent.
   boost::asio::awaitable<Result<reconcile::Image>> inspect_image(std::string_view name);
+  // GET /containers/json?all=true: every container, running or not.
+  boost::asio::awaitable<Result<std::vector<reconcile::Container>>> containers();
   // DELETE /images/{name}.
   boost::asio::awaitable<Result<void>> remove_image(std::string name, bool force = false);
 

@@ -130,6 +130,18 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                                "reports")
                          .Register(registry),
                      "node"),
+      node_gc_candidate_bytes(BuildGauge()
+                                  .Name("swarm_prepull_gc_candidate_bytes")
+                                  .Help("Bytes of the images each node's agent would remove at "
+                                        "its last GC pass, as its agent reports")
+                                  .Register(registry),
+                              "node"),
+      node_gc_reclaimed_bytes(BuildGauge()
+                                  .Name("swarm_prepull_gc_reclaimed_bytes")
+                                  .Help("Bytes of images each node's agent removed since it "
+                                        "started (in dry-run: would have), as it reports")
+                                  .Register(registry),
+                              "node"),
       image_resolve_failed(
           BuildGauge()
               .Name("swarm_prepull_image_resolve_failed")
@@ -218,7 +230,33 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry,
                                .Name("swarm_prepull_images_held")
                                .Help("Desired images not pulled for now, by reason")
                                .Register(registry)
-                               .Add({{"reason", "disk_low"}})) {
+                               .Add({{"reason", "disk_low"}})),
+      gc_candidates(BuildGauge()
+                        .Name("swarm_prepull_gc_candidates")
+                        .Help("Images the last GC pass would remove (0 below --gc-high)")
+                        .Register(registry)
+                        .Add({})),
+      gc_candidate_bytes(BuildGauge()
+                             .Name("swarm_prepull_gc_candidate_bytes")
+                             .Help("Sum of the sizes of the last GC pass's candidates")
+                             .Register(registry)
+                             .Add({})),
+      gc_removed_images(BuildCounter()
+                            .Name("swarm_prepull_gc_removed_images_total")
+                            .Help("Images removed by GC (mode=\"dry-run\": would have been)")
+                            .Register(registry),
+                        "mode", {"dry-run", "on"}),
+      gc_reclaimed_bytes(BuildCounter()
+                             .Name("swarm_prepull_gc_reclaimed_bytes_total")
+                             .Help("Sizes of the images removed by GC (mode=\"dry-run\": would "
+                                   "have been)")
+                             .Register(registry),
+                         "mode", {"dry-run", "on"}),
+      gc_removal_failures(BuildCounter()
+                              .Name("swarm_prepull_gc_removal_failures_total")
+                              .Help("Image removals by GC that the engine refused")
+                              .Register(registry)
+                              .Add({})) {
   // An agent without a current desired set does not know its ratio: NaN is
   // Prometheus' "unknown", where the common 1 would read healthy.
   common.cache_hit_ratio.Set(std::numeric_limits<double>::quiet_NaN());

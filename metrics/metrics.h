@@ -81,11 +81,16 @@ struct ControllerMetrics {
   explicit ControllerMetrics(prometheus::Registry& registry);
 
   CommonMetrics common;
-  PlanGauges image_nodes_desired;       // swarm_prepull_image_nodes_desired{image}
-  PlanGauges image_nodes_present;       // swarm_prepull_image_nodes_present{image}
-  PlanGauges node_images_missing;       // swarm_prepull_node_images_missing{node}
-  PlanGauges node_disk_free;            // swarm_prepull_disk_free_bytes{node}, as agents report it
-  PlanGauges node_disk_size;            // swarm_prepull_disk_size_bytes{node}
+  PlanGauges image_nodes_desired;  // swarm_prepull_image_nodes_desired{image}
+  PlanGauges image_nodes_present;  // swarm_prepull_image_nodes_present{image}
+  PlanGauges node_images_missing;  // swarm_prepull_node_images_missing{node}
+  PlanGauges node_disk_free;       // swarm_prepull_disk_free_bytes{node}, as agents report it
+  PlanGauges node_disk_size;       // swarm_prepull_disk_size_bytes{node}
+  // Each node's image GC as its agent reports it: the last pass's candidates
+  // (swarm_prepull_gc_candidate_bytes{node}) and the bytes removed since the
+  // agent started (swarm_prepull_gc_reclaimed_bytes{node}; dry-run: would have).
+  PlanGauges node_gc_candidate_bytes;
+  PlanGauges node_gc_reclaimed_bytes;
   PlanGauges image_resolve_failed;      // swarm_prepull_image_resolve_failed{image}
   prometheus::Gauge& agents_connected;  // swarm_prepull_agents{state="connected"}
   prometheus::Gauge& agents_stale;      // swarm_prepull_agents{state="stale"}
@@ -117,6 +122,16 @@ struct AgentMetrics {
   // swarm_prepull_images_held{reason="disk_low"}: desired images not pulled
   // because the data root is below --min-free-disk.
   prometheus::Gauge& images_held_disk_low;
+  // Image GC (agent/gc_plan.h): the last pass's candidates, and the images
+  // and bytes removed, by mode: "on" counts removals, "dry-run" what would
+  // have been removed (each image once).
+  prometheus::Gauge& gc_candidates;       // swarm_prepull_gc_candidates
+  prometheus::Gauge& gc_candidate_bytes;  // swarm_prepull_gc_candidate_bytes
+  LabeledCounters gc_removed_images;      // swarm_prepull_gc_removed_images_total{mode}
+  LabeledCounters gc_reclaimed_bytes;     // swarm_prepull_gc_reclaimed_bytes_total{mode}
+  // swarm_prepull_gc_removal_failures_total: the engine refused a removal
+  // (an image a container started to use meanwhile, say).
+  prometheus::Counter& gc_removal_failures;
 };
 
 // The Prometheus text format (0.0.4) of everything registered.

@@ -121,11 +121,13 @@ class Interner {
 
 constexpr std::uint32_t nowhere = UINT32_MAX;  // no placement, no entry
 
-// One image wanted by one source (service or image set) on one placement.
+// One image wanted by one source (service or image set) on one placement,
+// with the priority of that source's want.
 struct Want {
   std::uint32_t image;
   std::uint32_t source;
   std::uint32_t placement;
+  PullPriority priority;
   auto operator<=>(const Want&) const = default;
 };
 
@@ -248,6 +250,18 @@ class EntryTable {
   }
 
   std::size_t size() const { return entries_.size(); }
+
+  // The highest priority among an entry's wants.
+  PullPriority priority(std::uint32_t id, const std::vector<Want>& wants) const {
+    PullPriority best = PullPriority::declared;
+    const std::uint32_t image = entries_[id].image;
+    const std::uint64_t* mask = &masks_[entries_[id].mask];
+    for (std::uint32_t bit = 0; bit < index_.wants_of(image); ++bit) {
+      if ((mask[bit / 64] >> (bit % 64) & 1) == 0) continue;
+      best = std::min(best, wants[index_.first_want(image) + bit].priority);
+    }
+    return best;
+  }
   const std::uint32_t& image(std::uint32_t id) const { return entries_[id].image; }
 
   // The sources of an entry's wants, ascending and distinct (wants are
@@ -363,18 +377,26 @@ class Planner {
     if (label_is_true(service.spec.labels, skip_key)) return;
     const std::string& name = service.spec.name.empty() ? service.id : service.spec.name;
     const std::uint32_t source = sources_.intern(name);
-    add_spec(service.spec, name, source, "");
-    if (service.previous_spec) add_spec(*service.previous_spec, name, source, "previous spec: ");
+    const bool updating =
+        service.update_status && (service.update_status->state == "updating" ||
+                                  service.update_status->state == "rollback_started");
+    add_spec(service.spec, name, source, "",
+             updating ? PullPriority::urgent : PullPriority::current);
+    if (service.previous_spec) {
+      add_spec(*service.previous_spec, name, source, "previous spec: ", PullPriority::previous);
+    }
   }
 
-  void add_set(const NamedImageSet& named) {
+  void add_set(const NamedImageSet& named, PullPriority priority) {
     const std::string& name = named.source;
     if (named.error) return error(name, named.error->message);
     const ImageSet& set = named.set;
     auto placement = place(set.placement, {});
     if (!placement) return error(name, placement.error().message);
     const std::uint32_t source = sources_.intern(name);
-    for (const std::string& ref : set.images) want_image(ref, name, source, *placement, "");
+    for (const std::string& ref : set.images) {
+      want_image(ref, name, source, *placement, "", priority);
+    }
   }
 
   Plan finish() &&;
@@ -384,7 +406,7 @@ class Planner {
   // placed by its own Placement. Plugin and network-attachment tasks pull no
   // image (swarmkit runs them without a container spec).
   void add_spec(const ServiceSpec& spec, const std::string& name, std::uint32_t source,
-                std::string_view which) {
+                std::string_view which, PullPriority priority) {
     if (spec.runtime != TaskRuntime::container) return;
     auto placement = place(spec.placement, spec.needs);
     if (!placement) error(name, std::string(which) + placement.error().message);
@@ -392,7 +414,7 @@ class Planner {
     if (spec.image.empty()) {
       error(name, std::string(which) + "the container spec has no image");
     } else {
-      want_image(spec.image, name, source, where, which);
+      want_image(spec.image, name, source, where, which, priority);
     }
     static const std::string images_key(images_label);
     const auto extra = spec.labels.find(images_key);
@@ -405,7 +427,7 @@ class Planner {
       list.remove_prefix(comma == std::string_view::npos ? list.size() : comma + 1);
       while (!item.empty() && (item.front() == ' ' || item.front() == '\t')) item.remove_prefix(1);
       while (!item.empty() && (item.back() == ' ' || item.back() == '\t')) item.remove_suffix(1);
-      if (!item.empty()) want_image(item, name, source, where, context);
+      if (!item.empty()) want_image(item, name, source, where, context, priority);
     }
   }
 
@@ -413,7 +435,7 @@ class Planner {
   // not parse, or an image ID that swarm never pulls, is reported and placed
   // nowhere.
   void want_image(std::string_view text, const std::string& name, std::uint32_t source,
-                  std::uint32_t placement, std::string_view context) {
+                  std::uint32_t placement, std::string_view context, PullPriority priority) {
     auto found = references_.find(text);
     if (found == references_.end()) {
       Expected<std::uint32_t> id = Error{std::string(image_id_never_pulled)};
@@ -428,7 +450,7 @@ class Planner {
       return error(name, std::string(context) + "image '" + std::string(text) +
                              "': " + found->second.error().message);
     }
-    if (placement != nowhere) wants_.push_back(Want{*found->second, source, placement});
+    if (placement != nowhere) wants_.push_back(Want{*found->second, source, placement, priority});
   }
 
   // The eligible nodes that can hold the task's resources and plugins and
@@ -590,24 +612,28 @@ Plan Planner::finish() && {
     class_lists.push_back(builder.build(placements));
   }
 
-  // Entries in (ref, services) order, merging those that differ in which
-  // wants they hold but not in their services (one service wanting an image
-  // through both of its specs). A class list holds one entry per image, in
-  // image order, so renumbering keeps it sorted.
+  // Entries in (ref, services, priority) order, merging those that differ in
+  // which wants they hold but not in their services or priority (one
+  // service wanting an image through both of its specs on nodes where its
+  // Spec places it). A class list holds one entry per image, in image order,
+  // so renumbering keeps it sorted.
   std::vector<std::vector<std::uint32_t>> services(entries.size());
-  for (std::uint32_t id = 0; id < entries.size(); ++id) services[id] = entries.sources(id, wants_);
+  std::vector<PullPriority> priorities(entries.size());
+  for (std::uint32_t id = 0; id < entries.size(); ++id) {
+    services[id] = entries.sources(id, wants_);
+    priorities[id] = entries.priority(id, wants_);
+  }
+  const auto key = [&](std::uint32_t id) {
+    return std::tie(entries.image(id), services[id], priorities[id]);
+  };
   std::vector<std::uint32_t> order(entries.size());
   std::iota(order.begin(), order.end(), 0);
-  std::sort(order.begin(), order.end(), [&](std::uint32_t a, std::uint32_t b) {
-    return std::tie(entries.image(a), services[a]) < std::tie(entries.image(b), services[b]);
-  });
+  std::sort(order.begin(), order.end(),
+            [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
   std::vector<std::uint32_t> renumbered(entries.size());
-  std::vector<std::uint32_t> distinct;  // the first entry of each (image, services)
+  std::vector<std::uint32_t> distinct;  // the first entry of each (image, services, priority)
   for (std::uint32_t id : order) {
-    if (distinct.empty() || entries.image(id) != entries.image(distinct.back()) ||
-        services[id] != services[distinct.back()]) {
-      distinct.push_back(id);
-    }
+    if (distinct.empty() || key(id) != key(distinct.back())) distinct.push_back(id);
     renumbered[id] = static_cast<std::uint32_t>(distinct.size() - 1);
   }
   for (auto& list : class_lists) {
@@ -619,7 +645,7 @@ Plan Planner::finish() && {
   Plan plan;
   plan.images.reserve(distinct.size());
   for (std::uint32_t id : distinct) {
-    DesiredImage image{images_.text(image_of_rank[entries.image(id)]), {}};
+    DesiredImage image{images_.text(image_of_rank[entries.image(id)]), {}, priorities[id]};
     image.services.reserve(services[id].size());
     for (std::uint32_t source : services[id]) {
       image.services.push_back(sources_.text(source_of_rank[source]));
@@ -643,6 +669,20 @@ Plan Planner::finish() && {
 
 bool node_is_eligible(const Node& node) { return node_ready(node) && node_active(node); }
 
+std::string_view to_string(PullPriority priority) {
+  switch (priority) {
+    case PullPriority::urgent:
+      return "urgent";
+    case PullPriority::current:
+      return "current";
+    case PullPriority::previous:
+      return "previous";
+    case PullPriority::declared:
+      return "declared";
+  }
+  return "?";
+}
+
 Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
                     const std::vector<NamedImageSet>& sets) {
   return desired_images(nodes, services, sets, {});
@@ -653,8 +693,8 @@ Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& 
                     const std::vector<NamedImageSet>& more_sets) {
   Planner planner(nodes);
   for (const Service& service : services) planner.add_service(service);
-  for (const NamedImageSet& set : sets) planner.add_set(set);
-  for (const NamedImageSet& set : more_sets) planner.add_set(set);
+  for (const NamedImageSet& set : sets) planner.add_set(set, PullPriority::declared);
+  for (const NamedImageSet& set : more_sets) planner.add_set(set, PullPriority::urgent);
   return std::move(planner).finish();
 }
 

@@ -33,10 +33,22 @@ inline constexpr std::string_view images_label = "swarm-prepull.images";
 // (node_ready and node_active of reconcile/rules.h).
 bool node_is_eligible(const Node& node);
 
+// Which pulls a node starts first when it cannot start them all (too little
+// disk, too many missing): what a task needs soonest first.
+enum class PullPriority : std::uint8_t {
+  urgent = 0,    // the Spec of a service being updated or rolled back, or a `wait` request
+  current = 1,   // a service's Spec
+  previous = 2,  // a service's PreviousSpec: the rollback target
+  declared = 3,  // an image set (a config labelled swarm-prepull.imageset=true)
+};
+std::string_view to_string(PullPriority priority);  // "urgent", "current", ...
+
 // One image a node should hold, with the services that want it there.
 struct DesiredImage {
   std::string ref;                    // canonical: "docker.io/library/redis:7", "name@sha256:..."
   std::vector<std::string> services;  // sorted; an image set shows as "config:<name>"
+  // The highest of the priorities it is wanted with on the nodes that list it.
+  PullPriority priority = PullPriority::current;
   bool operator==(const DesiredImage&) const = default;
 };
 
@@ -87,7 +99,8 @@ Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& 
                     const std::vector<NamedImageSet>& sets = {});
 
 // The same with two lists of sets (the configs' and the warm requests'),
-// which the controller keeps apart.
+// which the controller keeps apart: the first are `declared`, the second
+// `urgent` (a pipeline waits on them).
 Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
                     const std::vector<NamedImageSet>& sets,
                     const std::vector<NamedImageSet>& more_sets);

@@ -329,8 +329,27 @@ Expected<Image> decode_image(const json& object) {
   image.repo_tags = reader.strings("/RepoTags");
   image.repo_digests = reader.strings("/RepoDigests");
   image.size = reader.number("/Size");
+  // The list gives Created in unix seconds and Labels at the top; inspect
+  // gives an RFC 3339 string and Config.Labels, which nothing here needs.
+  if (const auto* created = reader.find("/Created"); created && created->is_number_integer()) {
+    image.created = created->get<std::int64_t>();
+  }
+  if (const auto* labels = reader.find("/Labels"); labels && labels->is_object()) {
+    image.labels = reader.labels("/Labels");
+  }
   if (reader.failed()) return reader.error("image");
   return image;
+}
+
+Expected<Container> decode_container(const json& object) {
+  if (!object.is_object()) return not_an_object("container");
+  FieldReader reader(object);
+  Container container;
+  container.id = reader.string("/Id");
+  container.image_id = reader.string("/ImageID");
+  container.state = reader.string("/State");
+  if (reader.failed()) return reader.error("container");
+  return container;
 }
 
 Expected<Event> decode_event(const json& object) {
@@ -365,6 +384,7 @@ template Expected<std::vector<Service>> decode_list(const json&, Decoder<Service
 template Expected<std::vector<Task>> decode_list(const json&, Decoder<Task>);
 template Expected<std::vector<Config>> decode_list(const json&, Decoder<Config>);
 template Expected<std::vector<Image>> decode_list(const json&, Decoder<Image>);
+template Expected<std::vector<Container>> decode_list(const json&, Decoder<Container>);
 
 std::optional<std::string> base64_decode(std::string_view text) {
   static constexpr auto table = [] {

@@ -145,6 +145,18 @@ struct Image {
   std::vector<std::string> repo_tags;     // "repo:tag"; absent for digest-pulled images
   std::vector<std::string> repo_digests;  // "repo@sha256:..."
   std::int64_t size = 0;
+  // GET /images/json only (image inspect has them elsewhere, in other forms):
+  // when the image's config was written (unix seconds), and its build labels.
+  std::int64_t created = 0;
+  Labels labels;
+};
+
+// One container of GET /containers/json?all=true: which image it was made
+// from, whatever its state (a stopped container still holds its image).
+struct Container {
+  std::string id;
+  std::string image_id;  // ImageID: "sha256:..."
+  std::string state;     // "running", "exited", "created", ...
 };
 
 // One line of GET /events.
@@ -162,6 +174,7 @@ Expected<ServiceSpec> decode_service_spec(const nlohmann::json& spec);
 Expected<Task> decode_task(const nlohmann::json& object);
 Expected<Config> decode_config(const nlohmann::json& object);
 Expected<Image> decode_image(const nlohmann::json& object);
+Expected<Container> decode_container(const nlohmann::json& object);
 Expected<Event> decode_event(const nlohmann::json& object);
 
 // Decodes a JSON array of objects, failing on the first bad element and naming

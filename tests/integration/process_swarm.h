@@ -211,6 +211,15 @@ class ProcessSwarmTest : public ::testing::Test {
   // no node holds it. Removed from every node again at the end.
   std::string fresh_image(int mib = 8) { return fresh_image_in(box_->registry, "", "", mib); }
 
+  // The same, but one a container can run (busybox, stops on SIGTERM), as
+  // the sandbox's seeded images are.
+  std::string fresh_runnable_image(int mib = 8) {
+    return fresh_image_in(box_->registry, "", "", mib,
+                          "COPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sh\", \"-c\", "
+                          "\"trap \\\"exit 0\\\" TERM INT; /bin/busybox sleep 2147483647 & "
+                          "wait\"]\n");
+  }
+
   // The same in the registry that checks credentials, pushed with them.
   std::string fresh_private_image(int mib = 1) {
     return fresh_image_in(box_->private_registry,
@@ -226,14 +235,16 @@ class ProcessSwarmTest : public ::testing::Test {
     return config ? engine::registry_auth_header(*config, box_->private_registry) : "";
   }
 
+  // `dockerfile_more`: more Dockerfile lines; COPY busybox finds /bin/busybox.
   std::string fresh_image_in(const std::string& registry, const std::string& environment,
-                             const std::string& registry_auth, int mib) {
+                             const std::string& registry_auth, int mib,
+                             const std::string& dockerfile_more = "") {
     const std::string context = dir_ + "/image-" + std::to_string(++images_);
     const std::string image = registry + "/prepull/" + name_ + ":" + std::to_string(::getpid()) +
                               "-" + std::to_string(images_);
     run_command("mkdir -p " + context + " && head -c " + std::to_string(mib) + "M /dev/urandom > " +
-                context + "/blob && printf 'FROM scratch\\nCOPY blob /blob\\n' > " + context +
-                "/Dockerfile");
+                context + "/blob && cp /bin/busybox " + context + "/busybox");
+    std::ofstream(context + "/Dockerfile") << "FROM scratch\nCOPY blob /blob\n" << dockerfile_more;
     const auto built =
         run_command(docker(manager().docker_host, "build -q -t " + image + " " + context));
     EXPECT_EQ(built.status, 0) << built.output;

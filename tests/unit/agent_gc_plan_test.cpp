@@ -29,7 +29,7 @@ GcImage image(char id, std::vector<std::string> tags, std::int64_t size = 1 * gi
           .created = now - 24h * 30,
           .labels = {},
           .last_used = std::nullopt,
-          .last_tag_time = std::nullopt};
+          .first_listed = std::nullopt};
 }
 
 DiskSpace used(std::uint64_t used_bytes, std::uint64_t size_bytes) {
@@ -131,7 +131,7 @@ TEST(GcKeepRules, YoungerThanMinAgeByLastUse) {
   EXPECT_EQ(kept_rules(plan, images).at('a'), KeepRule::min_age);
   EXPECT_THAT(candidate_ids(plan, images), ElementsAre(image_id('b')));
   EXPECT_EQ(explain(plan.kept[0], plan, images, {}, {}),
-            "younger than --gc-min-age 1h (last pulled or used 2026-12-02T06:01:00Z)");
+            "younger than --gc-min-age 1h (last used by a container 2026-12-02T06:01:00Z)");
 }
 
 TEST(GcKeepRules, YoungerThanMinAgeByCreatedWhenNothingElseIsKnown) {
@@ -222,14 +222,14 @@ TEST(GcOrdering, CreatedWhenNothingBetterIsKnown) {
   EXPECT_EQ(plan.candidates[0].source, ActivitySource::created);
 }
 
-TEST(GcOrdering, LastTagTimeCountsWhenLaterThanLastUse) {
+TEST(GcOrdering, FirstListedCountsWhenLaterThanLastUse) {
   std::vector<GcImage> images{image('a', {"a:1"}), image('b', {"b:1"})};
   images[0].last_used = now - 300h;
-  images[0].last_tag_time = now - 10h;
+  images[0].first_listed = now - 10h;
   images[1].last_used = now - 100h;
   GcPlan plan = plan_of(images, {}, full, {.low_percent = 0});
   EXPECT_THAT(candidate_ids(plan, images), ElementsAre(image_id('b'), image_id('a')));
-  EXPECT_EQ(plan.candidates[1].source, ActivitySource::tagged);
+  EXPECT_EQ(plan.candidates[1].source, ActivitySource::listed);
 }
 
 TEST(GcOrdering, TiesByCreatedThenId) {

@@ -65,6 +65,20 @@ TEST_F(AgentStateTest, PullsOnlyWhatIsMissingAtMostTwoAtATime) {
   EXPECT_THAT(state_.start_pulls(t0_, 101.0), ElementsAre(pinned));
 }
 
+// When not every missing image can start, the most urgent go first; the
+// set's order decides among equals.
+TEST_F(AgentStateTest, PullsStartByPriorityThenInTheSetsOrder) {
+  using reconcile::PullPriority;
+  ASSERT_TRUE(state_.set_desired(set_of(1, {{.ref = large, .priority = PullPriority::declared},
+                                            {.ref = medium, .priority = PullPriority::previous},
+                                            {.ref = pinned, .priority = PullPriority::urgent},
+                                            {.ref = small, .priority = PullPriority::current}})));
+  state_.observe_present(none_);
+  EXPECT_THAT(state_.start_pulls(t0_, 100.0), ElementsAre(pinned, small));
+  EXPECT_TRUE(state_.finish_pull(pinned, std::nullopt, {pinned}, t0_).success);
+  EXPECT_THAT(state_.start_pulls(t0_, 101.0), ElementsAre(medium));
+}
+
 TEST_F(AgentStateTest, PinnedRefIsPresentByDigestNotByTag) {
   state_.set_desired(set_of(1, {{pinned, true}}));
   // The tag of the same repository says nothing about the digest.

@@ -586,5 +586,65 @@ TEST(ApiDisk, MalformedHeldOrDiskFieldsNameTheField) {
   EXPECT_EQ(text.error().where, "agent.disk_size_bytes");
 }
 
+// Image GC (issue 10): an agent reports its mode, last candidates and totals
+// under agent.gc; the controller lists them per node with the disk fields.
+TEST(ApiPriority, DesiredImagesCarryTheirPullPriority) {
+  DesiredSet set{.node_id = "n1", .generation = 2};
+  set.images = {{.ref = "a:1", .priority = reconcile::PullPriority::urgent},
+                {.ref = "b:1"},
+                {.ref = "c:1", .priority = reconcile::PullPriority::previous},
+                {.ref = "d:1", .priority = reconcile::PullPriority::declared}};
+  expect_round_trip(set, decode_desired_set);
+  const auto body = nlohmann::json::parse(encode(set));
+  EXPECT_EQ(body["images"][0]["priority"], "urgent");
+  EXPECT_FALSE(body["images"][1].contains("priority"));  // current, as older controllers meant
+  auto unknown =
+      decode_desired_set(R"({"generation": 1, "images": [{"ref": "a:1", "priority": "soon"}]})");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().where, "images[0].priority");
+}
+
+TEST(ApiGc, SummaryRoundTripsInReportsAndListings) {
+  const GcSummary gc{.mode = "on",
+                     .candidates = 2,
+                     .candidate_bytes = 41943040,
+                     .removed_images = 3,
+                     .reclaimed_bytes = 62914560};
+  StatusReport report{.generation = 3, .disk_free_bytes = 10, .disk_size_bytes = 100, .gc = gc};
+  expect_round_trip(report, decode_status_report);
+  const auto body = nlohmann::json::parse(encode(report));
+  EXPECT_EQ(body["agent"]["gc"]["mode"], "on");
+  EXPECT_EQ(body["agent"]["gc"]["reclaimed_bytes"], 62914560u);
+
+  ImagesListing listing{.generation = 4};
+  listing.nodes.push_back({.id = "i3",
+                           .hostname = "node-3",
+                           .role = "worker",
+                           .availability = "active",
+                           .state = "ready",
+                           .disk_free_bytes = 10,
+                           .disk_size_bytes = 100,
+                           .gc = gc});
+  listing.nodes.push_back({.id = "i4", .hostname = "node-4"});  // an agent that said nothing
+  expect_round_trip(listing, decode_images_listing);
+  const auto listed = nlohmann::json::parse(encode(listing));
+  EXPECT_EQ(listed["nodes"][0]["gc"]["candidates"], 2u);
+  EXPECT_FALSE(listed["nodes"][1].contains("gc"));
+  EXPECT_FALSE(listed["nodes"][1].contains("disk_free_bytes"));
+}
+
+TEST(ApiGc, MalformedSummaryNamesTheField) {
+  auto mode = decode_status_report(R"({"images": [], "agent": {"gc": {"mode": 1}}})");
+  ASSERT_FALSE(mode);
+  EXPECT_EQ(mode.error().where, "agent.gc.mode");
+  auto count = decode_status_report(R"({"images": [], "agent": {"gc": {"candidates": -2}}})");
+  ASSERT_FALSE(count);
+  EXPECT_EQ(count.error().where, "agent.gc.candidates");
+  auto shape = decode_images_listing(
+      R"({"generation": 1, "images": [], "nodes": [{"id": "i1", "gc": [1]}]})");
+  ASSERT_FALSE(shape);
+  EXPECT_EQ(shape.error().where, "nodes[0].gc");
+}
+
 }  // namespace
 }  // namespace swarm_prepull::api

@@ -266,6 +266,51 @@ TEST(DesiredImages, PreviousSpecIsPlacedByItsOwnPlacement) {
   EXPECT_THAT(refs_on(plan, "n2"), ElementsAre(nginx));
 }
 
+// Pull priority (issue 10): what a task needs soonest first.
+PullPriority priority_on(const Plan& plan, const std::string& node, const std::string& ref) {
+  for (const DesiredImage* image : desired_of(plan, *find_node(plan, node))) {
+    if (image->ref == ref) return image->priority;
+  }
+  ADD_FAILURE() << ref << " not on " << node;
+  return PullPriority::declared;
+}
+
+TEST(DesiredImages, PriorityFollowsWhyTheImageIsWanted) {
+  Service web = make_service("web", "nginx:1.25");
+  web.previous_spec = web.spec;
+  web.previous_spec->image = "nginx:1.24";
+  Service updating = make_service("api", "redis:7");
+  updating.previous_spec = updating.spec;
+  updating.previous_spec->image = "redis:6";
+  updating.update_status = UpdateStatus{.state = "updating", .message = ""};
+  NamedImageSet declared{
+      .source = "config:base", .set = {.images = {"busybox:1"}, .placement = {}}, .error = {}};
+  NamedImageSet warm{
+      .source = "warm:1", .set = {.images = {"alpine:3"}, .placement = {}}, .error = {}};
+  const Plan plan = desired_images({make_node("n1", "a")}, {web, updating}, {declared}, {warm});
+  EXPECT_EQ(priority_on(plan, "n1", nginx), PullPriority::current);
+  EXPECT_EQ(priority_on(plan, "n1", "docker.io/library/nginx:1.24"), PullPriority::previous);
+  EXPECT_EQ(priority_on(plan, "n1", "docker.io/library/redis:7"), PullPriority::urgent);
+  EXPECT_EQ(priority_on(plan, "n1", "docker.io/library/redis:6"), PullPriority::previous);
+  EXPECT_EQ(priority_on(plan, "n1", "docker.io/library/busybox:1"), PullPriority::declared);
+  EXPECT_EQ(priority_on(plan, "n1", "docker.io/library/alpine:3"), PullPriority::urgent);
+}
+
+TEST(DesiredImages, AnImageWantedTwiceTakesTheHigherPriorityWhereBothPlaceIt) {
+  // nginx:1.25 is web's rollback target everywhere and web2's current image on zone a only.
+  Service web = make_service("web", "nginx:1.26");
+  web.previous_spec = web.spec;
+  web.previous_spec->image = "nginx:1.25";
+  Service web2 = make_service("web2", "nginx:1.25", {"node.labels.zone==a"});
+  NamedImageSet declared{
+      .source = "config:base", .set = {.images = {"nginx:1.25"}, .placement = {}}, .error = {}};
+  const Plan plan =
+      desired_images({make_node("n1", "a", {{"zone", "a"}}), make_node("n2", "b", {{"zone", "b"}})},
+                     {web, web2}, {declared});
+  EXPECT_EQ(priority_on(plan, "n1", nginx), PullPriority::current);
+  EXPECT_EQ(priority_on(plan, "n2", nginx), PullPriority::previous);
+}
+
 TEST(DesiredImages, SameImageInBothSpecsIsListedOnce) {
   Service service = make_service("web", "nginx:1.25");
   service.previous_spec = service.spec;

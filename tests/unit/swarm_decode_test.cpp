@@ -219,6 +219,34 @@ TEST(DecodeImage, NullListsAreEmpty) {
   EXPECT_EQ(image->repo_digests.at(0), "r@sha256:2");
 }
 
+// GC reads Created and Labels from the list; inspect's Created is a string
+// and its labels live elsewhere, which must not fail the decode.
+TEST(DecodeImage, ReadsCreatedAndLabelsOfTheList) {
+  const auto listed = decode_image(json::parse(
+      R"({"Id": "sha256:1", "RepoTags": ["a:1"], "Created": 1764658800, "Size": 10,
+          "Labels": {"swarm-prepull.keep": "true"}})"));
+  ASSERT_TRUE(listed);
+  EXPECT_EQ(listed->created, 1764658800);
+  EXPECT_EQ(listed->labels.at("swarm-prepull.keep"), "true");
+  const auto inspected = decode_image(json::parse(
+      R"({"Id": "sha256:1", "Created": "2025-12-02T07:00:00Z", "Config": {"Labels": null},
+          "Labels": null})"));
+  ASSERT_TRUE(inspected);
+  EXPECT_EQ(inspected->created, 0);
+  EXPECT_TRUE(inspected->labels.empty());
+}
+
+TEST(DecodeContainer, ReadsItsImageIdAndState) {
+  const auto container = decode_container(
+      json::parse(R"({"Id": "c1", "Image": "a:1", "ImageID": "sha256:1", "State": "exited"})"));
+  ASSERT_TRUE(container);
+  EXPECT_EQ(container->image_id, "sha256:1");
+  EXPECT_EQ(container->state, "exited");
+  const auto bad = decode_container(json::parse(R"({"Id": "c1", "ImageID": 7})"));
+  ASSERT_FALSE(bad);
+  EXPECT_NE(bad.error().message.find("ImageID"), std::string::npos) << bad.error().message;
+}
+
 TEST(DecodeList, NamesTheBadElement) {
   const auto nodes = decode_list<Node>(json::parse(R"([{"ID": "a"}, 7])"), decode_node);
   ASSERT_FALSE(nodes);
