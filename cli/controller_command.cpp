@@ -6,7 +6,9 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <optional>
 #include <ostream>
+#include <utility>
 
 #include "api/duration.h"
 #include "cli/commands.h"
@@ -42,6 +44,11 @@ std::vector<OptionSpec> controller_option_specs() {
       {.name = "max-parallel-node-pulls",
        .value_name = "N",
        .help = "at most N nodes pull the same image at once; 0: no cap",
+       .default_value = "0"},
+      {.name = "max-pulls-per-registry",
+       .value_name = "N",
+       .help = "at most N nodes pull from the same registry host at once, cluster-wide (Docker "
+               "Hub: docker.io); 0: no cap",
        .default_value = "0"},
       {.name = "agent-stale-after",
        .value_name = "DURATION",
@@ -137,14 +144,29 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
   result.agent_service = options.get("agent-service");
   result.registry_auth_file = options.get("registry-auth-file");
 
-  const std::string cap = options.get("max-parallel-node-pulls");
-  try {
-    std::size_t used = 0;
-    const long value = std::stol(cap, &used);
-    if (used != cap.size() || value < 0 || value > 1'000'000) throw std::out_of_range(cap);
-    result.max_parallel_node_pulls = static_cast<std::uint32_t>(value);
-  } catch (const std::exception&) {
-    return Error{"--max-parallel-node-pulls: expected a number >= 0, got '" + cap + "'"};
+  // A cap: a count of nodes, 0 for none.
+  const auto cap = [&](const std::string& name) -> std::optional<std::uint32_t> {
+    const std::string text = options.get(name);
+    try {
+      std::size_t used = 0;
+      const long value = std::stol(text, &used);
+      if (used != text.size() || value < 0 || value > 1'000'000) return std::nullopt;
+      return static_cast<std::uint32_t>(value);
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  };
+  for (const auto& [name, field] :
+       {std::pair{"max-parallel-node-pulls",
+                  &controller::ControllerOptions::max_parallel_node_pulls},
+        std::pair{"max-pulls-per-registry",
+                  &controller::ControllerOptions::max_pulls_per_registry}}) {
+    const auto value = cap(name);
+    if (!value) {
+      return Error{"--" + std::string(name) + ": expected a number >= 0, got '" +
+                   options.get(name) + "'"};
+    }
+    result.*field = *value;
   }
   return result;
 }

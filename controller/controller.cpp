@@ -77,6 +77,9 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
       requests_tasks_(metrics_.common.engine_requests.at("/tasks")),
       api_requests_(metrics_.api_requests, logger_),
       state_(StateOptions{.max_parallel_node_pulls = options_.max_parallel_node_pulls,
+                          .max_pulls_per_registry = options_.max_pulls_per_registry,
+                          .registry_backoff_base = options_.registry_backoff_base,
+                          .registry_backoff_max = options_.registry_backoff_max,
                           .agent_stale_after = options_.agent_stale_after,
                           .wall_ms = {}}),
       warm_(options_.max_warm_requests),
@@ -124,9 +127,11 @@ net::ip::tcp::endpoint Controller::start() {
   if (options_.tag_refresh_interval.count() > 0) spawn(tag_refresh_loop());
   logger_->info(
       "controller listening address={}:{} resync_interval={}ms "
-      "max_parallel_node_pulls={} agent_stale_after={}ms tag_refresh_interval={}",
+      "max_parallel_node_pulls={} max_pulls_per_registry={} agent_stale_after={}ms "
+      "tag_refresh_interval={}",
       bound.address().to_string(), bound.port(), options_.resync_interval.count(),
-      options_.max_parallel_node_pulls, options_.agent_stale_after.count(),
+      options_.max_parallel_node_pulls, options_.max_pulls_per_registry,
+      options_.agent_stale_after.count(),
       options_.tag_refresh_interval.count() > 0
           ? std::to_string(options_.tag_refresh_interval.count()) + "ms"
           : std::string("off"));
@@ -429,6 +434,7 @@ net::awaitable<void> Controller::agents_loop() {
     update_agent_metrics(true);
     expire_warm_requests(Clock::now());
     probe_registries();
+    update_registries();
   }
 }
 
@@ -568,6 +574,32 @@ void Controller::update_readiness_metrics() {
   for (const auto& failure : warm_.failures()) unresolved[failure.ref] = 1;
   metrics_.image_resolve_failed.set(unresolved);
   metrics_.common.cache_hit_ratio.Set(readiness.hit_ratio());
+}
+
+void Controller::update_registries() {
+  const auto now = Clock::now();
+  apply(state_.resume_registries(now));
+  std::map<std::string, double> backoff, granted;
+  std::set<std::string> paused;
+  for (const auto& [registry, state] : state_.registry_backoffs(now)) {
+    const double seconds = std::chrono::duration<double>(state.remaining).count();
+    backoff[registry] = seconds;
+    if (seconds <= 0) continue;
+    paused.insert(registry);
+    if (!registries_paused_.contains(registry)) {
+      logger_->warn(
+          "registry rate-limited (429): no new pulls from it on any node for {:.0f}s, next "
+          "pause {:.0f}s registry={}",
+          seconds, std::chrono::duration<double>(state.next_pause).count(), registry);
+    }
+  }
+  for (const auto& registry : registries_paused_) {
+    if (!paused.contains(registry)) logger_->info("registry pulls resume registry={}", registry);
+  }
+  registries_paused_ = std::move(paused);
+  for (const auto& [registry, count] : state_.registry_grants()) granted[registry] = count;
+  metrics_.registry_backoff.set(backoff);
+  metrics_.registry_pulls_granted.set(granted);
 }
 
 void Controller::update_agent_metrics(bool log_transitions) {

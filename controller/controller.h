@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "controller/api_requests.h"
@@ -54,6 +55,10 @@ struct ControllerOptions {
   // Longest long poll (the agent's `wait` is capped to it).
   std::chrono::milliseconds max_wait{std::chrono::seconds(60)};
   std::uint32_t max_parallel_node_pulls = 0;
+  std::uint32_t max_pulls_per_registry = 0;
+  // New grants in a registry that answered 429 pause this long, doubling.
+  std::chrono::milliseconds registry_backoff_base{std::chrono::seconds(5)};
+  std::chrono::milliseconds registry_backoff_max{std::chrono::minutes(5)};
   std::chrono::milliseconds agent_stale_after{std::chrono::seconds(90)};
   // Backoff of the events stream's reconnects, doubled up to the max.
   std::chrono::milliseconds events_backoff_min{std::chrono::milliseconds(250)};
@@ -192,6 +197,9 @@ class Controller {
   void apply(const Changes& changes);
   void update_readiness_metrics();
   void update_agent_metrics(bool log_transitions);
+  // Resumes the registries whose rate-limit pause is over; their gauges, and
+  // one log line when a registry's pause starts or ends.
+  void update_registries();
 
   net::io_context& context_;
   engine::Client& client_;
@@ -226,6 +234,7 @@ class Controller {
   net::steady_timer reconcile_timer_;  // when the next pass is due
   std::multimap<std::string, net::steady_timer*> waiters_;  // long polls by node id
   std::vector<std::string> last_plan_errors_;
+  std::set<std::string> registries_paused_;  // as update_registries() last logged them
   int consecutive_failures_ = 0;
   bool stopping_ = false;
   bool started_ = false;

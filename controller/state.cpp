@@ -27,7 +27,12 @@ const std::string& node_label(const NodeDesired& node) {
 
 }  // namespace
 
-State::State(StateOptions options) : options_(std::move(options)) {
+State::State(StateOptions options)
+    : options_(std::move(options)),
+      grants_(PullGrantsOptions{.per_image = options_.max_parallel_node_pulls,
+                                .per_registry = options_.max_pulls_per_registry,
+                                .backoff_base = options_.registry_backoff_base,
+                                .backoff_max = options_.registry_backoff_max}) {
   if (!options_.wall_ms) options_.wall_ms = system_wall_ms;
 }
 
@@ -46,12 +51,27 @@ bool State::is_present(const NodeEntry& entry, std::string_view ref,
   return since == entry.digest_since.end() || entry.report->generation >= since->second;
 }
 
-State::GrantInput State::grant_input(const NodeEntry& entry, std::string_view ref,
+PullGrants::Input State::grant_input(const NodeEntry& entry, std::string_view ref,
                                      std::string_view expected_digest) const {
+  using Input = PullGrants::Input;
   const auto* state = state_of(entry, ref);
-  if (state == nullptr) return GrantInput::other;
-  if (is_present(entry, ref, expected_digest)) return GrantInput::present;
-  return state->state == ImageState::failed ? GrantInput::failed : GrantInput::other;
+  if (state == nullptr) return Input::other;
+  if (is_present(entry, ref, expected_digest)) return Input::present;
+  switch (state->state) {
+    case ImageState::failed:
+      return state->reason == api::FailureReason::rate_limited ? Input::rate_limited
+                                                               : Input::failed;
+    case ImageState::pulling:
+      return Input::pulling;
+    default:
+      return Input::other;
+  }
+}
+
+bool State::may_pull(const std::string& node_id, const NodeEntry& entry, std::string_view ref,
+                     std::string_view expected_digest) const {
+  return grant_input(entry, ref, expected_digest) == PullGrants::Input::present ||
+         grants_.granted(node_id, ref);
 }
 
 std::string_view State::expected_digest(std::string_view ref) const {
@@ -97,17 +117,14 @@ std::optional<Changes> State::report(std::string_view node_id, NodeReport report
                                      Clock::time_point now) {
   auto found = nodes_.find(node_id);
   if (found == nodes_.end()) return std::nullopt;
+  const std::string& id = found->first;
   auto& entry = found->second;
-  // What the grants read of this node's report, before and after it.
-  const auto grant_inputs = [&] {
-    std::vector<GrantInput> inputs;
-    inputs.reserve(entry.published.images.size());
-    for (const auto& image : entry.published.images) {
-      inputs.push_back(grant_input(entry, image.ref, image.digest));
-    }
-    return inputs;
-  };
-  const auto inputs_before = grant_inputs();
+  // What the grants read of this node's report, before it.
+  std::vector<PullGrants::Input> inputs_before;
+  inputs_before.reserve(entry.published.images.size());
+  for (const auto& image : entry.published.images) {
+    inputs_before.push_back(grant_input(entry, image.ref, image.digest));
+  }
   entry.report = std::move(report);
   entry.by_ref.clear();
   for (const auto& image : entry.report->images) entry.by_ref[image.ref] = &image;
@@ -123,12 +140,52 @@ std::optional<Changes> State::report(std::string_view node_id, NodeReport report
     observed->second = present;
     ++(present ? changes.cache_hits : changes.cache_misses);
   }
-  // Published sets are a function of the plan and, through the grants only,
-  // of the reports: without a cap, or when this report leaves every grant
-  // input as it was (the steady state: agents report every cycle), publishing
-  // would change nothing, and it costs O(nodes x images).
-  if (options_.max_parallel_node_pulls > 0 && grant_inputs() != inputs_before) publish(changes);
+  // Published sets depend on reports only through the grants' inputs; the
+  // steady state (agents report every cycle) changes none of them.
+  grants_.resume(now);
+  std::vector<PullGrants::Pair> touched;
+  for (std::size_t i = 0; i < entry.published.images.size(); ++i) {
+    const auto& image = entry.published.images[i];
+    const auto input = grant_input(entry, image.ref, image.digest);
+    if (input == inputs_before[i]) continue;
+    grants_.set(id, image.ref, input);
+    if (input == PullGrants::Input::rate_limited) grants_.rate_limited(registry_of(image.ref), now);
+    touched.emplace_back(id, image.ref);
+  }
+  publish_grants(std::move(touched), changes);
   return changes;
+}
+
+Changes State::resume_registries(Clock::time_point now) {
+  Changes changes;
+  grants_.resume(now);
+  publish_grants({}, changes);
+  return changes;
+}
+
+void State::publish_grants(std::vector<PullGrants::Pair> touched, Changes& changes) {
+  auto changed = grants_.settle();
+  touched.insert(touched.end(), std::make_move_iterator(changed.begin()),
+                 std::make_move_iterator(changed.end()));
+  std::set<std::string> bumped;
+  for (const auto& [node_id, ref] : touched) {
+    const auto entry = nodes_.find(node_id);
+    if (entry == nodes_.end()) continue;
+    auto& images = entry->second.published.images;
+    // Published sets are sorted by ref.
+    const auto image = std::lower_bound(
+        images.begin(), images.end(), ref,
+        [](const api::DesiredImage& old, const std::string& wanted) { return old.ref < wanted; });
+    if (image == images.end() || image->ref != ref) continue;
+    const bool pull = may_pull(node_id, entry->second, ref, image->digest);
+    if (pull == image->pull) continue;
+    image->pull = pull;
+    bumped.insert(node_id);
+  }
+  for (const auto& node_id : bumped) {
+    nodes_.find(node_id)->second.published.generation = next_generation();
+    changes.bumped_nodes.push_back(node_id);
+  }
 }
 
 void State::publish(Changes& changes) {
@@ -148,44 +205,15 @@ void State::publish(Changes& changes) {
   }
   for (auto& [ref, ids] : wanters) std::sort(ids.begin(), ids.end());
 
-  // Grants, level-triggered from the last published grants and the reports.
-  std::set<std::pair<std::string, std::string>> granted;  // (node id, ref)
-  const auto cap = options_.max_parallel_node_pulls;
-  if (cap > 0) {
-    // Not a structured binding: a lambda below captures `ref`, which clang
-    // before 16 cannot parse (P1091R3), and clang-tidy reads this file.
-    for (const auto& wanted_by : wanters) {
-      const std::string& ref = wanted_by.first;
-      const std::vector<std::string>& ids = wanted_by.second;
-      std::vector<std::string> holders, fresh, failed;
-      for (const auto& id : ids) {
-        const auto& entry = nodes_.at(id);
-        const auto input = grant_input(entry, ref, expected_digest(ref));
-        if (input == GrantInput::present) continue;  // needs no slot
-        const bool had_grant = std::any_of(
-            entry.published.images.begin(), entry.published.images.end(),
-            [&](const api::DesiredImage& image) { return image.ref == ref && image.pull; });
-        const bool is_failed = input == GrantInput::failed;
-        // A failed pull frees its slot; a node granted before keeps it while
-        // it waits, pulls, or has not reported the image yet.
-        if (had_grant && !is_failed) {
-          holders.push_back(id);
-        } else if (is_failed) {
-          failed.push_back(id);
-        } else {
-          fresh.push_back(id);
-        }
-      }
-      std::size_t slots = cap;
-      for (const auto* group : {&holders, &fresh, &failed}) {
-        for (const auto& id : *group) {
-          if (slots == 0) break;
-          granted.emplace(id, ref);
-          --slots;
-        }
-      }
-    }
+  // Grants, level-triggered from the last grants and the reports.
+  grants_.begin_pass();
+  for (const auto& [id, refs] : wanted) {
+    const auto& entry = nodes_.at(id);
+    for (const auto& ref : refs)
+      grants_.set(id, ref, grant_input(entry, ref, expected_digest(ref)));
   }
+  grants_.end_pass();
+  grants_.settle();  // every node's set is compared below
 
   // Each desired image carries its registry's retry epoch (none, and no
   // parsing, while every registry answered).
@@ -203,11 +231,7 @@ void State::publish(Changes& changes) {
     for (std::size_t i = 0; i < refs.size(); ++i) {
       const auto& ref = refs[i];
       const auto digest = expected_digest(ref);
-      bool pull = true;
-      if (cap > 0) {
-        pull =
-            grant_input(entry, ref, digest) == GrantInput::present || granted.contains({id, ref});
-      }
+      const bool pull = may_pull(id, entry, ref, digest);
       const auto retry = retry_of.find(ref);
       images.push_back(api::DesiredImage{ref, pull, retry == retry_of.end() ? 0 : retry->second,
                                          std::string(digest), priorities[id][i]});

@@ -2,10 +2,13 @@
 // published desired set with its generation and pull grants, the agents'
 // last reports, and what follows from them (readiness, staleness).
 //
-// Everything is recomputed from (plan, reports) level-triggered: set_plan()
-// and report() rebuild every node's published set and bump the generation of
-// exactly the nodes whose set or grants changed. Nothing here outlives a
-// restart that the swarm and the agents' next reports cannot rebuild.
+// Published sets are recomputed from (plan, reports) level-triggered:
+// set_plan() rebuilds every node's set and bumps the generation of exactly
+// the nodes whose set or grants changed. A report changes published sets only
+// through the pull grants (controller/pull_grants.h), which it updates
+// incrementally with the same outcome: it costs O(its own images), not
+// O(nodes x images), at 1,000 nodes. Nothing here outlives a restart that the
+// swarm and the agents' next reports cannot rebuild.
 #pragma once
 
 #include <chrono>
@@ -18,6 +21,7 @@
 #include <vector>
 
 #include "api/messages.h"
+#include "controller/pull_grants.h"
 #include "reconcile/image_state.h"
 #include "reconcile/plan.h"
 
@@ -36,6 +40,14 @@ struct StateOptions {
   // At most this many nodes hold a pull grant for the same image among the
   // nodes that do not report it present; 0: no cap.
   std::uint32_t max_parallel_node_pulls = 0;
+  // At most this many grants (so nodes) pull from the same registry host at
+  // once, cluster-wide; 0: no cap.
+  std::uint32_t max_pulls_per_registry = 0;
+  // A registry that answered some node 429 (rate_limited) gets no new grant
+  // for this long, doubled by each 429 after a pause, up to the max; a
+  // granted pull from it that ends present resets it.
+  Clock::duration registry_backoff_base = std::chrono::seconds(5);
+  Clock::duration registry_backoff_max = std::chrono::minutes(5);
   // An agent that neither reported nor polled for this long is stale.
   Clock::duration agent_stale_after = std::chrono::seconds(90);
   // Wall-clock milliseconds; generations are max(last + 1, now), so they grow
@@ -121,6 +133,18 @@ class State {
   // only with that digest. Bumps the nodes whose sets change.
   Changes set_tag_digests(std::map<std::string, std::string> digests);
 
+  // Ends the rate-limit pauses that are over and hands out what they held
+  // back (the controller calls it every second; reports do it too).
+  Changes resume_registries(Clock::time_point now);
+  // Registries paused after a 429, or whose next pause is longer than the base.
+  std::map<std::string, RegistryBackoff> registry_backoffs(Clock::time_point now) const {
+    return grants_.backoffs(now);
+  }
+  // Pull grants held now, by registry.
+  std::map<std::string, std::uint32_t> registry_grants() const {
+    return grants_.grants_by_registry();
+  }
+
   // The node's agent's last report of `ref`; nullptr when there is none.
   const api::ImageStatus* reported(std::string_view node_id, std::string_view ref) const;
 
@@ -168,10 +192,15 @@ class State {
   // an older set (the tag was checked against no digest, or an older one).
   bool is_present(const NodeEntry& entry, std::string_view ref,
                   std::string_view expected_digest) const;
-  // All that publish() reads of one reported image.
-  enum class GrantInput { present, failed, other };
-  GrantInput grant_input(const NodeEntry& entry, std::string_view ref,
-                         std::string_view expected_digest) const;
+  // All that the grants read of one reported image.
+  PullGrants::Input grant_input(const NodeEntry& entry, std::string_view ref,
+                                std::string_view expected_digest) const;
+  // What the node is published for `ref`: present images always pull: true.
+  bool may_pull(const std::string& node_id, const NodeEntry& entry, std::string_view ref,
+                std::string_view expected_digest) const;
+  // Publishes the grants that changed (and `touched`, the pairs whose input
+  // changed) into the nodes' sets, with new generations.
+  void publish_grants(std::vector<PullGrants::Pair> touched, Changes& changes);
 
   StateOptions options_;
   bool has_plan_ = false;
@@ -180,6 +209,7 @@ class State {
   std::map<std::string, std::uint64_t> retry_epochs_;            // by registry
   std::map<std::string, std::string, std::less<>> tag_digests_;  // by tag ref
   std::uint64_t last_generation_ = 0;
+  PullGrants grants_;
 };
 
 }  // namespace swarm_prepull::controller

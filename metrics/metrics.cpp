@@ -148,6 +148,18 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
               .Help("1 while a warm-requested image is recorded as not resolvable by the manager")
               .Register(registry),
           "image"),
+      registry_backoff(BuildGauge()
+                           .Name("swarm_prepull_registry_backoff_seconds")
+                           .Help("Seconds until new pull grants resume for a registry that "
+                                 "answered 429 (0: not paused, its next pause is longer)")
+                           .Register(registry),
+                       "registry"),
+      registry_pulls_granted(BuildGauge()
+                                 .Name("swarm_prepull_registry_pulls_granted")
+                                 .Help("Nodes allowed to pull an image of the registry now, "
+                                       "among those that do not hold it")
+                                 .Register(registry),
+                             "registry"),
       agents_connected([&]() -> prometheus::Gauge& {
         return BuildGauge()
             .Name("swarm_prepull_agents")

@@ -91,7 +91,11 @@ struct ControllerMetrics {
   // agent started (swarm_prepull_gc_reclaimed_bytes{node}; dry-run: would have).
   PlanGauges node_gc_candidate_bytes;
   PlanGauges node_gc_reclaimed_bytes;
-  PlanGauges image_resolve_failed;      // swarm_prepull_image_resolve_failed{image}
+  PlanGauges image_resolve_failed;  // swarm_prepull_image_resolve_failed{image}
+  // swarm_prepull_registry_backoff_seconds{registry}: how long new pull
+  // grants stay paused after a 429; registries with a backoff only.
+  PlanGauges registry_backoff;
+  PlanGauges registry_pulls_granted;    // swarm_prepull_registry_pulls_granted{registry}
   prometheus::Gauge& agents_connected;  // swarm_prepull_agents{state="connected"}
   prometheus::Gauge& agents_stale;      // swarm_prepull_agents{state="stale"}
   // swarm_prepull_image_tag_digest_changes_total: a desired tag resolved to

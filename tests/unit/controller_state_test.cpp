@@ -19,8 +19,11 @@ const std::string ref_b = "registry.test/b:1";
 
 class StateTest : public ::testing::Test {
  protected:
-  State make_state(std::uint32_t cap = 0) {
+  State make_state(std::uint32_t cap = 0, std::uint32_t registry_cap = 0) {
     return State(StateOptions{.max_parallel_node_pulls = cap,
+                              .max_pulls_per_registry = registry_cap,
+                              .registry_backoff_base = std::chrono::seconds(5),
+                              .registry_backoff_max = std::chrono::seconds(40),
                               .agent_stale_after = std::chrono::seconds(90),
                               .wall_ms = [this] { return wall_ms_; }});
   }
@@ -43,12 +46,42 @@ class StateTest : public ::testing::Test {
     return result;
   }
 
+  // A report of `ref` failed with HTTP 429 from its registry.
+  static NodeReport rate_limited(const std::string& ref) {
+    NodeReport result;
+    result.images.push_back({.ref = ref,
+                             .state = ImageState::failed,
+                             .reason = api::FailureReason::rate_limited,
+                             .message = "toomanyrequests"});
+    return result;
+  }
+
+  // The nodes id1..idN granted `ref` (pull: true) that do not report it present.
+  std::vector<std::string> granted(State& state, const std::string& ref, int node_count) {
+    std::vector<std::string> nodes;
+    for (int i = 1; i <= node_count; ++i) {
+      const std::string id = "id" + std::to_string(i);
+      const auto* reported = state.reported(id, ref);
+      const bool present = reported != nullptr && reported->state == ImageState::present;
+      if (pulls(state, id)[ref] && !present) nodes.push_back(id);
+    }
+    return nodes;
+  }
+
   static std::map<std::string, bool> pulls(State& state, const std::string& node) {
     std::map<std::string, bool> result;
     for (const auto& image : state.desired(node)->images) result[image.ref] = image.pull;
     return result;
   }
 
+  // A number below n from a fixed sequence (an LCG): random reports that
+  // replay the same on every run.
+  std::size_t random(std::size_t n) {
+    seed_ = seed_ * 6364136223846793005ULL + 1442695040888963407ULL;
+    return static_cast<std::size_t>((seed_ >> 33) % n);
+  }
+
+  std::uint64_t seed_ = 42;
   std::uint64_t wall_ms_ = 1000;
   Clock::time_point now_ = Clock::time_point(std::chrono::hours(1));
 };
@@ -193,11 +226,7 @@ TEST_F(StateTest, AReportThatSkipsPublishingMissesNothing) {
     const std::vector<std::string> refs = {ref_a, ref_b, "registry.test/c:1"};
     const std::vector<ImageState> states = {ImageState::present, ImageState::pulling,
                                             ImageState::waiting, ImageState::failed};
-    std::uint64_t seed = 42;
-    const auto next = [&](std::size_t n) {
-      seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-      return static_cast<std::size_t>((seed >> 33) % n);
-    };
+    const auto next = [&](std::size_t n) { return random(n); };
     for (int step = 0; step < 400; ++step) {
       const std::string node = "id" + std::to_string(1 + next(5));
       std::vector<std::pair<std::string, ImageState>> reported;
@@ -209,6 +238,169 @@ TEST_F(StateTest, AReportThatSkipsPublishingMissesNothing) {
           << "cap " << cap << ", step " << step << ": a report left a stale published set";
     }
   }
+}
+
+// The same with both caps, two registries and 429s: the grants a report
+// updates incrementally are those a pass computes from scratch.
+TEST_F(StateTest, IncrementalGrantsEqualGrantsFromScratch) {
+  const std::vector<std::string> refs = {ref_a, ref_b, "other.test/c:1", "other.test/d:1"};
+  for (const auto& [cap, registry_cap] : std::vector<std::pair<std::uint32_t, std::uint32_t>>{
+           {0, 1}, {1, 1}, {2, 3}, {1, 0}, {0, 0}}) {
+    auto state = make_state(cap, registry_cap);
+    const auto same_plan =
+        plan({test_service("a", image_a), test_service("b", image_b),
+              test_service("c", "other.test/c:1"), test_service("d", "other.test/d:1", "node-3")},
+             6);
+    state.set_plan(same_plan);
+    const std::vector<ImageState> states = {ImageState::present, ImageState::pulling,
+                                            ImageState::waiting, ImageState::failed};
+    const auto next = [&](std::size_t n) { return random(n); };
+    auto now = now_;
+    for (int step = 0; step < 600; ++step) {
+      now += std::chrono::milliseconds(500);
+      const std::string node = "id" + std::to_string(1 + next(6));
+      NodeReport reported;
+      for (const auto& ref : refs) {
+        if (next(4) == 0) continue;
+        api::ImageStatus image{.ref = ref, .state = states[next(states.size())]};
+        if (image.state == ImageState::failed) {
+          image.reason =
+              next(3) == 0 ? api::FailureReason::rate_limited : api::FailureReason::network;
+        }
+        reported.images.push_back(image);
+      }
+      ASSERT_TRUE(state.report(node, reported, now));
+      if (step % 7 == 0) state.resume_registries(now);
+      ASSERT_TRUE(state.set_plan(same_plan).bumped_nodes.empty())
+          << "caps " << cap << "/" << registry_cap << ", step " << step;
+      // And never more grants than either cap allows.
+      std::map<std::string, std::size_t> per_registry;
+      for (const auto& ref : refs) {
+        const auto holders = granted(state, ref, 6).size();
+        if (cap > 0) {
+          ASSERT_LE(holders, cap) << ref << " at step " << step;
+        }
+        per_registry[ref.substr(0, ref.find('/'))] += holders;
+      }
+      for (const auto& [registry, holders] : per_registry) {
+        if (registry_cap > 0) {
+          ASSERT_LE(holders, registry_cap) << registry << " at step " << step;
+        }
+      }
+    }
+  }
+}
+
+TEST_F(StateTest, RegistryCapHoldsAcrossImagesWithThePerImageCap) {
+  // Two images of registry.test, one of other.test; per image 2, per registry 3.
+  auto state = make_state(2, 3);
+  state.set_plan(plan(
+      {test_service("a", image_a), test_service("b", image_b), test_service("c", "other.test/c:1")},
+      4));
+  // Handed out by image, then node: a gets its 2, b the registry's third.
+  EXPECT_EQ(granted(state, ref_a, 4), (std::vector<std::string>{"id1", "id2"}));
+  EXPECT_EQ(granted(state, ref_b, 4), (std::vector<std::string>{"id1"}));
+  // Another registry has its own budget.
+  EXPECT_EQ(granted(state, "other.test/c:1", 4), (std::vector<std::string>{"id1", "id2"}));
+
+  // Pulls that go on hold their grants; one that ends hands its slot over.
+  state.report("id1", report({{ref_a, ImageState::pulling}, {ref_b, ImageState::pulling}}), now_);
+  EXPECT_EQ(granted(state, ref_b, 4), (std::vector<std::string>{"id1"}));
+  const auto g3 = state.desired("id3")->generation;
+  const auto changes = state.report(
+      "id1", report({{ref_a, ImageState::present}, {ref_b, ImageState::pulling}}), now_);
+  // a's freed slot goes to id3 (a before b: the per-image cap has room there).
+  EXPECT_EQ(granted(state, ref_a, 4), (std::vector<std::string>{"id2", "id3"}));
+  EXPECT_EQ(granted(state, ref_b, 4), (std::vector<std::string>{"id1"}));
+  EXPECT_GT(state.desired("id3")->generation, g3);
+  EXPECT_EQ(changes->bumped_nodes, (std::vector<std::string>{"id3"}));
+}
+
+TEST_F(StateTest, GrantsMoveOnUntilEveryNodeHasEveryImage) {
+  // One pull at a time in registry.test: nobody is starved, a node that keeps
+  // failing included (it waits behind the others, then gets its turns).
+  auto state = make_state(0, 1);
+  state.set_plan(plan({test_service("a", image_a), test_service("b", image_b)}, 4));
+  std::map<std::string, std::map<std::string, ImageState>> held;  // node -> ref -> state
+  int id4_failures = 0;
+  for (int round = 0; round < 40; ++round) {
+    std::vector<std::pair<std::string, std::string>> holders;
+    for (const auto& ref : {ref_a, ref_b}) {
+      for (const auto& node : granted(state, ref, 4)) holders.emplace_back(node, ref);
+    }
+    if (holders.empty()) break;
+    ASSERT_EQ(holders.size(), 1u) << "round " << round;
+    const auto [node, ref] = holders.front();
+    // id4's pulls of b fail twice, then work.
+    const bool fails = node == "id4" && ref == ref_b && id4_failures++ < 2;
+    held[node][ref] = fails ? ImageState::failed : ImageState::present;
+    state.report(node, report({held[node].begin(), held[node].end()}), now_);
+  }
+  for (int i = 1; i <= 4; ++i) {
+    const std::string id = "id" + std::to_string(i);
+    EXPECT_EQ(state.reported(id, ref_a)->state, ImageState::present) << id;
+    EXPECT_EQ(state.reported(id, ref_b)->state, ImageState::present) << id;
+  }
+  EXPECT_EQ(state.readiness().pairs_present, 8u);
+}
+
+TEST_F(StateTest, ARateLimitedReportPausesTheRegistryOnEveryNodeWithBackoff) {
+  // No caps: every node holds a grant; other.test is not concerned.
+  auto state = make_state();
+  state.set_plan(plan({test_service("a", image_a), test_service("c", "other.test/c:1")}, 3));
+  state.report("id2", report({{ref_a, ImageState::pulling}}), now_);
+  EXPECT_EQ(granted(state, ref_a, 3), (std::vector<std::string>{"id1", "id2", "id3"}));
+
+  auto changes = state.report("id1", rate_limited(ref_a), now_);
+  // id1 failed, id3 had not started: both lose their grant; id2's pull runs on.
+  EXPECT_EQ(granted(state, ref_a, 3), (std::vector<std::string>{"id2"}));
+  EXPECT_EQ(changes->bumped_nodes, (std::vector<std::string>{"id1", "id3"}));
+  EXPECT_EQ(granted(state, "other.test/c:1", 3).size(), 3u);
+  auto backoffs = state.registry_backoffs(now_);
+  ASSERT_TRUE(backoffs.contains("registry.test"));
+  EXPECT_EQ(backoffs["registry.test"].remaining, std::chrono::seconds(5));
+  EXPECT_FALSE(backoffs.contains("other.test"));
+
+  // id2's pull, started before the pause, meets the 429 too: not a new pause.
+  state.report("id2", rate_limited(ref_a), now_ + std::chrono::seconds(1));
+  EXPECT_EQ(state.registry_backoffs(now_ + std::chrono::seconds(1))["registry.test"].remaining,
+            std::chrono::seconds(4));
+  EXPECT_TRUE(granted(state, ref_a, 3).empty());
+
+  // Still paused at 4.9 s; at 5 s grants resume, nodes that did not fail first.
+  EXPECT_TRUE(state.resume_registries(now_ + std::chrono::milliseconds(4900)).bumped_nodes.empty());
+  const auto resumed = state.resume_registries(now_ + std::chrono::seconds(5));
+  EXPECT_EQ(granted(state, ref_a, 3), (std::vector<std::string>{"id1", "id2", "id3"}));
+  EXPECT_EQ(resumed.bumped_nodes.size(), 3u);
+
+  // A 429 after the pause: twice as long (10 s), then 20 s, capped at 40 s.
+  auto at = now_ + std::chrono::seconds(6);
+  for (const auto seconds : {10, 20, 40, 40}) {
+    state.report("id3", rate_limited(ref_a), at);
+    EXPECT_EQ(state.registry_backoffs(at)["registry.test"].remaining,
+              std::chrono::seconds(seconds));
+    at += std::chrono::seconds(seconds);
+    state.resume_registries(at);
+    state.report("id3", report({{ref_a, ImageState::waiting}}), at);
+  }
+}
+
+TEST_F(StateTest, ASuccessfulPullResetsTheRegistrysBackoff) {
+  auto state = make_state(0, 1);
+  state.set_plan(plan({test_service("a", image_a), test_service("b", image_b)}, 2));
+  // id1 pulls a; b waits for the registry's one slot.
+  state.report("id1", report({{ref_a, ImageState::pulling}}), now_);
+  state.report("id2", rate_limited(ref_b), now_);  // a 429 (from a pull of its own)
+  EXPECT_EQ(state.registry_backoffs(now_)["registry.test"].next_pause, std::chrono::seconds(10));
+  // id1's pull, granted before the pause, ends present: the registry serves.
+  const auto changes = state.report("id1", report({{ref_a, ImageState::present}}), now_);
+  EXPECT_TRUE(state.registry_backoffs(now_).empty());
+  // The pause is over at once, and the freed slot is handed out.
+  EXPECT_EQ(granted(state, ref_a, 2), (std::vector<std::string>{"id2"}));
+  EXPECT_FALSE(changes->bumped_nodes.empty());
+  // The next 429 pauses for the base again.
+  state.report("id2", rate_limited(ref_a), now_);
+  EXPECT_EQ(state.registry_backoffs(now_)["registry.test"].remaining, std::chrono::seconds(5));
 }
 
 TEST_F(StateTest, ReadinessCountsReportedPresentPairs) {

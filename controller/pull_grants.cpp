@@ -1,0 +1,186 @@
+#include "controller/pull_grants.h"
+
+#include <algorithm>
+
+#include "reconcile/reference.h"
+
+namespace swarm_prepull::controller {
+namespace {
+
+bool is_failure(PullGrants::Input input) {
+  return input == PullGrants::Input::failed || input == PullGrants::Input::rate_limited;
+}
+
+}  // namespace
+
+PullGrants::PullGrants(PullGrantsOptions options) : options_(options) {}
+
+PullGrants::Image& PullGrants::image_of(const std::string& ref) {
+  const auto found = images_.find(ref);
+  if (found != images_.end()) return found->second;
+  auto& image = images_[ref];
+  // "" for a ref that does not parse (no plan holds one): a registry of its own.
+  const auto reference = reconcile::parse_reference(ref);
+  auto& registry = registries_[reference ? reference->domain : std::string()];
+  if (registry.next_pause == Clock::duration{}) registry.next_pause = options_.backoff_base;
+  registry.images.emplace(ref, &image);
+  image.registry = &registry;
+  return image;
+}
+
+void PullGrants::enqueue(Image& image, const std::string& node, const PairState& pair) {
+  if (pair.granted || pair.input == Input::present) return;
+  (is_failure(pair.input) ? image.failed : image.waiting).insert(node);
+  dirty_.insert(image.registry);
+}
+
+void PullGrants::dequeue(Image& image, const std::string& node) {
+  image.waiting.erase(node);
+  image.failed.erase(node);
+}
+
+void PullGrants::grant(Image& image, const std::string& ref, const std::string& node,
+                       PairState& pair, bool granted) {
+  if (pair.granted == granted) return;
+  changed_.try_emplace({node, ref}, pair.granted);
+  pair.granted = granted;
+  const int step = granted ? 1 : -1;
+  image.grants += step;
+  image.registry->grants += step;
+  // A slot freed: someone may take it.
+  if (!granted) dirty_.insert(image.registry);
+}
+
+void PullGrants::set(const std::string& node, const std::string& ref, Input input) {
+  auto& image = image_of(ref);
+  auto [it, added] = image.pairs.try_emplace(node);
+  auto& pair = it->second;
+  pair.seen = true;
+  if (!added && pair.input == input) return;
+  pair.input = input;
+  dequeue(image, node);
+  if (pair.granted && (input == Input::present || is_failure(input))) {
+    // A pull granted here that ended with the image: the registry serves
+    // again, whatever 429 it answered before.
+    if (input == Input::present) {
+      auto& registry = *image.registry;
+      registry.next_pause = options_.backoff_base;
+      registry.paused = false;
+    }
+    grant(image, ref, node, pair, false);
+  }
+  enqueue(image, node, pair);
+}
+
+void PullGrants::rate_limited(const std::string& registry_name, Clock::time_point now) {
+  const auto found = registries_.find(registry_name);
+  if (found == registries_.end()) return;
+  auto& registry = found->second;
+  if (registry.paused && now < registry.paused_until) return;
+  registry.paused = true;
+  registry.paused_until = now + registry.next_pause;
+  registry.next_pause = std::min(registry.next_pause * 2, options_.backoff_max);
+  // Nodes granted but not pulling yet would each meet the 429 themselves.
+  for (auto& [ref, image] : registry.images) {
+    for (auto& [node, pair] : image->pairs) {
+      if (!pair.granted || pair.input == Input::pulling) continue;
+      grant(*image, ref, node, pair, false);
+      enqueue(*image, node, pair);
+    }
+  }
+}
+
+void PullGrants::resume(Clock::time_point now) {
+  for (auto& [name, registry] : registries_) {
+    if (!registry.paused || now < registry.paused_until) continue;
+    registry.paused = false;
+    dirty_.insert(&registry);
+  }
+}
+
+void PullGrants::begin_pass() {
+  for (auto& [ref, image] : images_) {
+    for (auto& [node, pair] : image.pairs) pair.seen = false;
+  }
+}
+
+void PullGrants::end_pass() {
+  for (auto image_it = images_.begin(); image_it != images_.end();) {
+    auto& image = image_it->second;
+    for (auto it = image.pairs.begin(); it != image.pairs.end();) {
+      if (it->second.seen) {
+        ++it;
+        continue;
+      }
+      grant(image, image_it->first, it->first, it->second, false);
+      dequeue(image, it->first);
+      it = image.pairs.erase(it);
+    }
+    if (!image.pairs.empty()) {
+      ++image_it;
+      continue;
+    }
+    image.registry->images.erase(image_it->first);
+    image_it = images_.erase(image_it);
+  }
+}
+
+bool PullGrants::has_room(const Image& image) const {
+  return options_.per_image == 0 || image.grants < options_.per_image;
+}
+
+void PullGrants::fill(Registry& registry) {
+  if (registry.paused) return;
+  const auto registry_full = [&] {
+    return options_.per_registry != 0 && registry.grants >= options_.per_registry;
+  };
+  for (const auto queue : {&Image::waiting, &Image::failed}) {
+    for (auto& [ref, image] : registry.images) {
+      auto& waiting = image->*queue;
+      while (!waiting.empty() && has_room(*image)) {
+        if (registry_full()) return;
+        const auto node = waiting.extract(waiting.begin());
+        grant(*image, ref, node.value(), image->pairs.at(node.value()), true);
+      }
+    }
+  }
+}
+
+std::vector<PullGrants::Pair> PullGrants::settle() {
+  for (auto* registry : dirty_) fill(*registry);
+  dirty_.clear();
+  std::vector<Pair> changed;
+  for (const auto& [pair, before] : changed_) {
+    if (granted(pair.first, pair.second) != before) changed.push_back(pair);
+  }
+  changed_.clear();
+  return changed;
+}
+
+bool PullGrants::granted(std::string_view node, std::string_view ref) const {
+  const auto image = images_.find(ref);
+  if (image == images_.end()) return false;
+  const auto pair = image->second.pairs.find(node);
+  return pair != image->second.pairs.end() && pair->second.granted;
+}
+
+std::map<std::string, RegistryBackoff> PullGrants::backoffs(Clock::time_point now) const {
+  std::map<std::string, RegistryBackoff> result;
+  for (const auto& [name, registry] : registries_) {
+    const bool paused = registry.paused && now < registry.paused_until;
+    if (!paused && registry.next_pause <= options_.backoff_base) continue;
+    result.emplace(name, RegistryBackoff{paused ? registry.paused_until - now : Clock::duration{},
+                                         registry.next_pause});
+  }
+  return result;
+}
+
+std::map<std::string, std::uint32_t> PullGrants::grants_by_registry() const {
+  std::map<std::string, std::uint32_t> result;
+  for (const auto& [name, registry] : registries_) {
+    if (!registry.images.empty()) result.emplace(name, registry.grants);
+  }
+  return result;
+}
+
+}  // namespace swarm_prepull::controller

@@ -1,0 +1,125 @@
+// Pull grants: which nodes may pull which desired image now. Two caps bound
+// them, both cluster-wide: per image (--max-parallel-node-pulls, so that
+// nodes do not all fetch the same layers at once) and per registry host
+// (--max-pulls-per-registry: Docker Hub's pull limits, small private
+// registries). And a registry that answered 429 to any node (rate_limited)
+// gets no new grant for a while, doubling while it keeps answering 429,
+// instead of every node finding that out for itself.
+//
+// Grants are handed out in one order, whatever the caps: nodes that did not
+// fail first, then by image ref, then by node id; a grant is kept until its
+// node reports the image present or failed. The order is total and grants
+// only ever free capacity by ending, so the grants are always "as many as the
+// caps allow, in that order": updating them incrementally (one report touches
+// one node's images, and only its registries are looked at again) gives the
+// same grants as handing them out from scratch. A report costs O(its changed
+// images + the images of their registries), not O(nodes x images).
+//
+// Pure: no clock but the `now` handed in, no I/O. State owns one and feeds it
+// each desired (node, image) pair with what the node's last report says.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace swarm_prepull::controller {
+
+struct PullGrantsOptions {
+  std::uint32_t per_image = 0;  // 0: no cap
+  std::uint32_t per_registry = 0;
+  // The first pause after a 429; each further 429 after a pause ended doubles
+  // it up to the max; a pull granted in that registry that ends present
+  // resets it (and ends a pause).
+  std::chrono::steady_clock::duration backoff_base = std::chrono::seconds(5);
+  std::chrono::steady_clock::duration backoff_max = std::chrono::minutes(5);
+};
+
+// A registry that a 429 paused, or whose next pause is longer than the base.
+struct RegistryBackoff {
+  std::chrono::steady_clock::duration remaining{};  // until grants resume; 0: not paused
+  std::chrono::steady_clock::duration next_pause{};
+  bool operator==(const RegistryBackoff&) const = default;
+};
+
+class PullGrants {
+ public:
+  using Clock = std::chrono::steady_clock;
+  using Pair = std::pair<std::string, std::string>;  // (node id, ref)
+
+  // All that grants read of a node's last report of a desired image.
+  enum class Input { other, pulling, present, failed, rate_limited };
+
+  explicit PullGrants(PullGrantsOptions options);
+
+  // The pair is desired, and its node's last report says `input` of it (a new
+  // pair is added). Hands nothing out: settle() does, once per batch.
+  void set(const std::string& node, const std::string& ref, Input input);
+  // A node's report turned one of `registry`'s images to rate_limited: new
+  // grants there pause (grants of nodes not pulling yet are taken back) unless
+  // a pause already runs, which a 429 of a pull started before it does not
+  // extend.
+  void rate_limited(const std::string& registry, Clock::time_point now);
+  // Ends the pauses that are over.
+  void resume(Clock::time_point now);
+
+  // A full pass: pairs not set() between begin_pass() and end_pass() are no
+  // longer desired and are dropped (with their grants).
+  void begin_pass();
+  void end_pass();
+
+  // Hands free slots out in the registries something changed in since the
+  // last call; the pairs whose grant changed since then, either way.
+  std::vector<Pair> settle();
+
+  bool granted(std::string_view node, std::string_view ref) const;
+  // Registries paused, or whose next pause is longer than the base.
+  std::map<std::string, RegistryBackoff> backoffs(Clock::time_point now) const;
+  // Grants held now, by registry (every registry with a desired image).
+  std::map<std::string, std::uint32_t> grants_by_registry() const;
+
+ private:
+  struct PairState {
+    Input input = Input::other;
+    bool granted = false;
+    bool seen = true;  // in the current full pass
+  };
+  struct Registry;
+  struct Image {
+    Registry* registry = nullptr;
+    std::map<std::string, PairState, std::less<>> pairs;  // by node id
+    // Pairs neither present nor granted, by node id: those whose last try
+    // failed wait behind the others.
+    std::set<std::string, std::less<>> waiting, failed;
+    std::uint32_t grants = 0;
+  };
+  struct Registry {
+    std::map<std::string, Image*, std::less<>> images;  // by ref: the hand-out order
+    std::uint32_t grants = 0;
+    bool paused = false;
+    Clock::time_point paused_until{};
+    Clock::duration next_pause{};
+  };
+
+  Image& image_of(const std::string& ref);
+  // Queues a pair that holds no grant (or takes it out of the queues).
+  void enqueue(Image& image, const std::string& node, const PairState& pair);
+  void dequeue(Image& image, const std::string& node);
+  void grant(Image& image, const std::string& ref, const std::string& node, PairState& pair,
+             bool granted);
+  void fill(Registry& registry);
+  bool has_room(const Image& image) const;
+
+  PullGrantsOptions options_;
+  std::map<std::string, Image, std::less<>> images_;         // by ref
+  std::map<std::string, Registry, std::less<>> registries_;  // by host ("docker.io")
+  std::set<Registry*> dirty_;                                // to fill at settle()
+  std::map<Pair, bool> changed_;                             // pair -> grant before
+};
+
+}  // namespace swarm_prepull::controller
