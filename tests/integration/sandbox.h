@@ -27,6 +27,10 @@ struct Sandbox {
   std::string private_user;
   std::string private_password_file;
   std::string private_docker_config;
+  // host:port that the engines trust as an insecure registry but where no
+  // registry of the sandbox listens: a test's own server in front of
+  // `registry` (tests/integration/registry_proxy.h). Empty: an older sandbox.
+  std::string test_proxy_registry;
 };
 
 // The sandbox described by $SWARM_PREPULL_SANDBOX_DIR/env (default

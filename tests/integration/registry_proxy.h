@@ -1,0 +1,180 @@
+// A registry as the engines meet it, in front of the sandbox's: an HTTP
+// server on the address the sandbox's engines trust as an insecure registry
+// (Sandbox::test_proxy_registry) that hands every request on to the real
+// registry, and records each one (which node asked, what, when it started and
+// ended) at a resolution the registry's own log does not give. Told to, it
+// answers manifest requests as Docker Hub does when a pull limit is reached
+// (HTTP 429 TOOMANYREQUESTS), which Debian's docker-registry cannot do.
+//
+// Blocking Beast on a thread per connection: a test's few engines at a time,
+// and nothing here needs to be clever. The destructor closes every socket and
+// joins every thread.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace swarm_prepull::testing {
+
+class RegistryProxy {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  struct Request {
+    std::string client;  // the asking engine's address
+    std::string method;
+    std::string target;
+    unsigned status = 0;
+    Clock::time_point started, ended;
+    bool is_manifest() const { return target.find("/manifests/") != std::string::npos; }
+    bool is_blob() const { return target.find("/blobs/") != std::string::npos; }
+  };
+
+  // `listen` and `upstream` as host:port.
+  RegistryProxy(const std::string& listen, const std::string& upstream)
+      : acceptor_(context_), listen_(endpoint_of(listen)), upstream_(endpoint_of(upstream)) {
+    acceptor_.open(listen_.protocol());
+    acceptor_.set_option(boost::asio::socket_base::reuse_address(true));
+    acceptor_.bind(listen_);
+    acceptor_.listen();
+    accepting_ = std::thread([this] { accept_loop(); });
+  }
+  RegistryProxy(const RegistryProxy&) = delete;
+  RegistryProxy& operator=(const RegistryProxy&) = delete;
+
+  ~RegistryProxy() {
+    stopping_ = true;
+    boost::system::error_code ignored;
+    {
+      // A blocking accept() wakes for a connection, not for a close() elsewhere.
+      boost::asio::ip::tcp::socket wake(context_);
+      wake.connect(listen_, ignored);
+      accepting_.join();
+    }
+    acceptor_.close(ignored);
+    std::vector<std::thread> serving;
+    {
+      std::lock_guard lock(mutex_);
+      for (auto& socket : sockets_)
+        socket->shutdown(boost::asio::socket_base::shutdown_both, ignored);
+      serving.swap(serving_);
+    }
+    for (auto& thread : serving) thread.join();
+  }
+
+  // While on, manifest requests get 429 and go no further.
+  void set_rate_limited(bool on) { rate_limited_ = on; }
+
+  std::vector<Request> requests() const {
+    std::lock_guard lock(mutex_);
+    return requests_;
+  }
+
+ private:
+  static boost::asio::ip::tcp::endpoint endpoint_of(const std::string& host_port) {
+    const auto colon = host_port.rfind(':');
+    return {boost::asio::ip::make_address(host_port.substr(0, colon)),
+            static_cast<unsigned short>(std::stoi(host_port.substr(colon + 1)))};
+  }
+
+  void accept_loop() {
+    while (!stopping_) {
+      auto socket = std::make_shared<boost::asio::ip::tcp::socket>(context_);
+      boost::system::error_code error;
+      acceptor_.accept(*socket, error);
+      if (error || stopping_) return;
+      std::lock_guard lock(mutex_);
+      sockets_.push_back(socket);
+      serving_.emplace_back([this, socket] {
+        serve(*socket);
+        // The engine's first try is TLS, which ends serve() at once: it falls
+        // back to plain HTTP only when it sees the connection end.
+        std::lock_guard lock(mutex_);
+        boost::system::error_code ignored;
+        socket->shutdown(boost::asio::socket_base::shutdown_both, ignored);
+      });
+    }
+  }
+
+  void serve(boost::asio::ip::tcp::socket& socket) {
+    namespace http = boost::beast::http;
+    boost::system::error_code error;
+    const auto client = socket.remote_endpoint(error).address().to_string();
+    boost::beast::flat_buffer buffer;
+    while (!stopping_) {
+      http::request<http::string_body> request;
+      http::read(socket, buffer, request, error);
+      if (error) return;
+      Request record{.client = client,
+                     .method = std::string(request.method_string()),
+                     .target = std::string(request.target()),
+                     .status = 0,
+                     .started = Clock::now(),
+                     .ended = {}};
+      const bool keep_alive = request.keep_alive();
+      http::response<http::string_body> response;
+      if (rate_limited_ && record.is_manifest()) {
+        // Docker Hub's answer, as the distribution spec words the error.
+        response = {http::status::too_many_requests, request.version()};
+        response.set(http::field::content_type, "application/json");
+        response.body() =
+            R"({"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]})";
+        response.prepare_payload();
+      } else {
+        response = forward(std::move(request));
+      }
+      response.keep_alive(keep_alive);
+      record.status = response.result_int();
+      http::write(socket, response, error);
+      record.ended = Clock::now();
+      {
+        std::lock_guard lock(mutex_);
+        requests_.push_back(record);
+      }
+      if (error || !keep_alive) return;
+    }
+  }
+
+  boost::beast::http::response<boost::beast::http::string_body> forward(
+      boost::beast::http::request<boost::beast::http::string_body> request) {
+    namespace http = boost::beast::http;
+    boost::asio::io_context context;
+    boost::asio::ip::tcp::socket upstream(context);
+    boost::system::error_code error;
+    upstream.connect(upstream_, error);
+    if (error) return {http::status::bad_gateway, request.version()};
+    const bool head = request.method() == http::verb::head;
+    request.keep_alive(false);
+    http::write(upstream, request, error);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(1024ull * 1024 * 1024);
+    parser.skip(head);  // a HEAD answer says Content-Length, with no body
+    boost::beast::flat_buffer buffer;
+    if (!error) http::read(upstream, buffer, parser, error);
+    if (error) return {http::status::bad_gateway, request.version()};
+    return parser.release();
+  }
+
+  boost::asio::io_context context_;
+  boost::asio::ip::tcp::acceptor acceptor_;
+  boost::asio::ip::tcp::endpoint listen_, upstream_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> rate_limited_{false};
+  std::thread accepting_;
+  mutable std::mutex mutex_;
+  std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> sockets_;
+  std::vector<std::thread> serving_;
+  std::vector<Request> requests_;
+};
+
+}  // namespace swarm_prepull::testing
