@@ -1,13 +1,17 @@
 // Benchmarks of the controller's state machine (controller/state.h) at the
-// scale of 1,000 nodes: what one agent report, one new plan and one readiness
-// read cost. A report that changes what the pull grants read (only with
-// --max-parallel-node-pulls) rebuilds every node's published set, O(nodes x
-// images); any other report costs O(images of the node). docs/benchmarks.md has the figures and how
-// to reproduce:
+// scale of 1,000 nodes: what one agent report, one new plan, one readiness
+// read and a whole one-image rollout under the pull caps cost. A report costs
+// O(images of the node) plus, when it ends or fails a grant, O(images of its
+// registry) to hand the slot over (controller/pull_grants.h).
+// docs/benchmarks.md has the figures and how to reproduce:
 //
 //   swarm_prepull_bench --benchmark_filter='State'
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
+#include <chrono>
+#include <deque>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,9 +56,11 @@ NodeReport full_report(const NodeDesired& desired, reconcile::ImageState state) 
 }
 
 // A swarm where every agent has reported its whole set present: the steady state.
-State reported_state(const reconcile::Plan& plan, std::uint32_t cap) {
+State reported_state(const reconcile::Plan& plan, std::uint32_t cap,
+                     std::uint32_t registry_cap = 0) {
   StateOptions options;
   options.max_parallel_node_pulls = cap;
+  options.max_pulls_per_registry = registry_cap;
   State state(options);
   state.set_plan(plan);
   const auto now = Clock::now();
@@ -84,11 +90,15 @@ BENCHMARK(BM_StateReport)
     ->Args({1000, 200, 0})
     ->Unit(benchmark::kMillisecond);
 
-// The worst case: with a cap, every report changes a grant input (the first
-// image flips between pulling and present), so every one republishes the swarm.
+// The worst case: every report changes a grant input (the first image flips
+// between pulling and present), so each one ends a grant and hands the slot
+// over (args: nodes, images per node, per-image cap, per-registry cap; every
+// image here is in one registry, so with a registry cap each hand-over looks
+// at all of its images).
 void BM_StateReportChangingGrants(benchmark::State& bench) {
   const auto plan = global_plan(bench.range(0), bench.range(1));
-  auto state = reported_state(plan, static_cast<std::uint32_t>(bench.range(2)));
+  auto state = reported_state(plan, static_cast<std::uint32_t>(bench.range(2)),
+                              static_cast<std::uint32_t>(bench.range(3)));
   const auto& node_id = plan.nodes.front().node_id;
   auto present = full_report(*state.desired(node_id), reconcile::ImageState::present);
   auto pulling = present;
@@ -99,7 +109,78 @@ void BM_StateReportChangingGrants(benchmark::State& bench) {
     benchmark::DoNotOptimize(changes);
   }
 }
-BENCHMARK(BM_StateReportChangingGrants)->Args({1000, 50, 10})->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_StateReportChangingGrants)
+    ->Args({1000, 50, 10, 0})
+    ->Args({1000, 50, 10, 10})
+    ->Args({1000, 50, 0, 0})
+    ->Unit(benchmark::kMillisecond);
+
+// A one-image rollout under the caps (args: nodes, images already present,
+// per-image cap, per-registry cap): a new plan adds an image to every node,
+// then every node granted it reports it pulling, then present, which hands
+// its slot to the next, until every node holds it. Timed: the plan and every
+// report, 2 per node; the reports are built beforehand.
+void BM_StateRollout(benchmark::State& bench) {
+  const auto nodes = static_cast<std::size_t>(bench.range(0));
+  const auto images = static_cast<std::size_t>(bench.range(1));
+  const auto before = global_plan(nodes, images);
+  const auto after = global_plan(nodes, images + 1);
+  const std::string new_ref = after.images.back().ref;
+  std::size_t reports = 0;
+  for (auto _ : bench) {
+    bench.PauseTiming();
+    auto state = reported_state(before, static_cast<std::uint32_t>(bench.range(2)),
+                                static_cast<std::uint32_t>(bench.range(3)));
+    // Every node's two reports of the new image, the rest of its set present.
+    std::map<std::string, std::pair<NodeReport, NodeReport>> prepared;
+    for (const auto& node : after.nodes) {
+      NodeReport pulling =
+          full_report(*state.desired(node.node_id), reconcile::ImageState::present);
+      pulling.images.push_back({new_ref, reconcile::ImageState::pulling});
+      std::sort(pulling.images.begin(), pulling.images.end(),
+                [](const auto& a, const auto& b) { return a.ref < b.ref; });
+      NodeReport present = pulling;
+      for (auto& image : present.images) image.state = reconcile::ImageState::present;
+      prepared.emplace(node.node_id, std::pair{std::move(pulling), std::move(present)});
+    }
+    bench.ResumeTiming();
+
+    const auto granted = [&](const std::string& node_id) {
+      const auto& set = state.desired(node_id)->images;
+      return std::any_of(set.begin(), set.end(), [&](const api::DesiredImage& image) {
+        return image.ref == new_ref && image.pull;
+      });
+    };
+    std::deque<std::string> pulling;
+    std::set<std::string> started;
+    const auto start_granted = [&](const std::vector<std::string>& bumped) {
+      for (const auto& node_id : bumped) {
+        if (started.contains(node_id) || !granted(node_id)) continue;
+        started.insert(node_id);
+        pulling.push_back(node_id);
+      }
+    };
+    const auto now = Clock::now();
+    start_granted(state.set_plan(after).bumped_nodes);
+    while (!pulling.empty()) {
+      const auto node_id = pulling.front();
+      pulling.pop_front();
+      auto& [pulling_report, present_report] = prepared.at(node_id);
+      state.report(node_id, std::move(pulling_report), now);
+      start_granted(state.report(node_id, std::move(present_report), now)->bumped_nodes);
+      reports += 2;
+    }
+    if (started.size() != nodes) bench.SkipWithError("the rollout stopped before every node");
+  }
+  bench.counters["reports"] =
+      benchmark::Counter(static_cast<double>(reports), benchmark::Counter::kAvgIterations);
+}
+BENCHMARK(BM_StateRollout)
+    ->Args({1000, 50, 10, 0})
+    ->Args({1000, 50, 10, 10})
+    ->Args({1000, 50, 0, 0})
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(3);
 
 // A reconcile pass's new plan, the same as the last one (nothing bumps).
 void BM_StateSetPlan(benchmark::State& bench) {

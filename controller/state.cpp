@@ -191,8 +191,7 @@ void State::publish_grants(std::vector<PullGrants::Pair> touched, Changes& chang
 void State::publish(Changes& changes) {
   // node id -> desired refs (sorted, since plan images are sorted by ref).
   std::map<std::string, std::vector<std::string>, std::less<>> wanted;
-  // ref -> node ids desiring it, in id order.
-  std::map<std::string, std::vector<std::string>, std::less<>> wanters;
+  std::set<std::string, std::less<>> desired;  // by some node
   // node id -> the pull priority of each of its desired refs, in that order.
   std::map<std::string, std::vector<reconcile::PullPriority>, std::less<>> priorities;
   for (const auto& node : plan_.nodes) {
@@ -200,10 +199,9 @@ void State::publish(Changes& changes) {
     for (const auto* image : reconcile::desired_of(plan_, node))
       priority.push_back(image->priority);
     auto refs = reconcile::desired_refs(plan_, node);
-    for (const auto& ref : refs) wanters[ref].push_back(node.node_id);
+    desired.insert(refs.begin(), refs.end());
     wanted[node.node_id] = std::move(refs);
   }
-  for (auto& [ref, ids] : wanters) std::sort(ids.begin(), ids.end());
 
   // Grants, level-triggered from the last grants and the reports.
   grants_.begin_pass();
@@ -219,7 +217,7 @@ void State::publish(Changes& changes) {
   // parsing, while every registry answered).
   std::map<std::string, std::uint64_t, std::less<>> retry_of;
   if (!retry_epochs_.empty()) {
-    for (const auto& [ref, ids] : wanters) {
+    for (const auto& ref : desired) {
       const auto epoch = retry_epochs_.find(registry_of(ref));
       if (epoch != retry_epochs_.end()) retry_of.emplace(ref, epoch->second);
     }
