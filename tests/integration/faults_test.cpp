@@ -272,13 +272,25 @@ TEST_F(FaultTest, AgentWithAWrongToken) {
 }
 
 // One node's engine on a 200 MiB data root: a 240 MiB image cannot fit.
-// Its agent reports `failed` with reason `disk_full` and nothing crashes;
+// With disk admission off, its agent reports `failed` with reason
+// `disk_full` and nothing crashes;
 // once the big image is no longer wanted and a small one is, the small one
 // arrives everywhere, the small-disk node included.
 TEST_F(FaultTest, DiskFullOnOneNode) {
   SandboxFault fault("small-disk 3 200", "normal-disk 3");
   ASSERT_TRUE(fault.started());
-  start_all();
+  // Disk admission off on node-3 (--min-free-disk 0), so that the engine
+  // itself runs out of space and the agent classifies its real message.
+  start_controller();
+  for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+    std::vector<std::string> extra;
+    if (node == 2) {
+      extra = {"--data-root", box_->dir + "/" + box_->nodes[2].name + "/data", "--min-free-disk",
+               "0"};
+    }
+    agents_.push_back(start_agent(node, token_file_, static_cast<int>(node) + 1, extra));
+  }
+  ASSERT_TRUE(controller_healthy()) << read_text(controller_.log);
   const std::string big_image = fresh_image(240);
   const std::string big_service = create_service("big", big_image);
   const std::string big = service_ref(big_service);

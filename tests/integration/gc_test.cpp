@@ -109,10 +109,11 @@ class GcTest : public ProcessSwarmTest {
 
   // The running task's image of `service`, or "".
   std::string running_image(const std::string& service) const {
-    const auto tasks = run_command(docker(manager().docker_host,
-                                          "service ps --filter desired-state=running --format "
-                                          "'{{.Image}} {{.CurrentState}}' " +
-                                              service));
+    const auto tasks =
+        run_command(docker(manager().docker_host,
+                           "service ps --no-trunc --filter desired-state=running --format "
+                           "'{{.Image}} {{.CurrentState}}' " +
+                               service));
     std::istringstream in(tasks.output);
     std::string image, state;
     while (in >> image >> state) {
@@ -204,7 +205,9 @@ TEST_F(GcTest, RemovesTheOldestUnwantedImageAndKeepsCurrentPreviousAndInUse) {
                                     "0s"};
   };
   start_controller();
-  agents_.push_back(start_agent(2, token_file_, 1, agent_args("dry-run")));
+  agents_.push_back(start_agent(0, token_file_, 1));
+  agents_.push_back(start_agent(1, token_file_, 2));
+  agents_.push_back(start_agent(2, token_file_, 3, agent_args("dry-run")));
   ASSERT_TRUE(controller_healthy()) << read_text(controller_.log);
 
   // Dry-run: held, said by wait, counted as what would go, nothing removed.
@@ -230,7 +233,7 @@ TEST_F(GcTest, RemovesTheOldestUnwantedImageAndKeepsCurrentPreviousAndInUse) {
   EXPECT_EQ(counter_value(dry_metrics, "swarm_prepull_gc_removed_images_total{mode=\"on\"}"), 0)
       << dry_metrics;
   EXPECT_FALSE(image_id_on_node3(oldest).empty()) << "dry-run removed an image";
-  EXPECT_NE(read_text(agents_[0].log).find("gc dry-run would remove"), std::string::npos) << logs();
+  EXPECT_NE(read_text(agents_[2].log).find("gc dry-run would remove"), std::string::npos) << logs();
   // The controller shows node-3's space and GC.
   ASSERT_TRUE(wait_until("node-3's GC in GET /v1/images", 30s, [&] {
     const auto node = listed_node3();
@@ -247,8 +250,8 @@ TEST_F(GcTest, RemovesTheOldestUnwantedImageAndKeepsCurrentPreviousAndInUse) {
       << controller_metrics;
 
   // GC on: the oldest goes, the space admits the held image, which arrives.
-  agents_[0].stop();
-  agents_[0] = start_agent(2, token_file_, 2, agent_args("on"));
+  agents_[2].stop();
+  agents_[2] = start_agent(2, token_file_, 4, agent_args("on"));
   const auto started = ProcessClock::now();
   ASSERT_TRUE(wait_until(wanted + " pulled on node-3 after GC", converge_limit,
                          [&] { return engines_.present_on(2, wanted); }))
@@ -267,14 +270,19 @@ TEST_F(GcTest, RemovesTheOldestUnwantedImageAndKeepsCurrentPreviousAndInUse) {
   EXPECT_GE(counter_value(on_metrics, "swarm_prepull_gc_reclaimed_bytes_total{mode=\"on\"}"),
             20.0 * MiB)
       << on_metrics;
-  const std::string agent_log = read_text(agents_[0].log);
+  const std::string agent_log = read_text(agents_[2].log);
   EXPECT_NE(agent_log.find("gc removed"), std::string::npos) << agent_log;
   EXPECT_NE(agent_log.find(oldest_id), std::string::npos) << agent_log;
 
   // The rollback target is on the node: its task starts without a pull.
-  const auto since = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
+  // To the nanosecond: the agent's own pull of the held image may have ended
+  // within the same second.
+  const auto since_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+  char since[32];
+  std::snprintf(since, sizeof since, "%lld.%09lld", static_cast<long long>(since_ns / 1000000000),
+                static_cast<long long>(since_ns % 1000000000));
   made = run_command(docker(manager().docker_host, "service rollback --quiet --detach " + service));
   ASSERT_EQ(made.status, 0) << made.output;
   ASSERT_TRUE(wait_until("the rollback's task running", converge_limit, [&] {
@@ -289,9 +297,12 @@ TEST_F(GcTest, RemovesTheOldestUnwantedImageAndKeepsCurrentPreviousAndInUse) {
   wait_for_a_later_second(until);
   const auto pulls =
       run_command(on_node3("events --filter type=image --filter event=pull --since " +
-                           std::to_string(since) + " --until " + std::to_string(until)));
+                           std::string(since) + " --until " + std::to_string(until)));
   EXPECT_EQ(pulls.status, 0) << pulls.output;
-  EXPECT_EQ(trim(pulls.output), "") << "the rollback pulled on node-3";
+  const std::string rollback_digest = previous_ref.substr(previous_ref.find('@'));
+  EXPECT_EQ(pulls.output.find(rollback_digest), std::string::npos)
+      << "the rollback pulled its image on node-3:\n"
+      << pulls.output;
 }
 
 }  // namespace
