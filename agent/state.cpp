@@ -1,6 +1,8 @@
 #include "agent/state.h"
 
 #include <algorithm>
+#include <optional>
+#include <utility>
 
 #include "reconcile/plan.h"
 
@@ -134,16 +136,27 @@ std::size_t AgentState::held() const {
 std::vector<std::string> AgentState::start_pulls(TimePoint now, double wall_now) {
   std::vector<std::string> started;
   if (!admitted_) return started;
-  // Higher priority first (what a task needs soonest), the set's order within.
+  // Higher priority first (what a task needs soonest), within it what a task
+  // swarm is starting here needs, then the set's order.
   std::vector<const DesiredImage*> order;
   order.reserve(desired_.images.size());
   for (const auto& entry : desired_.images) order.push_back(&entry);
   std::stable_sort(order.begin(), order.end(), [](const DesiredImage* a, const DesiredImage* b) {
-    return a->priority < b->priority;
+    return std::pair(a->priority, !a->starting) < std::pair(b->priority, !b->starting);
   });
+  // While swarm's own pull for a starting task is under way, a pull of lower
+  // priority would only share the registry link and the disk with it.
+  std::optional<reconcile::PullPriority> lowest_allowed;
+  for (const DesiredImage* entry : order) {
+    if (entry->starting && !is_present(entry->ref)) {
+      lowest_allowed = entry->priority;
+      break;
+    }
+  }
   for (const DesiredImage* image : order) {
     const DesiredImage& entry = *image;
     if (in_flight_.size() >= options_.max_concurrent_pulls) break;
+    if (lowest_allowed && entry.priority > *lowest_allowed) break;
     if (!entry.pull || is_present(entry.ref) || in_flight_.count(entry.ref) != 0) continue;
     if (const auto record = records_.find(entry.ref); record != records_.end()) {
       if (record->second.permanent || record->second.retry_at > now) continue;

@@ -280,6 +280,7 @@ std::string encode(const DesiredSet& set) {
     if (image.priority != reconcile::PullPriority::current) {
       entry["priority"] = reconcile::to_string(image.priority);
     }
+    if (image.starting) entry["starting"] = true;
     images.push_back(std::move(entry));
   }
   return dump({{"node_id", set.node_id},
@@ -323,6 +324,7 @@ Decoded<DesiredSet> decode_desired_set(std::string_view body) {
       }
       image.priority = *known;
     }
+    if (auto error = get_bool(item, "starting", where, image.starting)) return *error;
     set.images.push_back(std::move(image));
   }
   return set;

@@ -101,6 +101,10 @@ struct DesiredImage {
   // (reconcile::PullPriority). Left out of the JSON when current; an older
   // controller's set reads as all current.
   reconcile::PullPriority priority = reconcile::PullPriority::current;
+  // Swarm is starting a task on this node that needs the image now
+  // (reconcile::task_starting). While such an image is missing, the agent
+  // starts no pull of lower priority. Left out of the JSON when false.
+  bool starting = false;
   bool operator==(const DesiredImage&) const = default;
 };
 

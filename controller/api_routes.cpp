@@ -43,6 +43,7 @@ net::awaitable<http::Response> Controller::get_healthz(const http::RequestContex
 
 net::awaitable<http::Response> Controller::get_metrics(const http::RequestContext& context) {
   update_agent_metrics(false);
+  if (readiness_stale_) update_readiness_metrics();
   co_return metrics::metrics_response(registry_, context.request);
 }
 

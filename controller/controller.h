@@ -1,5 +1,5 @@
 // The controller's loops and its HTTP API, a thin layer around State: a
-// reconcile loop (three engine list calls per pass, a periodic resync, passes
+// reconcile loop (four engine list calls per pass, a periodic resync, passes
 // requested by swarm events), an events loop (reconnects with backoff and
 // reconciles at once after a reconnect), and the agent API of
 // docs/agent-api.md on http::Server. Everything runs on one io_context
@@ -46,11 +46,23 @@ enum class ReportBinding { task_address, none };
 // route), anyone (as /metrics, the default), or holders of the token.
 enum class StatusPage { off, open, token };
 
+// When a pass asked for by an event at `now` is due: at once when the last
+// pass started a debounce window or more ago (the leading edge: a change is
+// acted on without waiting), else when that window ends, so a burst of events
+// costs the pass at its start and at most one more per window.
+Clock::time_point event_pass_due(Clock::time_point now, Clock::time_point last_pass_started,
+                                 std::chrono::milliseconds debounce);
+
 struct ControllerOptions {
   net::ip::tcp::endpoint listen{net::ip::make_address("0.0.0.0"), 7963};
   std::string token;  // the agents' bearer token; required
   std::chrono::milliseconds resync_interval{std::chrono::seconds(30)};
-  // A burst of events costs one pass, this long after its first event.
+  // The resync while swarm starts tasks or updates a service: tasks have no
+  // events, and a node learns only from a pass which images its starting
+  // tasks need.
+  std::chrono::milliseconds busy_resync_interval{std::chrono::seconds(1)};
+  // An event after a quiet spell reconciles at once; further events within
+  // this window of the last pass's start coalesce into one more pass at its end.
   std::chrono::milliseconds event_debounce{std::chrono::milliseconds(150)};
   // Longest long poll (the agent's `wait` is capped to it).
   std::chrono::milliseconds max_wait{std::chrono::seconds(60)};
@@ -175,14 +187,16 @@ class Controller {
   bool note_tag_digest(const std::string& ref, const std::string& digest);
   void publish_tag_digests();
   net::awaitable<void> reconcile_once();
-  // The agent tasks' addresses (one GET /tasks, the pass's fourth request);
-  // an error message when the engine failed.
-  net::awaitable<std::optional<std::string>> read_agent_addresses(
-      const std::vector<reconcile::Service>& services);
+  // Keeps the addresses of the agent services' tasks among `tasks`
+  // (--report-binding task-address).
+  void bind_agent_tasks(const std::vector<reconcile::Service>& services,
+                        const std::vector<reconcile::Task>& tasks);
   // nullopt when the report for `node_id` from `peer` counts (--report-binding).
   std::optional<std::string> report_refusal(const std::string& node_id, const std::string& peer);
   // Moves the next pass earlier: to now + delay unless one is due sooner.
   void request_reconcile(std::chrono::milliseconds delay);
+  // For an event: at once (leading edge), or at the end of the debounce window.
+  void request_event_reconcile();
 
   // Completes when stop() is called (at once if it was).
   net::awaitable<void> stopped();
@@ -232,6 +246,9 @@ class Controller {
   net::steady_timer stop_signal_;      // never expires; cancelled by stop()
   net::steady_timer loops_done_;       // never expires; cancelled when the last loop ends
   net::steady_timer reconcile_timer_;  // when the next pass is due
+  Clock::time_point last_pass_started_{};
+  // Reports changed what readiness counts since the gauges were last set.
+  bool readiness_stale_ = false;
   std::multimap<std::string, net::steady_timer*> waiters_;  // long polls by node id
   std::vector<std::string> last_plan_errors_;
   std::set<std::string> registries_paused_;  // as update_registries() last logged them

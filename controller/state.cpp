@@ -192,12 +192,18 @@ void State::publish(Changes& changes) {
   // node id -> desired refs (sorted, since plan images are sorted by ref).
   std::map<std::string, std::vector<std::string>, std::less<>> wanted;
   std::set<std::string, std::less<>> desired;  // by some node
-  // node id -> the pull priority of each of its desired refs, in that order.
-  std::map<std::string, std::vector<reconcile::PullPriority>, std::less<>> priorities;
+  // node id -> how urgent each of its desired refs is, in that order.
+  struct Urgency {
+    reconcile::PullPriority priority;
+    bool starting;  // a task swarm is starting there needs it
+  };
+  std::map<std::string, std::vector<Urgency>, std::less<>> urgencies;
   for (const auto& node : plan_.nodes) {
-    auto& priority = priorities[node.node_id];
-    for (const auto* image : reconcile::desired_of(plan_, node))
-      priority.push_back(image->priority);
+    auto& urgency = urgencies[node.node_id];
+    for (const std::uint32_t id : node.images) {
+      const bool starting = std::binary_search(node.starting.begin(), node.starting.end(), id);
+      urgency.push_back(Urgency{plan_.images[id].priority, starting});
+    }
     auto refs = reconcile::desired_refs(plan_, node);
     desired.insert(refs.begin(), refs.end());
     wanted[node.node_id] = std::move(refs);
@@ -231,8 +237,9 @@ void State::publish(Changes& changes) {
       const auto digest = expected_digest(ref);
       const bool pull = may_pull(id, entry, ref, digest);
       const auto retry = retry_of.find(ref);
+      const Urgency& urgency = urgencies[id][i];
       images.push_back(api::DesiredImage{ref, pull, retry == retry_of.end() ? 0 : retry->second,
-                                         std::string(digest), priorities[id][i]});
+                                         std::string(digest), urgency.priority, urgency.starting});
     }
     if (entry.published.generation != 0 && images == entry.published.images) continue;
     // Forget hit/miss observations of images no longer desired here.

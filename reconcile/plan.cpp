@@ -1,9 +1,12 @@
 #include "reconcile/plan.h"
 
 #include <algorithm>
+#include <array>
 #include <bit>
 #include <functional>
+#include <map>
 #include <numeric>
+#include <set>
 #include <span>
 #include <unordered_map>
 
@@ -377,11 +380,8 @@ class Planner {
     if (label_is_true(service.spec.labels, skip_key)) return;
     const std::string& name = service.spec.name.empty() ? service.id : service.spec.name;
     const std::uint32_t source = sources_.intern(name);
-    const bool updating =
-        service.update_status && (service.update_status->state == "updating" ||
-                                  service.update_status->state == "rollback_started");
     add_spec(service.spec, name, source, "",
-             updating ? PullPriority::urgent : PullPriority::current);
+             service_updating(service) ? PullPriority::urgent : PullPriority::current);
     if (service.previous_spec) {
       add_spec(*service.previous_spec, name, source, "previous spec: ", PullPriority::previous);
     }
@@ -655,7 +655,7 @@ Plan Planner::finish() && {
   plan.nodes.reserve(nodes_.size());
   for (std::size_t node = 0; node < nodes_.size(); ++node) {
     plan.nodes.push_back(
-        NodePlan{nodes_[node]->id, nodes_[node]->hostname, class_lists[classes.of_node[node]]});
+        NodePlan{nodes_[node]->id, nodes_[node]->hostname, class_lists[classes.of_node[node]], {}});
   }
   plan.errors = std::move(errors_);
   std::sort(plan.errors.begin(), plan.errors.end(), [](const PlanError& a, const PlanError& b) {
@@ -696,6 +696,36 @@ Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& 
   for (const NamedImageSet& set : sets) planner.add_set(set, PullPriority::declared);
   for (const NamedImageSet& set : more_sets) planner.add_set(set, PullPriority::urgent);
   return std::move(planner).finish();
+}
+
+bool service_updating(const Service& service) {
+  return service.update_status && (service.update_status->state == "updating" ||
+                                   service.update_status->state == "rollback_started");
+}
+
+bool task_starting(const Task& task) {
+  static constexpr std::array<std::string_view, 5> starting_states = {
+      "assigned", "accepted", "preparing", "ready", "starting"};
+  return !task.node_id.empty() && task.desired_state == "running" &&
+         std::find(starting_states.begin(), starting_states.end(), task.state) !=
+             starting_states.end();
+}
+
+void mark_starting(Plan& plan, const std::vector<Task>& tasks) {
+  std::map<std::string_view, std::set<std::string>> refs_by_node;
+  for (const Task& task : tasks) {
+    if (!task_starting(task) || is_image_id(task.image)) continue;
+    auto reference = parse_reference(task.image);
+    if (reference) refs_by_node[task.node_id].insert(reference->canonical());
+  }
+  for (NodePlan& node : plan.nodes) {
+    node.starting.clear();
+    const auto refs = refs_by_node.find(node.node_id);
+    if (refs == refs_by_node.end()) continue;
+    for (std::uint32_t id : node.images) {
+      if (refs->second.count(plan.images[id].ref) != 0) node.starting.push_back(id);
+    }
+  }
 }
 
 std::vector<const DesiredImage*> desired_of(const Plan& plan, const NodePlan& node) {

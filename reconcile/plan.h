@@ -58,6 +58,9 @@ struct NodePlan {
   // Indexes into Plan::images, ascending, hence sorted by ref; one per ref.
   // Empty for an ineligible node.
   std::vector<std::uint32_t> images;
+  // Those of `images` that a task swarm is starting on this node needs now
+  // (mark_starting): ascending, a subset of `images`.
+  std::vector<std::uint32_t> starting;
 };
 
 // Something that kept one service's (or one image set's) image from the plan.
@@ -104,6 +107,23 @@ Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& 
 Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
                     const std::vector<NamedImageSet>& sets,
                     const std::vector<NamedImageSet>& more_sets);
+
+// Swarm is rolling the service's tasks over to its Spec: an update or a
+// rollback in progress (UpdateStatus.State updating or rollback_started).
+bool service_updating(const Service& service);
+
+// A task that swarm has placed on a node and is starting: assigned to it and
+// not running yet (assigned, accepted, preparing, ready, starting). Its
+// node's executor pulls the image in `preparing` (moby's
+// daemon/cluster/executor/container/controller.go, Prepare), so the node
+// needs it now, ahead of anything it may need later.
+bool task_starting(const Task& task);
+
+// Fills each NodePlan::starting from the tasks swarm is starting: the node's
+// desired entries whose ref is the canonical form of such a task's image
+// (Spec.ContainerSpec.Image, which swarm pins by digest). Tasks whose image
+// does not parse, or that their node does not list, mark nothing.
+void mark_starting(Plan& plan, const std::vector<Task>& tasks);
 
 // The plan entries of one node, resolved.
 std::vector<const DesiredImage*> desired_of(const Plan& plan, const NodePlan& node);

@@ -40,6 +40,9 @@ Expected<Snapshot> decode_snapshot(const json& document) {
           decode_member<Config>(document, "configs", false, decode_config, snapshot.configs)) {
     return *error;
   }
+  if (auto error = decode_member<Task>(document, "tasks", false, decode_task, snapshot.tasks)) {
+    return *error;
+  }
   return snapshot;
 }
 

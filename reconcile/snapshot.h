@@ -15,11 +15,14 @@ struct Snapshot {
   std::vector<Node> nodes;
   std::vector<Service> services;
   std::vector<Config> configs;
+  // Tasks whose desired state is running: which ones swarm is starting.
+  std::vector<Task> tasks;
 };
 
-// {"nodes": [...], "services": [...], "configs": [...]} with each list exactly
-// as the engine returns it; "configs" may be absent. Errors name the list and
-// the element ("services: element 3: malformed service: /Spec/Name is not a string").
+// {"nodes": [...], "services": [...], "configs": [...], "tasks": [...]} with
+// each list exactly as the engine returns it; "configs" and "tasks" may be
+// absent. Errors name the list and the element ("services: element 3:
+// malformed service: /Spec/Name is not a string").
 Expected<Snapshot> decode_snapshot(const nlohmann::json& document);
 
 // Parses JSON text first; syntax errors give the line and column.

@@ -151,6 +151,7 @@ std::map<std::string, double> scrape(const ControllerProcess& controller) {
 double list_requests(std::map<std::string, double>& values) {
   return values["swarm_prepull_engine_requests_total{endpoint=\"/nodes\"}"] +
          values["swarm_prepull_engine_requests_total{endpoint=\"/services\"}"] +
+         values["swarm_prepull_engine_requests_total{endpoint=\"/tasks\"}"] +
          values["swarm_prepull_engine_requests_total{endpoint=\"/configs\"}"];
 }
 
@@ -164,16 +165,16 @@ double failed_passes(std::map<std::string, double>& values) {
 
 // A scrape taken between passes: a pass counts its list requests as it makes
 // them and itself when it ends, so a scrape in the middle of one shows up to
-// three requests more than the passes explain. Waits (with a deadline) for a
-// scrape where the three requests of every successful pass, and no more, are
+// four requests more than the passes explain. Waits (with a deadline) for a
+// scrape where the four requests of every successful pass, and no more, are
 // counted: a controller that made another number would never show one.
 ::testing::AssertionResult scrape_between_passes(const ControllerProcess& controller,
                                                  std::map<std::string, double>& values) {
-  return wait_until("a /metrics scrape between passes: 3 list requests per successful pass", 30s,
+  return wait_until("a /metrics scrape between passes: 4 list requests per successful pass", 30s,
                     [&] {
                       values = scrape(controller);
                       return passes(values) >= 1 &&
-                             list_requests(values) == 3 * (passes(values) - failed_passes(values));
+                             list_requests(values) == 4 * (passes(values) - failed_passes(values));
                     });
 }
 
@@ -323,7 +324,7 @@ TEST_F(ControllerTest, ServiceCreateWakesALongPoll) {
   RecordProperty("bump_after_create_returned_ms", std::to_string(ms(after_return)));
 }
 
-TEST_F(ControllerTest, EachReconcileMakesThreeEngineRequests) {
+TEST_F(ControllerTest, EachReconcileMakesFourEngineRequests) {
   std::map<std::string, double> first;
   ASSERT_TRUE(scrape_between_passes(*controller_, first)) << controller_->log();
   EXPECT_EQ(failed_passes(first), 0);

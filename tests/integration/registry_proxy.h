@@ -4,7 +4,9 @@
 // registry, and records each one (which node asked, what, when it started and
 // ended) at a resolution the registry's own log does not give. Told to, it
 // answers manifest requests as Docker Hub does when a pull limit is reached
-// (HTTP 429 TOOMANYREQUESTS), which Debian's docker-registry cannot do.
+// (HTTP 429 TOOMANYREQUESTS), which Debian's docker-registry cannot do; or
+// holds blob downloads back, so that a pull stays under way for as long as a
+// test needs.
 //
 // Blocking Beast on a thread per connection: a test's few engines at a time,
 // and nothing here needs to be clever. The destructor closes every socket and
@@ -18,8 +20,10 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -54,6 +58,10 @@ class RegistryProxy {
 
   ~RegistryProxy() {
     stopping_ = true;
+    {
+      std::lock_guard lock(mutex_);  // a held download waits on it
+    }
+    blobs_released_.notify_all();
     boost::system::error_code ignored;
     {
       // A blocking accept() wakes for a connection, not for a close() elsewhere.
@@ -74,6 +82,22 @@ class RegistryProxy {
 
   // While on, manifest requests get 429 and go no further.
   void set_rate_limited(bool on) { rate_limited_ = on; }
+
+  // While on, downloads of blobs that nobody asked for before it was turned on
+  // wait (until it is turned off, or the proxy stops). Those asked for before
+  // still pass: an engine reads an image's config blob to resolve its
+  // platform (`docker service create` does), the pull of its layers waits.
+  void hold_new_blobs(bool on) {
+    {
+      std::lock_guard lock(mutex_);
+      blobs_held_ = on;
+      blobs_before_hold_.clear();
+      for (const auto& request : requests_) {
+        if (request.is_blob()) blobs_before_hold_.insert(request.target);
+      }
+    }
+    blobs_released_.notify_all();
+  }
 
   std::vector<Request> requests() const {
     std::lock_guard lock(mutex_);
@@ -131,6 +155,12 @@ class RegistryProxy {
             R"({"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]})";
         response.prepare_payload();
       } else {
+        if (record.is_blob()) {
+          std::unique_lock lock(mutex_);
+          blobs_released_.wait(lock, [&] {
+            return !blobs_held_ || stopping_ || blobs_before_hold_.contains(record.target);
+          });
+        }
         response = forward(std::move(request));
       }
       response.keep_alive(keep_alive);
@@ -172,6 +202,9 @@ class RegistryProxy {
   std::atomic<bool> rate_limited_{false};
   std::thread accepting_;
   mutable std::mutex mutex_;
+  std::condition_variable blobs_released_;
+  bool blobs_held_ = false;                  // under mutex_
+  std::set<std::string> blobs_before_hold_;  // under mutex_
   std::vector<std::shared_ptr<boost::asio::ip::tcp::socket>> sockets_;
   std::vector<std::thread> serving_;
   std::vector<Request> requests_;

@@ -79,6 +79,41 @@ TEST_F(AgentStateTest, PullsStartByPriorityThenInTheSetsOrder) {
   EXPECT_THAT(state_.start_pulls(t0_, 101.0), ElementsAre(medium));
 }
 
+// Live pulls first (issue 15): while swarm is starting a task here whose
+// image is missing, nothing of lower priority starts; what it needs goes
+// first among its equals.
+TEST_F(AgentStateTest, AStartingTasksImageHoldsBackPullsOfLowerPriority) {
+  using reconcile::PullPriority;
+  ASSERT_TRUE(state_.set_desired(
+      set_of(1, {{.ref = large, .priority = PullPriority::previous},
+                 {.ref = medium, .priority = PullPriority::current},
+                 {.ref = small, .priority = PullPriority::current, .starting = true},
+                 {.ref = pinned, .priority = PullPriority::current}})));
+  state_.observe_present(none_);
+  EXPECT_THAT(state_.start_pulls(t0_, 100.0), ElementsAre(small, medium));
+  EXPECT_TRUE(state_.finish_pull(medium, std::nullopt, {medium}, t0_).success);
+  EXPECT_THAT(state_.start_pulls(t0_, 101.0), ElementsAre(pinned));
+  EXPECT_TRUE(state_.finish_pull(pinned, std::nullopt, {medium, pinned}, t0_).success);
+  // A slot is free, but the starting task's image is still on its way.
+  EXPECT_THAT(state_.start_pulls(t0_, 102.0), IsEmpty());
+  EXPECT_TRUE(state_.finish_pull(small, std::nullopt, {small, medium, pinned}, t0_).success);
+  EXPECT_THAT(state_.start_pulls(t0_, 103.0), ElementsAre(large));
+}
+
+// Swarm's own pull is what the node waits for, so an image the controller
+// does not grant this node yet holds the others back just the same.
+TEST_F(AgentStateTest, AStartingImageWithoutAGrantStillHoldsBackLowerPriorities) {
+  using reconcile::PullPriority;
+  ASSERT_TRUE(state_.set_desired(
+      set_of(1, {{.ref = small, .pull = false, .priority = PullPriority::urgent, .starting = true},
+                 {.ref = medium, .priority = PullPriority::urgent},
+                 {.ref = large, .priority = PullPriority::declared}})));
+  state_.observe_present(none_);
+  EXPECT_THAT(state_.start_pulls(t0_, 100.0), ElementsAre(medium));
+  state_.observe_present({small});
+  EXPECT_THAT(state_.start_pulls(t0_, 101.0), ElementsAre(large));
+}
+
 TEST_F(AgentStateTest, PinnedRefIsPresentByDigestNotByTag) {
   state_.set_desired(set_of(1, {{pinned, true}}));
   // The tag of the same repository says nothing about the digest.

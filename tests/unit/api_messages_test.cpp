@@ -604,6 +604,19 @@ TEST(ApiPriority, DesiredImagesCarryTheirPullPriority) {
   EXPECT_EQ(unknown.error().where, "images[0].priority");
 }
 
+TEST(ApiPriority, ImagesOfStartingTasksAreMarked) {
+  DesiredSet set{.node_id = "n1", .generation = 2};
+  set.images = {{.ref = "a:1", .starting = true}, {.ref = "b:1"}};
+  expect_round_trip(set, decode_desired_set);
+  const auto body = nlohmann::json::parse(encode(set));
+  EXPECT_EQ(body["images"][0]["starting"], true);
+  EXPECT_FALSE(body["images"][1].contains("starting"));
+  auto bad =
+      decode_desired_set(R"({"generation": 1, "images": [{"ref": "a:1", "starting": "yes"}]})");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().where, "images[0].starting");
+}
+
 TEST(ApiGc, SummaryRoundTripsInReportsAndListings) {
   const GcSummary gc{.mode = "on",
                      .candidates = 2,

@@ -118,6 +118,29 @@ TEST_F(StateTest, GenerationMovesOnlyForNodesWhoseSetChanged) {
   EXPECT_GE(state.desired("id2")->generation, 5000u);
 }
 
+// Live pulls first (issue 15): a node's set marks what a task swarm is
+// starting there needs, and the mark going away is a change of the set too.
+TEST_F(StateTest, ImagesOfStartingTasksAreMarkedOnTheirNodeOnly) {
+  auto state = make_state();
+  auto with_task = plan({test_service("web", image_a)});
+  reconcile::mark_starting(with_task, {reconcile::Task{.id = "t1",
+                                                       .service_id = "s1",
+                                                       .node_id = "id2",
+                                                       .slot = 1,
+                                                       .desired_state = "running",
+                                                       .state = "preparing",
+                                                       .error = "",
+                                                       .image = image_a,
+                                                       .addresses = {}}});
+  state.set_plan(std::move(with_task));
+  EXPECT_FALSE(state.desired("id1")->images.at(0).starting);
+  EXPECT_TRUE(state.desired("id2")->images.at(0).starting);
+  wall_ms_ = 5000;
+  const auto changes = state.set_plan(plan({test_service("web", image_a)}));
+  EXPECT_EQ(changes.bumped_nodes, std::vector<std::string>{"id2"});
+  EXPECT_FALSE(state.desired("id2")->images.at(0).starting);
+}
+
 TEST_F(StateTest, GenerationsNeverRepeatEvenWhenTheClockStands) {
   auto state = make_state();
   state.set_plan(plan({test_service("web", image_a)}));

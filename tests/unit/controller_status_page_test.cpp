@@ -230,6 +230,7 @@ class ControllerStatusPageTest : public testing::LoopbackControllerTest {
           reconcile::Snapshot{{manager, worker},
                               {test_service("web", "registry.test/web:1"),
                                test_service("api", "registry.test/api:2", "node-2")},
+                              {},
                               {}});
       return 0;
     });

@@ -110,6 +110,7 @@ class ControllerTagRefreshTest : public testing::LoopbackControllerTest {
     on_loop([&] {
       controller_->apply_snapshot({{test_node("id1", "node-1"), test_node("id2", "node-2")},
                                    {test_service("web", tag)},
+                                   {},
                                    {}});
       return 0;
     });

@@ -70,6 +70,7 @@ class ControllerWarmTest : public testing::LoopbackControllerTest {
       reconcile::Snapshot snapshot{
           {manager, test_node("id2", "node-2"), test_node("id3", "node-3")},
           {test_service("web", "registry.test/web:1")},
+          {},
           {}};
       controller_->apply_snapshot(std::move(snapshot));
       return 0;

@@ -296,6 +296,58 @@ TEST(DesiredImages, PriorityFollowsWhyTheImageIsWanted) {
   EXPECT_EQ(priority_on(plan, "n1", "docker.io/library/alpine:3"), PullPriority::urgent);
 }
 
+// Live pulls first (issue 15): the images of tasks swarm is starting on a node.
+Task task_on(const std::string& node, const std::string& image, const std::string& state) {
+  return Task{.id = "t-" + node + "-" + state,
+              .service_id = "s1",
+              .node_id = node,
+              .slot = 1,
+              .desired_state = "running",
+              .state = state,
+              .error = "",
+              .image = image,
+              .addresses = {}};
+}
+
+std::vector<std::string> starting_on(const Plan& plan, const std::string& node) {
+  std::vector<std::string> refs;
+  for (std::uint32_t id : find_node(plan, node)->starting) refs.push_back(plan.images[id].ref);
+  return refs;
+}
+
+TEST(TaskStarting, AssignedUntilRunning) {
+  for (const char* state : {"assigned", "accepted", "preparing", "ready", "starting"}) {
+    EXPECT_TRUE(task_starting(task_on("n1", "nginx:1.25", state))) << state;
+  }
+  for (const char* state : {"new", "pending", "running", "complete", "failed", "rejected"}) {
+    EXPECT_FALSE(task_starting(task_on("n1", "nginx:1.25", state))) << state;
+  }
+  Task unassigned = task_on("", "nginx:1.25", "preparing");
+  EXPECT_FALSE(task_starting(unassigned));
+  Task stopping = task_on("n1", "nginx:1.25", "preparing");
+  stopping.desired_state = "shutdown";
+  EXPECT_FALSE(task_starting(stopping));
+}
+
+TEST(MarkStarting, MarksTheDesiredEntryOfTheTasksPinnedImageOnItsNodeOnly) {
+  const std::string digest =
+      "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+  const std::string pinned = "docker.io/library/nginx@" + digest;
+  Service web = make_service("web", "nginx:1.25@" + digest);
+  web.previous_spec = web.spec;
+  web.previous_spec->image = "nginx:1.24";
+  Plan plan = desired_images({make_node("n1", "a"), make_node("n2", "b")}, {web});
+  mark_starting(
+      plan, {task_on("n1", "nginx:1.25@" + digest, "preparing"),
+             task_on("n2", "nginx:1.24", "running"), task_on("n2", "Not A Reference", "preparing"),
+             task_on("n3", "nginx:1.25@" + digest, "preparing")});
+  EXPECT_THAT(starting_on(plan, "n1"), ElementsAre(pinned));
+  EXPECT_THAT(starting_on(plan, "n2"), IsEmpty());
+  // The next pass's tasks replace the marks.
+  mark_starting(plan, {});
+  EXPECT_THAT(starting_on(plan, "n1"), IsEmpty());
+}
+
 TEST(DesiredImages, AnImageWantedTwiceTakesTheHigherPriorityWhereBothPlaceIt) {
   // nginx:1.25 is web's rollback target everywhere and web2's current image on zone a only.
   Service web = make_service("web", "nginx:1.26");
