@@ -1,7 +1,9 @@
 // swarm-prepull controller: runs on a manager, publishes every node's desired
 // image set to the agents (docs/agent-api.md), serves /metrics.
 #include <prometheus/registry.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -78,6 +80,11 @@ std::vector<OptionSpec> controller_option_specs() {
        .value_name = "DURATION",
        .help = "an HTTP request not read completely within this is dropped",
        .default_value = "10s"},
+      {.name = "max-connections",
+       .value_name = "N",
+       .help = "connections served at once; every agent's long poll holds one, so more than the "
+               "swarm's nodes (beyond it new connections wait in the listen queue)",
+       .default_value = "4096"},
   };
   for (auto& spec : logging_option_specs()) specs.push_back(std::move(spec));
   for (auto& spec : engine_option_specs()) specs.push_back(std::move(spec));
@@ -129,6 +136,17 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
   if (!read_timeout) return read_timeout.error();
   result.server.read_timeout = *read_timeout;
 
+  const std::string connections = options.get("max-connections");
+  try {
+    std::size_t used = 0;
+    const long value = std::stol(connections, &used);
+    if (used != connections.size() || value < 1 || value > 1'000'000) throw std::out_of_range("");
+    result.server.max_connections = static_cast<std::size_t>(value);
+  } catch (const std::exception&) {
+    return Error{"--max-connections: expected a number from 1 to 1000000, got '" + connections +
+                 "'"};
+  }
+
   const std::string binding = options.get("report-binding");
   if (binding == "task-address") {
     result.report_binding = controller::ReportBinding::task_address;
@@ -171,6 +189,38 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
   return result;
 }
 
+// Descriptors the controller needs besides its API's connections: the engine
+// client's requests, the events stream, the log, the token and auth files.
+constexpr std::size_t reserved_descriptors = 64;
+
+// Every agent's long poll holds a connection, so a swarm of N nodes needs N
+// descriptors and more, past the soft limit of 1,024 that a container may
+// start with (Docker 25 and later: 1024:524288). Raise the soft limit to what
+// the connections need, up to the hard limit, as Go's runtime does for every
+// Go program since 1.19; where the hard limit is lower, serve fewer
+// connections rather than fail accepts with EMFILE.
+void fit_file_limit(controller::ControllerOptions& settings, spdlog::logger& logger) {
+  auto& connections = settings.server.max_connections;
+  const rlim_t needed = connections + reserved_descriptors;
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur < needed) {
+    rlimit raised = limit;
+    raised.rlim_cur = std::min(limit.rlim_max, needed);
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur < needed) {
+    const std::size_t fit = limit.rlim_cur > reserved_descriptors
+                                ? static_cast<std::size_t>(limit.rlim_cur) - reserved_descriptors
+                                : 1;
+    logger.warn(
+        "open files limited to {} (RLIMIT_NOFILE): serving at most {} connections, not {}; "
+        "agents beyond that wait for a connection to end",
+        static_cast<unsigned long long>(limit.rlim_cur), fit, connections);
+    connections = fit;
+  }
+}
+
 }  // namespace
 
 int run_controller(const std::vector<std::string>& args, const CommandIo& io) {
@@ -210,6 +260,8 @@ int run_controller(const std::vector<std::string>& args, const CommandIo& io) {
     io.err << "swarm-prepull controller: " << client.error().message << "\n";
     return exit_input;
   }
+
+  fit_file_limit(*settings, **logger);
 
   net::io_context context(1);
   prometheus::Registry registry;
