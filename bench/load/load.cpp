@@ -1,0 +1,740 @@
+// The load harness of issue 15: N simulated agents (1,000 by default) speak the
+// agent API (docs/agent-api.md) to one real `swarm-prepull controller` process
+// whose engine is a scripted fake (bench/load/fake_swarm.h) serving an N-node
+// swarm. Each rollout changes one global service's image; the harness times
+// how soon every agent's long poll answers with the set that holds it, how
+// /healthz and /v1/images answer meanwhile, and what the controller spends
+// (CPU from /proc/<pid>/stat, memory from /proc/<pid>/status).
+//
+// A tool a person runs (scripts/load), not a test: it prints figures, and
+// exits non-zero only when the run could not be completed (a timeout, a
+// controller that did not start, agents that never saw a rollout).
+//
+//   swarm_prepull_load [--agents N] [--rollouts N] [--pull-ms MS] [--timeout S]
+//                      [--binary PATH] [-- CONTROLLER OPTIONS...]
+#include <fcntl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/use_future.hpp>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "api/controller_client.h"
+#include "bench/load/fake_swarm.h"
+#include "http/client.h"
+
+#ifndef SWARM_PREPULL_BINARY
+#define SWARM_PREPULL_BINARY "swarm-prepull"
+#endif
+
+namespace swarm_prepull::load {
+namespace {
+
+namespace net = boost::asio;
+using namespace std::chrono_literals;
+using Milliseconds = std::chrono::duration<double, std::milli>;
+
+struct Options {
+  std::size_t agents = 1000;
+  std::size_t rollouts = 5;
+  std::chrono::milliseconds pull{20};  // a simulated pull's duration
+  std::chrono::seconds timeout{120};   // the whole run, start to stop
+  std::chrono::seconds poll_wait{30};  // the agent's default --poll-wait
+  std::string binary = SWARM_PREPULL_BINARY;
+  std::vector<std::string> controller_args;
+};
+
+[[noreturn]] void usage(const std::string& why) {
+  std::fprintf(stderr,
+               "load: %s\nusage: swarm_prepull_load [--agents N] [--rollouts N] [--pull-ms MS] "
+               "[--timeout S] [--poll-wait S] [--binary PATH] [-- CONTROLLER OPTIONS...]\n",
+               why.c_str());
+  std::exit(2);
+}
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg == "--") {
+      options.controller_args.assign(argv + i + 1, argv + argc);
+      break;
+    }
+    if (i + 1 >= argc) usage(arg + " needs a value");
+    const std::string value = argv[++i];
+    const auto number = [&](long low, long high) {
+      try {
+        std::size_t used = 0;
+        const long parsed = std::stol(value, &used);
+        if (used == value.size() && parsed >= low && parsed <= high) return parsed;
+      } catch (const std::exception&) {
+      }
+      usage(arg + ": expected a number from " + std::to_string(low) + " to " +
+            std::to_string(high) + ", got '" + value + "'");
+    };
+    if (arg == "--agents") {
+      options.agents = static_cast<std::size_t>(number(1, 20'000));
+    } else if (arg == "--rollouts") {
+      options.rollouts = static_cast<std::size_t>(number(1, 100));
+    } else if (arg == "--pull-ms") {
+      options.pull = std::chrono::milliseconds(number(0, 10'000));
+    } else if (arg == "--timeout") {
+      options.timeout = std::chrono::seconds(number(5, 3600));
+    } else if (arg == "--poll-wait") {
+      options.poll_wait = std::chrono::seconds(number(1, 60));
+    } else if (arg == "--binary") {
+      options.binary = value;
+    } else {
+      usage("unknown option " + arg);
+    }
+  }
+  return options;
+}
+
+// ---------------------------------------------------------------------------
+// The controller process: started and stopped by its pid, nothing else.
+
+struct ProcessTimes {
+  double cpu_seconds = 0;  // utime + stime
+  long rss_kib = 0;        // VmRSS
+  long hwm_kib = 0;        // VmHWM: the peak resident set
+};
+
+ProcessTimes read_process(pid_t pid) {
+  ProcessTimes times;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // Fields after the command name, which may hold spaces and ends at the last ')'.
+  std::istringstream fields(text.substr(text.rfind(')') + 2));
+  std::vector<std::string> values;
+  for (std::string value; fields >> value;) values.push_back(value);
+  if (values.size() > 12) {  // values[0] is field 3 (state); utime is 14, stime 15
+    times.cpu_seconds = static_cast<double>(std::stoull(values[11]) + std::stoull(values[12])) /
+                        static_cast<double>(::sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status("/proc/" + std::to_string(pid) + "/status");
+  for (std::string line; std::getline(status, line);) {
+    if (line.starts_with("VmRSS:")) times.rss_kib = std::stol(line.substr(6));
+    if (line.starts_with("VmHWM:")) times.hwm_kib = std::stol(line.substr(6));
+  }
+  return times;
+}
+
+class ControllerProcess {
+ public:
+  ControllerProcess(const std::string& binary, const std::vector<std::string>& args,
+                    const std::filesystem::path& log) {
+    std::vector<std::string> argv = {binary, "controller"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> pointers;
+    for (auto& arg : argv) pointers.push_back(arg.data());
+    pointers.push_back(nullptr);
+    const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log_fd < 0) throw std::runtime_error("cannot create " + log.string());
+    const pid_t parent = ::getpid();
+    pid_ = ::fork();
+    if (pid_ < 0) throw std::runtime_error(std::string("fork: ") + std::strerror(errno));
+    if (pid_ == 0) {
+      // Ends with the harness, however the harness ends.
+      ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+      if (::getppid() != parent) ::_exit(127);
+      ::dup2(log_fd, STDOUT_FILENO);
+      ::dup2(log_fd, STDERR_FILENO);
+      ::execv(binary.c_str(), pointers.data());
+      std::fprintf(stderr, "load: cannot run %s: %s\n", binary.c_str(), std::strerror(errno));
+      ::_exit(127);
+    }
+    ::close(log_fd);
+  }
+  ~ControllerProcess() { stop(0s); }
+  ControllerProcess(const ControllerProcess&) = delete;
+  ControllerProcess& operator=(const ControllerProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool exited() {
+    if (pid_ <= 0) return true;
+    int status = 0;
+    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+      pid_ = -1;
+      return true;
+    }
+    return false;
+  }
+  // SIGTERM (the graceful stop agents see), then SIGKILL after `grace`.
+  void terminate() {
+    if (pid_ > 0) ::kill(pid_, SIGTERM);
+  }
+  void stop(std::chrono::milliseconds grace) {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGTERM);
+    const auto deadline = Clock::now() + grace;
+    while (!exited() && Clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+      pid_ = -1;
+    }
+  }
+
+ private:
+  pid_t pid_ = -1;
+};
+
+// ---------------------------------------------------------------------------
+// The simulated agents.
+
+struct Rollout {
+  std::string digest;  // of the new image: the set that lists it is the woken one
+  Clock::time_point event{};
+  std::vector<Clock::time_point> woken;  // each agent's long poll answering with it
+  std::size_t present = 0;               // agents that reported it present
+  Clock::time_point all_present{};
+};
+
+struct Fleet {
+  Options options;
+  Rollout* current = nullptr;
+  bool stopping = false;
+  std::atomic<std::size_t> reported{0};  // agents whose first report was accepted
+  std::atomic<std::size_t> polling{0};   // agents with a long poll out
+  std::size_t errors = 0;
+  std::map<std::string, std::size_t> error_kinds;  // the first few, by message
+  std::size_t reports = 0;
+  std::size_t polls = 0;
+
+  // Counted by kind (method and message), not by node.
+  void failed(const api::Error& error) {
+    ++errors;
+    const std::string kind = error.request.substr(0, error.request.find(' ')) + ": " +
+                             error.code.message() + ": " + error.message;
+    if (error_kinds.size() < 8 || error_kinds.contains(kind)) ++error_kinds[kind];
+  }
+};
+
+struct Agent {
+  explicit Agent(api::ControllerClientOptions options) : client(std::move(options)) {}
+  api::ControllerClient client;
+  std::uint64_t generation = 0;
+  std::set<std::string> present;  // refs this node's engine holds
+  std::string last_report;        // the states last reported, to report only changes
+  api::DesiredSet set;            // the newest set, for the work
+  bool pending = false;           // `set` is newer than what the work last did
+  bool working = false;
+  bool reported = false;  // the first report was accepted
+  const Rollout* woken_for = nullptr;
+  const Rollout* present_for = nullptr;
+};
+
+net::awaitable<void> sleep_for(std::chrono::milliseconds duration) {
+  net::steady_timer timer(co_await net::this_coro::executor, duration);
+  co_await timer.async_wait(net::as_tuple(net::use_awaitable));
+}
+
+double unix_now() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+bool has_digest(const std::string& ref, const std::string& digest) {
+  return !digest.empty() && ref.ends_with(digest);
+}
+
+// Posts until accepted or stopping (the real agent drops a failed report and
+// sends a fresh one next cycle; retrying keeps a rollout's count exact).
+net::awaitable<bool> post(Fleet& fleet, Agent& agent, const api::StatusReport& report) {
+  while (!fleet.stopping) {
+    ++fleet.reports;
+    auto posted = co_await agent.client.post_status(report);
+    if (posted) co_return true;
+    fleet.failed(posted.error());
+    co_await sleep_for(200ms);
+  }
+  co_return false;
+}
+
+// Every image of the set in its state on this node; `states` gets one digit
+// per image, to tell whether anything changed since the last report.
+api::StatusReport status_report(const Agent& agent, const api::DesiredSet& set,
+                                std::string& states) {
+  api::StatusReport report;
+  report.generation = set.generation;
+  report.agent_version = "load";
+  report.engine_version = "20.10.24";
+  for (const auto& image : set.images) {
+    api::ImageStatus status{.ref = image.ref};
+    if (agent.present.contains(image.ref)) {
+      status.state = api::ImageState::present;
+    } else if (image.pull) {
+      status.state = api::ImageState::pulling;
+      status.since = unix_now();
+    } else {
+      status.state = api::ImageState::waiting;
+    }
+    states += std::to_string(static_cast<int>(status.state));
+    report.images.push_back(std::move(status));
+  }
+  return report;
+}
+
+// The agent's check, less the engine: report what changed, "pull" what the
+// controller grants, report it present; again while newer sets came in.
+net::awaitable<void> work(Fleet& fleet, Agent& agent) {
+  while (agent.pending && !fleet.stopping) {
+    agent.pending = false;
+    const api::DesiredSet set = agent.set;
+    Rollout* rollout = fleet.current;
+    std::string states;
+    auto report = status_report(agent, set, states);
+    std::vector<std::string> pulls;
+    for (const auto& image : report.images) {
+      if (image.state == api::ImageState::pulling) pulls.push_back(image.ref);
+    }
+    if (states != agent.last_report) {
+      if (!co_await post(fleet, agent, report)) break;
+      agent.last_report = states;
+    }
+    if (!agent.reported) {
+      agent.reported = true;
+      ++fleet.reported;
+    }
+    if (pulls.empty()) continue;
+    co_await sleep_for(fleet.options.pull);
+    for (auto& ref : pulls) agent.present.insert(ref);
+    states.clear();
+    report = status_report(agent, set, states);
+    if (!co_await post(fleet, agent, report)) break;
+    agent.last_report = states;
+    if (rollout != nullptr && agent.present_for != rollout &&
+        std::any_of(pulls.begin(), pulls.end(),
+                    [&](const auto& ref) { return has_digest(ref, rollout->digest); })) {
+      agent.present_for = rollout;
+      if (++rollout->present == fleet.options.agents) rollout->all_present = Clock::now();
+    }
+  }
+  agent.working = false;
+}
+
+// What the real agent's poll loop does (agent/agent.cpp): long-poll the node's
+// set and hand every new one to the work, which runs beside the polls.
+net::awaitable<void> run_agent(Fleet& fleet, Agent& agent) {
+  while (!fleet.stopping) {
+    ++fleet.polling;
+    ++fleet.polls;
+    const auto asked = Clock::now();
+    auto set = co_await agent.client.desired(agent.generation);
+    --fleet.polling;
+    const auto now = Clock::now();
+    if (fleet.stopping) break;
+    if (!set) {
+      fleet.failed(set.error());
+      co_await sleep_for(500ms);
+      continue;
+    }
+    Rollout* rollout = fleet.current;
+    if (rollout != nullptr && agent.woken_for != rollout &&
+        std::any_of(set->images.begin(), set->images.end(),
+                    [&](const auto& image) { return has_digest(image.ref, rollout->digest); })) {
+      agent.woken_for = rollout;
+      rollout->woken.push_back(now);
+    }
+    if (agent.generation != 0 && set->generation == agent.generation) {
+      if (now - asked < 1s) co_await sleep_for(1s);  // nothing new at once: do not spin
+      continue;
+    }
+    // The steady state a rollout starts from: every node holds its first set.
+    if (agent.generation == 0) {
+      for (const auto& image : set->images) agent.present.insert(image.ref);
+    }
+    agent.generation = set->generation;
+    agent.set = std::move(*set);
+    agent.pending = true;
+    if (!agent.working) {
+      agent.working = true;
+      net::co_spawn(co_await net::this_coro::executor, work(fleet, agent), net::detached);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Probes of /healthz and /v1/images while the agents load the controller.
+
+struct Samples {
+  std::vector<double> ms;
+  std::size_t failures = 0;
+};
+
+struct Probes {
+  bool running = true;
+  bool recording = false;
+  Samples healthz;
+  Samples images;
+};
+
+// Times `ask` (an awaitable<bool>: answered or not) every `period`.
+template <class Ask>
+net::awaitable<void> probe(const Probes& probes, Samples& samples, std::chrono::milliseconds period,
+                           Ask ask) {
+  while (probes.running) {
+    const auto started = Clock::now();
+    const bool answered = co_await ask();
+    if (probes.recording) {
+      if (answered) {
+        samples.ms.push_back(Milliseconds(Clock::now() - started).count());
+      } else {
+        ++samples.failures;
+      }
+    }
+    co_await sleep_for(period);
+  }
+}
+
+void start_probes(net::io_context& context, Probes& probes,
+                  const api::ControllerClientOptions& options) {
+  auto healthz = std::make_shared<http::Client>(
+      options.url.endpoint,
+      http::Limits{.timeout = 30s, .header_limit = 16 * 1024, .body_limit = 4096});
+  net::co_spawn(context,
+                probe(probes, probes.healthz, 50ms,
+                      [healthz]() -> net::awaitable<bool> {
+                        auto request = healthz->prepare({http::verb::get, "/healthz", 11});
+                        co_return (co_await healthz->request(std::move(request))).has_value();
+                      }),
+                net::detached);
+  auto images = std::make_shared<api::ControllerClient>(options);
+  net::co_spawn(context,
+                probe(probes, probes.images, 250ms,
+                      [images]() -> net::awaitable<bool> {
+                        co_return (co_await images->images(30s)).has_value();
+                      }),
+                net::detached);
+}
+
+// ---------------------------------------------------------------------------
+// Figures.
+
+std::string distribution(std::vector<double> values) {
+  if (values.empty()) return "no samples";
+  std::sort(values.begin(), values.end());
+  const auto at = [&](double q) {  // nearest rank
+    const auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(values.size())));
+    return values[std::clamp<std::size_t>(rank, 1, values.size()) - 1];
+  };
+  char text[160];
+  std::snprintf(text, sizeof text, "p50 %.1f ms, p99 %.1f ms, max %.1f ms (n=%zu)", at(0.5),
+                at(0.99), values.back(), values.size());
+  return text;
+}
+
+double ms_between(Clock::time_point from, Clock::time_point to) {
+  return Milliseconds(to - from).count();
+}
+
+// What the watchdog prints when the run takes too long.
+struct Progress {
+  std::mutex mutex;
+  std::string phase = "starting";
+  void set(std::string text) {
+    std::lock_guard lock(mutex);
+    phase = std::move(text);
+  }
+  std::string get() {
+    std::lock_guard lock(mutex);
+    return phase;
+  }
+};
+
+struct Run {
+  Options options;
+  Fleet& fleet;
+  Probes& probes;
+  FakeSwarm& swarm;
+  ControllerProcess& controller;
+  Progress& progress;
+  std::vector<std::unique_ptr<Agent>>& agents;
+  std::vector<Rollout> rollouts;
+  std::vector<double> cpu_per_rollout;
+  ProcessTimes steady{};
+  ProcessTimes last{};
+  bool ok = false;
+};
+
+// Waits for `done` or fails the run when `bound` passes first.
+template <class Condition>
+net::awaitable<bool> wait_until(Condition done, std::chrono::milliseconds bound) {
+  const auto deadline = Clock::now() + bound;
+  while (!done()) {
+    if (Clock::now() > deadline) co_return false;
+    co_await sleep_for(5ms);
+  }
+  co_return true;
+}
+
+net::awaitable<void> drive(Run& run) {
+  auto& fleet = run.fleet;
+  const std::size_t count = run.options.agents;
+  run.progress.set("waiting for every agent's first report");
+  const auto started = Clock::now();
+  if (!co_await wait_until(
+          [&] {
+            run.progress.set("waiting for every agent's first report: " +
+                             std::to_string(fleet.reported) + " of " + std::to_string(count) +
+                             " reported, " + std::to_string(fleet.polling) + " long-polling");
+            return fleet.reported == count && fleet.polling == count;
+          },
+          std::chrono::duration_cast<std::chrono::milliseconds>(run.options.timeout))) {
+    co_return;
+  }
+  std::printf("load: %zu agents reported and long-polling after %.0f ms\n", count,
+              ms_between(started, Clock::now()));
+  // Their long polls reach the controller's accept queue a moment after the
+  // client sends them; a quiet second lets them all be held.
+  co_await sleep_for(1s);
+  run.steady = read_process(run.controller.pid());
+  run.probes.recording = true;
+  run.rollouts.resize(run.options.rollouts);
+  for (std::size_t index = 0; index < run.options.rollouts; ++index) {
+    Rollout& rollout = run.rollouts[index];
+    rollout.woken.reserve(count);
+    run.progress.set("rollout " + std::to_string(index + 1) + ": waiting for the agents to poll");
+    if (!co_await wait_until([&] { return fleet.polling == count; }, 30s)) co_return;
+    co_await sleep_for(300ms);
+    const auto before = read_process(run.controller.pid());
+    auto [image, at] = run.swarm.rollout();
+    rollout.digest = image.substr(image.find('@') + 1);
+    rollout.event = at;
+    fleet.current = &rollout;
+    run.progress.set("rollout " + std::to_string(index + 1) + " (" + image + ")");
+    const bool done = co_await wait_until(
+        [&] { return rollout.woken.size() == count && rollout.present == count; }, 60s);
+    const auto after = read_process(run.controller.pid());
+    if (!done) {
+      std::fprintf(stderr, "load: rollout %zu: %zu of %zu agents woken, %zu present after 60 s\n",
+                   index + 1, rollout.woken.size(), count, rollout.present);
+      co_return;
+    }
+    run.cpu_per_rollout.push_back(after.cpu_seconds - before.cpu_seconds);
+    run.last = after;
+    std::vector<double> wake;
+    for (auto time : rollout.woken) wake.push_back(ms_between(rollout.event, time));
+    const auto pass = run.swarm.pass_after(rollout.event);
+    const auto [first, last] = std::minmax_element(rollout.woken.begin(), rollout.woken.end());
+    std::printf(
+        "rollout %zu: woken %s; event -> controller's GET /nodes %.1f ms, its engine reads "
+        "%.1f ms, -> first answer %.1f ms, first -> last answer %.1f ms; all present %.1f ms "
+        "after the event; controller CPU %.2f s\n",
+        index + 1, distribution(wake).c_str(), ms_between(rollout.event, pass.nodes_requested),
+        ms_between(pass.nodes_requested, pass.configs_answered),
+        ms_between(pass.configs_answered, *first), ms_between(*first, *last),
+        ms_between(rollout.event, rollout.all_present), run.cpu_per_rollout.back());
+    std::fflush(stdout);
+  }
+  run.probes.recording = false;
+  run.ok = true;
+}
+
+void raise_file_limit(std::size_t needed) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) != 0) return;
+  if (limit.rlim_cur >= needed) return;
+  limit.rlim_cur = std::min<rlim_t>(limit.rlim_max, needed);
+  ::setrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < needed) {
+    std::fprintf(stderr, "load: warning: RLIMIT_NOFILE is %llu, %zu descriptors wanted\n",
+                 static_cast<unsigned long long>(limit.rlim_cur), needed);
+  }
+}
+
+std::uint16_t wait_for_port(const std::filesystem::path& log, ControllerProcess& controller,
+                            Clock::time_point deadline) {
+  const std::string marker = "controller listening address=127.0.0.1:";
+  while (Clock::now() < deadline) {
+    std::ifstream file(log);
+    std::string text((std::istreambuf_iterator<char>(file)), std::istreambuf_iterator<char>());
+    if (const auto at = text.find(marker); at != std::string::npos) {
+      return static_cast<std::uint16_t>(std::stoul(text.substr(at + marker.size())));
+    }
+    if (controller.exited()) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  return 0;
+}
+
+int main_load(int argc, char** argv) {
+  const Options options = parse_options(argc, argv);
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);  // progress lines as they come, also into a file
+  // Each agent holds at most two connections (its long poll, a report); the
+  // controller inherits the limit.
+  raise_file_limit(2 * options.agents + 256);
+
+  std::string pattern = (std::filesystem::temp_directory_path() / "swarm-prepull-load-XXXXXX");
+  if (::mkdtemp(pattern.data()) == nullptr) {
+    std::fprintf(stderr, "load: cannot create a temporary directory\n");
+    return 1;
+  }
+  const std::filesystem::path dir = pattern;
+  const std::string token = "load-" + std::to_string(::getpid());
+  std::ofstream(dir / "token") << token << "\n";
+  const auto log = dir / "controller.log";
+
+  Progress progress;
+  net::io_context engine_context(1);
+  FakeSwarm swarm(engine_context, SwarmShape{.nodes = options.agents});
+  std::thread engine_thread([&] { engine_context.run(); });
+
+  std::vector<std::string> args = {"--listen",
+                                   "127.0.0.1:0",
+                                   "--token-file",
+                                   (dir / "token").string(),
+                                   "--host",
+                                   "tcp://127.0.0.1:" + std::to_string(swarm.port()),
+                                   "--report-binding",
+                                   "none",
+                                   "--tag-refresh-interval",
+                                   "off"};
+  args.insert(args.end(), options.controller_args.begin(), options.controller_args.end());
+  std::string command = options.binary + " controller";
+  for (const auto& arg : args) command += " " + arg;
+  std::printf("load: %s\n", command.c_str());
+  auto controller = std::make_unique<ControllerProcess>(options.binary, args, log);
+  const pid_t pid = controller->pid();
+  std::printf("load: controller pid %d, engine 127.0.0.1:%u, %zu nodes, log %s\n", pid,
+              swarm.port(), options.agents, log.c_str());
+  std::fflush(stdout);
+
+  // The hard bound on the whole run, whatever blocks: it kills the child it
+  // started (by pid) and exits.
+  std::mutex watchdog_mutex;
+  std::condition_variable watchdog_wake;
+  bool finished = false;
+  std::thread watchdog([&] {
+    std::unique_lock lock(watchdog_mutex);
+    if (watchdog_wake.wait_for(lock, options.timeout, [&] { return finished; })) return;
+    std::fprintf(stderr, "load: gave up after %lld s, while %s; controller log: %s\n",
+                 static_cast<long long>(options.timeout.count()), progress.get().c_str(),
+                 log.c_str());
+    ::kill(pid, SIGKILL);
+    ::waitpid(pid, nullptr, 0);
+    std::_Exit(3);
+  });
+
+  const auto start_deadline = Clock::now() + 20s;
+  const std::uint16_t port = wait_for_port(log, *controller, start_deadline);
+  int status = 1;
+  if (port == 0) {
+    std::fprintf(stderr, "load: the controller did not start listening; its log %s:\n",
+                 log.c_str());
+    std::ifstream file(log);
+    std::fprintf(stderr, "%s\n", std::string(std::istreambuf_iterator<char>(file), {}).c_str());
+  } else {
+    api::ControllerClientOptions client_options;
+    client_options.url =
+        api::parse_controller_url("http://127.0.0.1:" + std::to_string(port)).value();
+    client_options.token = token;
+    client_options.wait = options.poll_wait;
+    client_options.user_agent = "swarm-prepull-load";
+
+    Fleet fleet;
+    fleet.options = options;
+    Probes probes;
+    std::vector<std::unique_ptr<Agent>> agents;
+    {
+      net::io_context context(1);
+      for (const auto& node_id : swarm.node_ids()) {
+        auto agent_options = client_options;
+        agent_options.node_id = node_id;
+        agents.push_back(std::make_unique<Agent>(std::move(agent_options)));
+        net::co_spawn(context, run_agent(fleet, *agents.back()), net::detached);
+      }
+      start_probes(context, probes, client_options);
+      Run run{options, fleet, probes, swarm, *controller, progress, agents, {}, {}, {}, {}, false};
+      auto driven = net::co_spawn(context, drive(run), net::use_future);
+      while (driven.wait_for(0s) != std::future_status::ready) context.run_for(50ms);
+      driven.get();
+
+      if (run.ok) {
+        std::vector<double> wake;
+        std::vector<double> fan_out;
+        for (const auto& rollout : run.rollouts) {
+          const auto pass = swarm.pass_after(rollout.event);
+          for (auto time : rollout.woken) {
+            wake.push_back(ms_between(rollout.event, time));
+            fan_out.push_back(ms_between(pass.configs_answered, time));
+          }
+        }
+        double cpu_total = 0;
+        for (double cpu : run.cpu_per_rollout) cpu_total += cpu;
+        std::printf("figure: wake-up after the engine's event, every agent of every rollout: %s\n",
+                    distribution(wake).c_str());
+        std::printf(
+            "figure: wake-up after the pass's last engine read (plan, publish, answers): %s\n",
+            distribution(fan_out).c_str());
+        std::printf("figure: GET /healthz during the rollouts: %s, %zu failed\n",
+                    distribution(probes.healthz.ms).c_str(), probes.healthz.failures);
+        std::printf("figure: GET /v1/images during the rollouts: %s, %zu failed\n",
+                    distribution(probes.images.ms).c_str(), probes.images.failures);
+        std::printf(
+            "figure: controller CPU per rollout: %.2f s (mean of %zu; min %.2f, max %.2f)\n",
+            cpu_total / static_cast<double>(run.cpu_per_rollout.size()), run.cpu_per_rollout.size(),
+            *std::min_element(run.cpu_per_rollout.begin(), run.cpu_per_rollout.end()),
+            *std::max_element(run.cpu_per_rollout.begin(), run.cpu_per_rollout.end()));
+        std::printf(
+            "figure: controller memory: VmRSS %.1f MiB in the steady state, %.1f MiB after the "
+            "rollouts, VmHWM %.1f MiB\n",
+            static_cast<double>(run.steady.rss_kib) / 1024,
+            static_cast<double>(run.last.rss_kib) / 1024,
+            static_cast<double>(run.last.hwm_kib) / 1024);
+        std::printf("load: %zu long polls, %zu reports, %zu failed requests\n", fleet.polls,
+                    fleet.reports, fleet.errors);
+        for (const auto& [message, times] : fleet.error_kinds) {
+          std::printf("load:   %zux %s\n", times, message.c_str());
+        }
+        status = 0;
+      }
+      // Stop: the controller answers every long poll at once on SIGTERM.
+      progress.set("stopping");
+      fleet.stopping = true;
+      probes.running = false;
+      controller->terminate();
+      context.run_for(5s);
+    }
+  }
+  controller->stop(5s);
+  swarm.stop();
+  engine_context.stop();
+  engine_thread.join();
+  {
+    std::lock_guard lock(watchdog_mutex);
+    finished = true;
+  }
+  watchdog_wake.notify_one();
+  watchdog.join();
+  if (status == 0) std::filesystem::remove_all(dir);
+  return status;
+}
+
+}  // namespace
+}  // namespace swarm_prepull::load
+
+int main(int argc, char** argv) { return swarm_prepull::load::main_load(argc, argv); }
