@@ -212,10 +212,17 @@ struct Rollout {
   std::vector<Clock::time_point> woken;  // each agent's long poll answering with it
   std::size_t present = 0;               // agents that reported it present
   Clock::time_point all_present{};
+  // CPU seconds at the event and when the last agent woke: did the controller
+  // (and the harness) get a core while the long polls were answered?
+  ProcessTimes controller_at_event{};
+  ProcessTimes controller_all_woken{};
+  ProcessTimes harness_at_event{};
+  ProcessTimes harness_all_woken{};
 };
 
 struct Fleet {
   Options options;
+  pid_t controller = -1;
   Rollout* current = nullptr;
   bool stopping = false;
   std::atomic<std::size_t> reported{0};  // agents whose first report was accepted
@@ -358,6 +365,10 @@ net::awaitable<void> run_agent(Fleet& fleet, Agent& agent) {
                     [&](const auto& image) { return has_digest(image.ref, rollout->digest); })) {
       agent.woken_for = rollout;
       rollout->woken.push_back(now);
+      if (rollout->woken.size() == fleet.options.agents) {
+        rollout->controller_all_woken = read_process(fleet.controller);
+        rollout->harness_all_woken = read_process(::getpid());
+      }
     }
     if (agent.generation != 0 && set->generation == agent.generation) {
       if (now - asked < 1s) co_await sleep_for(1s);  // nothing new at once: do not spin
@@ -521,6 +532,8 @@ net::awaitable<void> drive(Run& run) {
     if (!co_await wait_until([&] { return fleet.polling == count; }, 30s)) co_return;
     co_await sleep_for(300ms);
     const auto before = read_process(run.controller.pid());
+    rollout.controller_at_event = before;
+    rollout.harness_at_event = read_process(::getpid());
     auto [image, at] = run.swarm.rollout();
     rollout.digest = image.substr(image.find('@') + 1);
     rollout.event = at;
@@ -540,14 +553,18 @@ net::awaitable<void> drive(Run& run) {
     for (auto time : rollout.woken) wake.push_back(ms_between(rollout.event, time));
     const auto pass = run.swarm.pass_after(rollout.event);
     const auto [first, last] = std::minmax_element(rollout.woken.begin(), rollout.woken.end());
+    const double window = ms_between(rollout.event, *last) / 1000;
     std::printf(
         "rollout %zu: woken %s; event -> controller's GET /nodes %.1f ms, its engine reads "
         "%.1f ms, -> first answer %.1f ms, first -> last answer %.1f ms; all present %.1f ms "
-        "after the event; controller CPU %.2f s\n",
+        "after the event; controller CPU %.2f s; from the event to the last wake-up (%.2f s) "
+        "the controller used %.2f s of CPU, the harness %.2f s\n",
         index + 1, distribution(wake).c_str(), ms_between(rollout.event, pass.nodes_requested),
         ms_between(pass.nodes_requested, pass.configs_answered),
         ms_between(pass.configs_answered, *first), ms_between(*first, *last),
-        ms_between(rollout.event, rollout.all_present), run.cpu_per_rollout.back());
+        ms_between(rollout.event, rollout.all_present), run.cpu_per_rollout.back(), window,
+        rollout.controller_all_woken.cpu_seconds - rollout.controller_at_event.cpu_seconds,
+        rollout.harness_all_woken.cpu_seconds - rollout.harness_at_event.cpu_seconds);
     std::fflush(stdout);
   }
   run.probes.recording = false;
@@ -579,6 +596,16 @@ std::uint16_t wait_for_port(const std::filesystem::path& log, ControllerProcess&
     std::this_thread::sleep_for(20ms);
   }
   return 0;
+}
+
+// Other work on the machine takes cores from the controller and the harness:
+// the figures say how much there was.
+std::string load_average() {
+  std::ifstream file("/proc/loadavg");
+  std::string one, five, fifteen;
+  file >> one >> five >> fifteen;
+  return one + " " + five + " " + fifteen + " on " +
+         std::to_string(std::thread::hardware_concurrency()) + " cores";
 }
 
 int main_load(int argc, char** argv) {
@@ -619,8 +646,8 @@ int main_load(int argc, char** argv) {
   std::printf("load: %s\n", command.c_str());
   auto controller = std::make_unique<ControllerProcess>(options.binary, args, log);
   const pid_t pid = controller->pid();
-  std::printf("load: controller pid %d, engine 127.0.0.1:%u, %zu nodes, log %s\n", pid,
-              swarm.port(), options.agents, log.c_str());
+  std::printf("load: controller pid %d, engine 127.0.0.1:%u, %zu nodes, log %s; load average %s\n",
+              pid, swarm.port(), options.agents, log.c_str(), load_average().c_str());
   std::fflush(stdout);
 
   // The hard bound on the whole run, whatever blocks: it kills the child it
@@ -657,6 +684,7 @@ int main_load(int argc, char** argv) {
 
     Fleet fleet;
     fleet.options = options;
+    fleet.controller = pid;
     Probes probes;
     std::vector<std::unique_ptr<Agent>> agents;
     {
@@ -705,8 +733,8 @@ int main_load(int argc, char** argv) {
             static_cast<double>(run.steady.rss_kib) / 1024,
             static_cast<double>(run.last.rss_kib) / 1024,
             static_cast<double>(run.last.hwm_kib) / 1024);
-        std::printf("load: %zu long polls, %zu reports, %zu failed requests\n", fleet.polls,
-                    fleet.reports, fleet.errors);
+        std::printf("load: %zu long polls, %zu reports, %zu failed requests; load average %s\n",
+                    fleet.polls, fleet.reports, fleet.errors, load_average().c_str());
         for (const auto& [message, times] : fleet.error_kinds) {
           std::printf("load:   %zux %s\n", times, message.c_str());
         }
