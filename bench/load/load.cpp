@@ -10,7 +10,7 @@
 // exits non-zero only when the run could not be completed (a timeout, a
 // controller that did not start, agents that never saw a rollout).
 //
-//   swarm_prepull_load [--agents N] [--rollouts N] [--pull-ms MS] [--timeout S]
+//   swarm_prepull_load [--agents N] [--rollouts N] [--pull-ms MS] [--poll-wait S] [--timeout S]
 //                      [--binary PATH] [-- CONTROLLER OPTIONS...]
 #include <fcntl.h>
 #include <sys/prctl.h>
@@ -281,8 +281,9 @@ net::awaitable<bool> post(Fleet& fleet, Agent& agent, const api::StatusReport& r
   co_return false;
 }
 
-// Every image of the set in its state on this node; `states` gets one digit
-// per image, to tell whether anything changed since the last report.
+// Every image of the set in its state on this node; `states` gets each ref
+// and a digit for its state, to tell whether anything changed since the last
+// report.
 api::StatusReport status_report(const Agent& agent, const api::DesiredSet& set,
                                 std::string& states) {
   api::StatusReport report;
@@ -299,7 +300,7 @@ api::StatusReport status_report(const Agent& agent, const api::DesiredSet& set,
     } else {
       status.state = api::ImageState::waiting;
     }
-    states += std::to_string(static_cast<int>(status.state));
+    states += image.ref + std::to_string(static_cast<int>(status.state));
     report.images.push_back(std::move(status));
   }
   return report;
