@@ -117,6 +117,7 @@ struct FakeSwarm::State {
   std::string nodes_body;
   json services;
   std::string services_body;
+  std::string tasks_body;
   std::uint64_t rollouts = 0;
   std::vector<std::string> events;
   std::vector<PassTimes> passes;
@@ -182,6 +183,8 @@ net::awaitable<void> answer(std::shared_ptr<State> state, tcp::socket socket) {
       response.body() = state->nodes_body;
     } else if (path == "/services") {
       response.body() = state->services_body;
+    } else if (path == "/tasks") {
+      response.body() = state->tasks_body;
     } else if (path == "/configs") {
       response.body() = "[]";
     } else {
@@ -236,6 +239,22 @@ FakeSwarm::FakeSwarm(net::io_context& context, SwarmShape shape)
     add("app-" + std::to_string(i), false, std::string(1, static_cast<char>('a' + i % 3)));
   }
   state_->services_body = services.dump();
+  // Each global service's running task on every node: the controller lists
+  // them every pass (which tasks swarm is starting). Running, so a rollout
+  // here marks nothing as starting.
+  json tasks = json::array();
+  for (std::size_t service = 0; service < shape.global_services; ++service) {
+    const json& spec = services[service]["Spec"];
+    for (std::size_t node = 0; node < shape.nodes; ++node) {
+      tasks.push_back({{"ID", hex(2'000'000 + service * shape.nodes + node, 2).substr(0, 25)},
+                       {"ServiceID", services[service]["ID"]},
+                       {"NodeID", node_ids_[node]},
+                       {"DesiredState", "running"},
+                       {"Status", {{"State", "running"}}},
+                       {"Spec", {{"ContainerSpec", spec["TaskTemplate"]["ContainerSpec"]}}}});
+    }
+  }
+  state_->tasks_body = tasks.dump();
   net::co_spawn(context, accept_loop(state_), net::detached);
 }
 

@@ -1,10 +1,11 @@
 // A scripted Docker engine for the load harness (issue 15): it serves one
 // generated swarm of many nodes as a manager's engine would (GET /_ping,
-// /nodes, /services, /configs, and an /events stream that stays open), and a
-// rollout changes one service's image the way `docker service update --image`
-// does and emits the service's update event. tests/unit/engine_fake_engine.h
-// answers connections in a scripted order for the engine client's own tests;
-// a controller asks again on every pass, so this one routes by path.
+// /nodes, /services, /tasks, /configs, and an /events stream that stays
+// open), and a rollout changes one service's image the way `docker service
+// update --image` does and emits the service's update event.
+// tests/unit/engine_fake_engine.h answers connections in a scripted order for
+// the engine client's own tests; a controller asks again on every pass, so
+// this one routes by path.
 //
 // It runs on an io_context of its own (its own thread), so that the engine's
 // answers to the controller do not queue behind the simulated agents.
