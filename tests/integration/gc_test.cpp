@@ -136,6 +136,11 @@ TEST_F(GcTest, RemovesTheOldestUnwantedImageAndKeepsCurrentPreviousAndInUse) {
   ASSERT_TRUE(fault.started());
   const std::string data_root = box_->dir + "/" + node3().name + "/data";
   const std::string constraint = "--constraint node.hostname==" + node3().name;
+  // The small disk starts as a copy of node-3's data root: what earlier tests
+  // left there (the sandbox's seeded images, Created before anything here)
+  // would be the oldest candidates. Only this test's images count.
+  const auto pruned = run_command(on_node3("image prune --all --force"));
+  ASSERT_EQ(pruned.status, 0) << pruned.output;
 
   // A service on node-3, updated once: current and previous (rollback) images.
   const std::string previous = fresh_runnable_image(12);
