@@ -53,8 +53,9 @@ reconcile::Expected<reconcile::Snapshot> read_engine(engine::Client& client) {
     if (!services) co_return reconcile::Error{services.error().to_string()};
     auto configs = co_await client.configs();
     if (!configs) co_return reconcile::Error{configs.error().to_string()};
-    co_return reconcile::Snapshot{std::move(nodes).value(), std::move(services).value(),
-                                  std::move(configs).value()};
+    // No tasks: which are starting does not change the plan.
+    co_return reconcile::Snapshot{
+        std::move(nodes).value(), std::move(services).value(), std::move(configs).value(), {}};
   }());
   if (auto* error = std::get_if<reconcile::Error>(&outcome)) return std::move(*error);
   return std::get<reconcile::Snapshot>(std::move(outcome));

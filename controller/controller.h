@@ -59,7 +59,7 @@ struct ControllerOptions {
   std::chrono::milliseconds resync_interval{std::chrono::seconds(30)};
   // The resync while swarm starts tasks or updates a service: tasks have no
   // events, and a node learns only from a pass which images its starting
-  // tasks need.
+  // tasks need. Never sooner than 4 times the last pass took.
   std::chrono::milliseconds busy_resync_interval{std::chrono::seconds(1)};
   // An event after a quiet spell reconciles at once; further events within
   // this window of the last pass's start coalesce into one more pass at its end.

@@ -1,9 +1,13 @@
 #include "engine/client.h"
 
+#include <algorithm>
 #include <boost/beast/http/verb.hpp>
 #include <cinttypes>
 #include <cstdio>
+#include <memory>
 #include <stdexcept>
+#include <string_view>
+#include <vector>
 
 namespace swarm_prepull::engine {
 namespace {
@@ -13,14 +17,58 @@ using nlohmann::json;
 
 // nlohmann's own messages say where JSON breaks ("syntax error while parsing
 // value - invalid literal; last read: 'x'"), which is what an operator needs.
-reconcile::Expected<json> parse_json(std::string_view text) {
+reconcile::Expected<json> parse_json(std::string_view text,
+                                     const json::parser_callback_t& keep = nullptr) {
   try {
-    return json::parse(text);
+    return json::parse(text, keep);
   } catch (const json::exception& error) {
     // Not only parse_error: a number beyond double's range ("1e400") throws
     // out_of_range, and an engine's answer must never end a loop.
     return reconcile::Error{std::string("invalid JSON: ") + error.what()};
   }
+}
+
+// For parse_json: of each element of a top-level array, only the members at
+// `paths` (from the element; "*" is every element of an array) and what lies
+// under them. The tree is never built for the rest, which is most of a
+// swarm's task list.
+json::parser_callback_t keep_only(const std::vector<std::vector<std::string_view>>& paths) {
+  // By depth: the key or "*" that leads there from the element, and whether
+  // the value opened there is an array (its elements are "*").
+  struct Walk {
+    std::vector<std::string> path;
+    std::vector<bool> array;
+  };
+  auto walk = std::make_shared<Walk>();
+  return [walk, paths](int depth, json::parse_event_t event, json& parsed) {
+    const auto at = static_cast<std::size_t>(depth);
+    if (walk->path.size() <= at) {
+      walk->path.resize(at + 1);
+      walk->array.resize(at + 1);
+    }
+    switch (event) {
+      case json::parse_event_t::object_start:
+      case json::parse_event_t::array_start:
+        if (at > 0 && walk->array[at - 1]) walk->path[at] = "*";
+        walk->array[at] = event == json::parse_event_t::array_start;
+        return true;
+      case json::parse_event_t::key: {
+        if (depth < 2) return true;  // the list's elements themselves
+        walk->path[at] = parsed.get<std::string>();
+        // Kept when it leads to, or is, one of the paths.
+        const std::size_t length = at - 1;  // segments from depth 2 to here
+        return std::any_of(paths.begin(), paths.end(), [&](const auto& kept) {
+          if (kept.size() < length) return false;
+          for (std::size_t i = 0; i < length; ++i) {
+            if (kept[i] != walk->path[i + 2]) return false;
+          }
+          return true;
+        });
+      }
+      default:
+        return true;
+    }
+  };
 }
 
 const json* member(const json& object, const char* key) {
@@ -164,7 +212,8 @@ net::awaitable<Result<std::string>> Client::versioned(std::string_view path) {
 
 template <class T>
 net::awaitable<Result<T>> Client::get(std::string path, JsonDecoder<T> decode,
-                                      std::string registry_auth) {
+                                      std::string registry_auth,
+                                      const std::vector<std::vector<std::string_view>>* keep) {
   auto target = co_await versioned(path);
   if (!target) co_return target.error();
   const auto context = call("GET", *target);
@@ -172,7 +221,7 @@ net::awaitable<Result<T>> Client::get(std::string path, JsonDecoder<T> decode,
   if (!registry_auth.empty()) request.set("X-Registry-Auth", registry_auth);
   auto response = co_await send(context, std::move(request));
   if (!response) co_return response.error();
-  auto body = parse_json(response->body);
+  auto body = parse_json(response->body, keep != nullptr ? keep_only(*keep) : nullptr);
   if (!body) {
     co_return context.fail(engine_errc::bad_response, body.error().message, response->status);
   }
@@ -203,7 +252,8 @@ net::awaitable<Result<std::vector<reconcile::Service>>> Client::services(const F
 net::awaitable<Result<std::vector<reconcile::Task>>> Client::tasks(const Filters& filters) {
   return get<std::vector<reconcile::Task>>(
       "/tasks" + query_string({{"filters", filters_json(filters)}}),
-      [](const json& body) { return list_of(body, &reconcile::decode_task); });
+      [](const json& body) { return list_of(body, &reconcile::decode_task); }, {},
+      &reconcile::task_members);
 }
 
 net::awaitable<Result<std::vector<reconcile::Config>>> Client::configs(const Filters& filters) {

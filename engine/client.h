@@ -152,8 +152,10 @@ class Client {
 
   boost::asio::awaitable<Result<std::string>> versioned(std::string_view path);
   template <class T>
-  boost::asio::awaitable<Result<T>> get(std::string path, JsonDecoder<T> decode,
-                                        std::string registry_auth = {});
+  // `keep`: parse only these members of each listed object (keep_only).
+  boost::asio::awaitable<Result<T>> get(
+      std::string path, JsonDecoder<T> decode, std::string registry_auth = {},
+      const std::vector<std::vector<std::string_view>>* keep = nullptr);
   http::Call call(std::string_view method, std::string_view target) const;
   // A bounded request through the HTTP layer, its errors in engine words.
   boost::asio::awaitable<Result<http::Reply>> send(const http::Call& call, http::Request request);

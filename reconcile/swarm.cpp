@@ -289,6 +289,17 @@ Expected<Service> decode_service(const json& object) {
   return service;
 }
 
+const std::vector<std::vector<std::string_view>> task_members = {
+    {"ID"},
+    {"ServiceID"},
+    {"NodeID"},
+    {"Slot"},
+    {"DesiredState"},
+    {"Status", "State"},
+    {"Status", "Err"},
+    {"Spec", "ContainerSpec", "Image"},
+    {"NetworksAttachments", "*", "Addresses"}};
+
 Expected<Task> decode_task(const json& object) {
   if (!object.is_object()) return not_an_object("task");
   FieldReader reader(object);

@@ -12,6 +12,7 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "reconcile/expected.h"
@@ -172,6 +173,10 @@ Expected<Node> decode_node(const nlohmann::json& object);
 Expected<Service> decode_service(const nlohmann::json& object);
 Expected<ServiceSpec> decode_service_spec(const nlohmann::json& spec);
 Expected<Task> decode_task(const nlohmann::json& object);
+// The members decode_task reads, as paths from the task object ("*": every
+// element of an array). A swarm's task list runs to kilobytes of spec per
+// task, of which these few are needed: a list can be parsed keeping only them.
+extern const std::vector<std::vector<std::string_view>> task_members;
 Expected<Config> decode_config(const nlohmann::json& object);
 Expected<Image> decode_image(const nlohmann::json& object);
 Expected<Container> decode_container(const nlohmann::json& object);

@@ -144,6 +144,36 @@ TEST_F(EngineClient, TaskFiltersGoInTheQueryAsJson) {
                                   "%22%5D%2C%22service%22%3A%5B%22web%22%5D%7D HTTP/1.1\r\n"));
 }
 
+// A swarm's task list is kilobytes of spec per task; only what decode_task
+// reads is kept (reconcile::task_members), and that is still checked.
+TEST_F(EngineClient, TaskListsKeepOnlyTheMembersATaskIsDecodedFrom) {
+  Client& client = serve({ping(), json(R"([{"ID": "t1", "Version": {"Index": 9},
+    "ServiceID": "s1", "NodeID": "n1", "Slot": 2, "DesiredState": "running",
+    "Labels": {"a": "b"}, "Status": {"State": "preparing", "Err": "",
+      "ContainerStatus": {"ContainerID": "c1", "PID": 0}, "PortStatus": {}},
+    "Spec": {"ContainerSpec": {"Image": "bb:1@sha256:aa", "Args": ["x"], "Mounts": [{}]},
+      "Resources": {"Limits": {}}, "Placement": {"Constraints": ["node.role==worker"]}},
+    "NetworksAttachments": [{"Network": {"ID": "net", "Spec": {"Name": "ingress"}},
+      "Addresses": ["10.0.0.5/24"]}, {"Addresses": ["10.0.1.7/24"]}]}])"),
+                          json(R"([{"ID": "t2", "Status": {"State": 5}}])")});
+  const auto tasks = run(client.tasks({}));
+  ASSERT_TRUE(tasks) << tasks.error().to_string();
+  ASSERT_EQ(tasks->size(), 1u);
+  const reconcile::Task& task = tasks->at(0);
+  EXPECT_EQ(task.id, "t1");
+  EXPECT_EQ(task.service_id, "s1");
+  EXPECT_EQ(task.node_id, "n1");
+  EXPECT_EQ(task.slot, 2u);
+  EXPECT_EQ(task.desired_state, "running");
+  EXPECT_EQ(task.state, "preparing");
+  EXPECT_EQ(task.image, "bb:1@sha256:aa");
+  EXPECT_THAT(task.addresses, testing::ElementsAre("10.0.0.5/24", "10.0.1.7/24"));
+  const auto malformed = run(client.tasks({}));
+  ASSERT_FALSE(malformed);
+  EXPECT_NE(malformed.error().to_string().find("Status/State"), std::string::npos)
+      << malformed.error().to_string();
+}
+
 TEST_F(EngineClient, ImagesAndNamesWithSlashesColonsAndDigests) {
   Client& client =
       serve({ping(), json(R"([{"Id": "sha256:1", "RepoTags": ["10.213.37.1:5000/bb:1"],
