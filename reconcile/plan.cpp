@@ -669,20 +669,6 @@ Plan Planner::finish() && {
 
 bool node_is_eligible(const Node& node) { return node_ready(node) && node_active(node); }
 
-std::string_view to_string(PullPriority priority) {
-  switch (priority) {
-    case PullPriority::urgent:
-      return "urgent";
-    case PullPriority::current:
-      return "current";
-    case PullPriority::previous:
-      return "previous";
-    case PullPriority::declared:
-      return "declared";
-  }
-  return "?";
-}
-
 Plan desired_images(const std::vector<Node>& nodes, const std::vector<Service>& services,
                     const std::vector<NamedImageSet>& sets) {
   return desired_images(nodes, services, sets, {});

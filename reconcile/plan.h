@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "reconcile/imageset.h"
+#include "reconcile/pull_priority.h"
 #include "reconcile/swarm.h"
 
 namespace swarm_prepull::reconcile {
@@ -32,16 +33,6 @@ inline constexpr std::string_view images_label = "swarm-prepull.images";
 // pause, drain, down, disconnected and unknown nodes get nothing
 // (node_ready and node_active of reconcile/rules.h).
 bool node_is_eligible(const Node& node);
-
-// Which pulls a node starts first when it cannot start them all (too little
-// disk, too many missing): what a task needs soonest first.
-enum class PullPriority : std::uint8_t {
-  urgent = 0,    // the Spec of a service being updated or rolled back, or a `wait` request
-  current = 1,   // a service's Spec
-  previous = 2,  // a service's PreviousSpec: the rollback target
-  declared = 3,  // an image set (a config labelled swarm-prepull.imageset=true)
-};
-std::string_view to_string(PullPriority priority);  // "urgent", "current", ...
 
 // One image a node should hold, with the services that want it there.
 struct DesiredImage {
