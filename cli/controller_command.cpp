@@ -52,6 +52,11 @@ std::vector<OptionSpec> controller_option_specs() {
        .help = "at most N nodes pull from the same registry host at once, cluster-wide (Docker "
                "Hub: docker.io); 0: no cap",
        .default_value = "0"},
+      {.name = "hold-new-nodes",
+       .value_name = "DURATION",
+       .help = "pause a node that joins the swarm (no new tasks) until it holds the images of "
+               "its running services, at most this long (e.g. 10m); 0: off",
+       .default_value = "0"},
       {.name = "agent-stale-after",
        .value_name = "DURATION",
        .help = "an agent silent (no report, no poll) this long counts as stale",
@@ -128,6 +133,14 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
                    refresh + "'"};
     }
     result.tag_refresh_interval = *value;
+  }
+  {
+    const std::string hold = options.get("hold-new-nodes");
+    const auto value = api::parse_duration(hold);
+    if (!value || value->count() < 0) {
+      return Error{"--hold-new-nodes: expected a duration (10m, 90s) or 0, got '" + hold + "'"};
+    }
+    result.hold_new_nodes = std::chrono::ceil<std::chrono::seconds>(*value);
   }
   auto stale = duration("agent-stale-after");
   if (!stale) return stale.error();

@@ -33,6 +33,12 @@ double unix_now() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
+std::int64_t unix_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
 std::int64_t unix_now_nano() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -92,6 +98,7 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
                           .wall_ms = {}}),
       warm_(options_.max_warm_requests),
       registry_recovery_(options_.registry_probe_interval),
+      holds_(options_.hold_new_nodes),
       stop_signal_(context, Clock::time_point::max()),
       loops_done_(context, Clock::time_point::max()),
       reconcile_timer_(context) {
@@ -133,16 +140,19 @@ net::ip::tcp::endpoint Controller::start() {
     spawn((this->*loop)());
   }
   if (options_.tag_refresh_interval.count() > 0) spawn(tag_refresh_loop());
+  if (options_.hold_new_nodes.count() > 0) spawn(hold_loop());
   logger_->info(
       "controller listening address={}:{} resync_interval={}ms "
       "max_parallel_node_pulls={} max_pulls_per_registry={} agent_stale_after={}ms "
-      "tag_refresh_interval={}",
+      "tag_refresh_interval={} hold_new_nodes={}",
       bound.address().to_string(), bound.port(), options_.resync_interval.count(),
       options_.max_parallel_node_pulls, options_.max_pulls_per_registry,
       options_.agent_stale_after.count(),
       options_.tag_refresh_interval.count() > 0
           ? std::to_string(options_.tag_refresh_interval.count()) + "ms"
-          : std::string("off"));
+          : std::string("off"),
+      options_.hold_new_nodes.count() > 0 ? std::to_string(options_.hold_new_nodes.count()) + "s"
+                                          : std::string("off"));
   return bound;
 }
 
@@ -223,6 +233,7 @@ net::awaitable<void> Controller::reconcile_loop() {
     // Armed before the pass: events during it move it earlier, not lost.
     reconcile_timer_.expires_after(options_.resync_interval);
     co_await reconcile_once();
+    co_await hold_new_nodes();
     for (;;) {
       co_await reconcile_timer_.async_wait(use_tuple);
       if (stopping_) co_return;
@@ -390,6 +401,7 @@ std::optional<std::string> Controller::report_refusal(const std::string& node_id
 
 Changes Controller::apply_snapshot(reconcile::Snapshot snapshot) {
   snapshot_ = std::move(snapshot);
+  holds_.observe(snapshot_->nodes, unix_seconds());
   metrics_.services_unpinned.Set(static_cast<double>(unpinned_services(snapshot_->services)));
   return republish();
 }
@@ -474,6 +486,93 @@ net::awaitable<void> Controller::agents_loop() {
     probe_registries();
     update_registries();
   }
+}
+
+net::awaitable<void> Controller::hold_loop() {
+  for (;;) {
+    const bool running = co_await sleep_until(Clock::now() + std::chrono::seconds(1));
+    if (!running) break;
+    co_await hold_new_nodes();
+  }
+}
+
+net::awaitable<void> Controller::hold_new_nodes() {
+  if (options_.hold_new_nodes.count() <= 0 || !snapshot_ || holding_ || stopping_) co_return;
+  holding_ = true;
+  const auto now = unix_seconds();
+  const auto steps = holds_.steps(snapshot_->nodes, state_, now);
+  for (const auto& step : steps) {
+    if (stopping_) break;
+    if (!co_await apply_hold(step)) continue;
+    holds_.done(step);
+    using reconcile::HoldStep;
+    if (step.step == HoldStep::release_timeout) metrics_.node_hold_timeouts.Increment();
+    if (step.warm &&
+        (step.step == HoldStep::release_warm || step.step == HoldStep::stop_watching)) {
+      metrics_.node_warm_seconds.Observe(
+          static_cast<double>(std::max<std::int64_t>(0, now - step.joined_at)));
+    }
+  }
+  std::size_t held = 0;
+  for (const auto& node : snapshot_->nodes) held += reconcile::held_until_warm(node) ? 1 : 0;
+  metrics_.nodes_held.Set(static_cast<double>(held));
+  holding_ = false;
+}
+
+net::awaitable<bool> Controller::apply_hold(const NodeHolds::Step& step) {
+  using reconcile::HoldStep;
+  const std::string label(reconcile::kHoldLabel);
+  const std::string name = step.hostname.empty() ? step.node_id : step.hostname;
+  if (step.step == HoldStep::stop_watching) {
+    logger_->info("new node not held node={} warm={} seconds_since_join={}", name, step.warm,
+                  unix_seconds() - step.joined_at);
+    co_return true;
+  }
+  // The spec as the engine has it now: the snapshot may be a second old, and
+  // an operator may have changed the node meanwhile. Swarm refuses the update
+  // if the spec changes between the read and the write.
+  auto current = co_await client_.node_spec(step.node_id);
+  if (!current) {
+    logger_->warn("node hold: cannot read node={}: {}", name, current.error().to_string());
+    co_return false;
+  }
+  auto& spec = current->spec;
+  const std::string availability = spec.value("Availability", std::string());
+  const bool labelled =
+      spec.contains("Labels") && spec["Labels"].is_object() && spec["Labels"].contains(label);
+  std::string action;
+  switch (step.step) {
+    case HoldStep::pause:
+      if (availability != "active" || labelled) co_return true;  // someone else decided
+      spec["Availability"] = "pause";
+      spec["Labels"][label] = std::to_string(step.joined_at);
+      action = "paused until warm";
+      break;
+    case HoldStep::release_warm:
+    case HoldStep::release_timeout:
+      if (!labelled) co_return true;
+      if (availability == "pause") spec["Availability"] = "active";
+      spec["Labels"].erase(label);
+      action = step.step == HoldStep::release_warm ? "released: warm" : "released: hold ran out";
+      break;
+    case HoldStep::forget:
+      if (!labelled) co_return true;
+      spec["Labels"].erase(label);
+      action = "hold dropped: availability set by someone else (" + availability + ")";
+      break;
+    case HoldStep::none:
+    case HoldStep::stop_watching:
+      co_return true;
+  }
+  auto updated = co_await client_.update_node(step.node_id, *current);
+  if (!updated) {
+    logger_->warn("node hold: cannot update node={} ({}): {}", name, to_string(step.step),
+                  updated.error().to_string());
+    co_return false;
+  }
+  logger_->info("node {} node={} seconds_since_join={}", action, name,
+                unix_seconds() - step.joined_at);
+  co_return true;
 }
 
 net::awaitable<void> Controller::tag_refresh_loop() {

@@ -22,6 +22,7 @@
 #include <string>
 
 #include "controller/api_requests.h"
+#include "controller/node_holds.h"
 #include "controller/registry_recovery.h"
 #include "controller/report_binding.h"
 #include "controller/state.h"
@@ -98,6 +99,9 @@ struct ControllerOptions {
   // io.swarm-prepull.component=agent (as manifests/stack.yml deploys it).
   std::string agent_service;
   StatusPage status_page = StatusPage::open;
+  // A node that joins is paused until it holds the images of its running
+  // services, at most this long (reconcile/node_hold.h); 0: off.
+  std::chrono::seconds hold_new_nodes{0};
 };
 
 class Controller {
@@ -182,6 +186,14 @@ class Controller {
   net::awaitable<void> events_loop();
   net::awaitable<void> agents_loop();
   net::awaitable<void> tag_refresh_loop();
+  // --hold-new-nodes: the steps the last snapshot's nodes need, applied; after
+  // each pass and every second (a held node is released when its agent's
+  // report says it is warm, and reports start no pass).
+  net::awaitable<void> hold_loop();
+  net::awaitable<void> hold_new_nodes();
+  // Applies one step to the node's spec as the engine has it now, if that
+  // spec still calls for it; false when the engine refused or failed.
+  net::awaitable<bool> apply_hold(const NodeHolds::Step& step);
   // A resolution of tag `ref` to `digest`: counts and logs a move; true when
   // the table changed what nodes are given (publish_tag_digests() then).
   bool note_tag_digest(const std::string& ref, const std::string& digest);
@@ -242,6 +254,8 @@ class Controller {
   WarmRequests warm_;
   RegistryRecovery registry_recovery_;
   TagDigests tag_digests_;
+  NodeHolds holds_;
+  bool holding_ = false;  // hold_new_nodes() runs (from a pass or hold_loop)
   std::unique_ptr<http::Server> server_;
   net::steady_timer stop_signal_;      // never expires; cancelled by stop()
   net::steady_timer loops_done_;       // never expires; cancelled when the last loop ends

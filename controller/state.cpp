@@ -309,6 +309,16 @@ Readiness State::readiness() const {
   return readiness;
 }
 
+std::optional<bool> State::holds_running_images(std::string_view node_id) const {
+  const auto found = nodes_.find(node_id);
+  if (found == nodes_.end() || !found->second.report) return std::nullopt;
+  const auto& entry = found->second;
+  return std::ranges::all_of(entry.published.images, [&](const api::DesiredImage& image) {
+    return image.priority > reconcile::PullPriority::current ||
+           is_present(entry, image.ref, image.digest);
+  });
+}
+
 std::pair<std::size_t, std::size_t> State::agent_counts(Clock::time_point now) const {
   std::size_t connected = 0, stale = 0;
   for (const auto& [id, entry] : nodes_) {

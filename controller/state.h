@@ -151,6 +151,12 @@ class State {
   // The node's agent's last report; nullptr when there is none.
   const NodeReport* last_report(std::string_view node_id) const;
 
+  // Whether the node's agent reports every image of the node's running
+  // services present (priority urgent or current: not the rollback targets nor
+  // image sets); nullopt while it has not reported. What a held node waits for
+  // (reconcile/node_hold.h).
+  std::optional<bool> holds_running_images(std::string_view node_id) const;
+
   // When the node's agent last reported or polled; nullopt: never since start.
   std::optional<Clock::time_point> last_heard(std::string_view node_id) const;
 

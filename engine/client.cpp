@@ -262,6 +262,34 @@ net::awaitable<Result<std::vector<reconcile::Config>>> Client::configs(const Fil
       [](const json& body) { return list_of(body, &reconcile::decode_config); });
 }
 
+net::awaitable<Result<NodeSpec>> Client::node_spec(std::string_view id) {
+  return get<NodeSpec>(
+      "/nodes/" + encode_path_name(id), [](const json& body) -> reconcile::Expected<NodeSpec> {
+        const auto* index =
+            body.is_object() && body.contains("Version") ? &body["Version"]["Index"] : nullptr;
+        if (index == nullptr || !index->is_number_unsigned()) {
+          return reconcile::Error{"a node without Version.Index"};
+        }
+        if (!body.contains("Spec") || !body["Spec"].is_object()) {
+          return reconcile::Error{"a node without a Spec object"};
+        }
+        return NodeSpec{index->get<std::uint64_t>(), body["Spec"]};
+      });
+}
+
+net::awaitable<Result<void>> Client::update_node(std::string_view id, const NodeSpec& node) {
+  auto target = co_await versioned("/nodes/" + encode_path_name(id) +
+                                   "/update?version=" + std::to_string(node.version));
+  if (!target) co_return target.error();
+  auto request = make_request(http::verb::post, *target, options_.endpoint);
+  request.set(http::field::content_type, "application/json");
+  request.body() = node.spec.dump();
+  request.prepare_payload();
+  auto response = co_await send(call("POST", *target), std::move(request));
+  if (!response) co_return response.error();
+  co_return Result<void>();
+}
+
 net::awaitable<Result<std::vector<reconcile::Image>>> Client::images() {
   return get<std::vector<reconcile::Image>>(
       "/images/json", [](const json& body) { return list_of(body, &reconcile::decode_image); });

@@ -56,6 +56,14 @@ struct Distribution {
   std::vector<reconcile::Platform> platforms;  // what an index offers; may be empty
 };
 
+// A node's spec as the engine keeps it, with the version an update must name:
+// swarm refuses an update made from an older version ("update out of
+// sequence"), so a spec changed in between is never overwritten.
+struct NodeSpec {
+  std::uint64_t version = 0;  // Version.Index
+  nlohmann::json spec;        // Spec, every member as the engine answered
+};
+
 struct PullRequest {
   std::string repository;  // fromImage without tag or digest: "10.213.37.1:5000/bb", "redis"
   std::string tag;         // a tag ("1.25") or a digest ("sha256:..."); required
@@ -116,6 +124,11 @@ class Client {
   boost::asio::awaitable<Result<std::vector<reconcile::Task>>> tasks(const Filters& filters = {});
   boost::asio::awaitable<Result<std::vector<reconcile::Config>>> configs(
       const Filters& filters = {});
+
+  // GET /nodes/{id}: its spec and version, for update_node.
+  boost::asio::awaitable<Result<NodeSpec>> node_spec(std::string_view id);
+  // POST /nodes/{id}/update?version=N: replaces the node's spec (a manager only).
+  boost::asio::awaitable<Result<void>> update_node(std::string_view id, const NodeSpec& node);
 
   // GET /images/json: the images present on this engine.
   boost::asio::awaitable<Result<std::vector<reconcile::Image>>> images();

@@ -184,6 +184,26 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
                                   "so that nodes may run different content")
                             .Register(registry)
                             .Add({})),
+      nodes_held(BuildGauge()
+                     .Name("swarm_prepull_nodes_held")
+                     .Help("Nodes that joined and are paused by swarm-prepull until they hold "
+                           "the images of their running services")
+                     .Register(registry)
+                     .Add({})),
+      node_hold_timeouts(BuildCounter()
+                             .Name("swarm_prepull_node_hold_timeouts_total")
+                             .Help("Held nodes set active again when --hold-new-nodes ran out, "
+                                   "before they held every image")
+                             .Register(registry)
+                             .Add({})),
+      node_warm_seconds(
+          BuildHistogram()
+              .Name("swarm_prepull_node_warm_seconds")
+              .Help("Seconds from a node joining to it holding every image of "
+                    "its running services")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 30, 60, 120, 300,
+                                                               600, 1800})),
       api_requests(BuildCounter()
                        .Name("swarm_prepull_api_requests_total")
                        .Help("Requests to the agent API, by route pattern and answer status")

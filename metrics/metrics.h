@@ -102,6 +102,10 @@ struct ControllerMetrics {
   // another digest than the one known before (tags that move).
   prometheus::Counter& tag_digest_changes;
   prometheus::Gauge& services_unpinned;  // swarm_prepull_services_unpinned
+  // New nodes held until warm (--hold-new-nodes, reconcile/node_hold.h).
+  prometheus::Gauge& nodes_held;             // swarm_prepull_nodes_held
+  prometheus::Counter& node_hold_timeouts;   // swarm_prepull_node_hold_timeouts_total
+  prometheus::Histogram& node_warm_seconds;  // swarm_prepull_node_warm_seconds: join -> warm
   // swarm_prepull_api_requests_total{route,code}: route is a route table
   // pattern or "unmatched", code the answer's status: both closed sets.
   prometheus::Family<prometheus::Counter>& api_requests;

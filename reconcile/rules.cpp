@@ -4,6 +4,7 @@
 #include <array>
 #include <cstdio>
 
+#include "reconcile/node_hold.h"
 #include "reconcile/platform.h"
 
 namespace swarm_prepull::reconcile {
@@ -240,7 +241,11 @@ std::string explain_node_ready(const Node& node) {
   return "node is not ready (" + (node.state.empty() ? std::string("unknown") : node.state) + ")";
 }
 
-bool node_active(const Node& node) { return node.availability == "active"; }
+// A node swarm-prepull holds until warm is paused only for its hold: planned
+// as active, so that it is given what it would be held for.
+bool node_active(const Node& node) {
+  return node.availability == "active" || held_until_warm(node);
+}
 
 std::string explain_node_active(const Node& node) {
   if (node.availability == "drain") return "node is drained";

@@ -49,6 +49,8 @@ bool node_ready(const Node& node);
 std::string explain_node_ready(const Node& node);  // "node is not ready (down)"
 
 // ReadyFilter, its availability half: a paused or drained node starts no new task.
+// A node swarm-prepull pauses until warm (reconcile/node_hold.h) counts as
+// active.
 bool node_active(const Node& node);
 std::string explain_node_active(const Node& node);  // "node is drained", "node is paused"
 

@@ -280,14 +280,7 @@ TEST_F(GcTest, RemovesTheOldestUnwantedImageAndKeepsCurrentPreviousAndInUse) {
   EXPECT_NE(agent_log.find(oldest_id), std::string::npos) << agent_log;
 
   // The rollback target is on the node: its task starts without a pull.
-  // To the nanosecond: the agent's own pull of the held image may have ended
-  // within the same second.
-  const auto since_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-  char since[32];
-  std::snprintf(since, sizeof since, "%lld.%09lld", static_cast<long long>(since_ns / 1000000000),
-                static_cast<long long>(since_ns % 1000000000));
+  const std::string since = events_time_now();
   made = run_command(docker(manager().docker_host, "service rollback --quiet --detach " + service));
   ASSERT_EQ(made.status, 0) << made.output;
   ASSERT_TRUE(wait_until("the rollback's task running", converge_limit, [&] {
@@ -295,14 +288,7 @@ TEST_F(GcTest, RemovesTheOldestUnwantedImageAndKeepsCurrentPreviousAndInUse) {
     const auto reference = reconcile::parse_reference(image);
     return reference && reference->canonical() == previous_ref;
   })) << run_command(docker(manager().docker_host, "service ps --no-trunc " + service)).output;
-  // Events up to a second already past, so that the listing ends at once.
-  const auto until = std::chrono::duration_cast<std::chrono::seconds>(
-                         std::chrono::system_clock::now().time_since_epoch())
-                         .count();
-  wait_for_a_later_second(until);
-  const auto pulls =
-      run_command(on_node3("events --filter type=image --filter event=pull --since " +
-                           std::string(since) + " --until " + std::to_string(until)));
+  const auto pulls = pull_events_since(box_->nodes[2].docker_host, since);
   EXPECT_EQ(pulls.status, 0) << pulls.output;
   const std::string rollback_digest = previous_ref.substr(previous_ref.find('@'));
   EXPECT_EQ(pulls.output.find(rollback_digest), std::string::npos)

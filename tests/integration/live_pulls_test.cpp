@@ -72,9 +72,8 @@ class LivePullsTest : public ProcessSwarmTest {
 TEST_F(LivePullsTest, AStartingTasksPullHoldsBackLowerPrioritiesOnItsNodeOnly) {
   RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
   const std::string runnable = fresh_runnable_image(16);
-  const std::string live = box_->test_proxy_registry + runnable.substr(box_->registry.size());
+  const std::string live = through_proxy(runnable);
   const std::string live_ref = pinned(live);
-  pulled_.push_back(live_ref);
   const std::string declared = fresh_image(8);
   const std::string declared_ref = pinned(declared);  // what the engines list
   const std::string declared_set_ref = reconcile::parse_reference(declared)->canonical();

@@ -92,21 +92,17 @@ class ProcessSwarmTest : public ::testing::Test {
   // when `token_file` is empty.
   Process start_agent(std::size_t node, const std::string& token_file, int index,
                       const std::vector<std::string>& extra = {}) {
-    std::vector<std::string> args = {"agent",
-                                     "--node-id",
-                                     node_ids_[node],
-                                     "--controller",
-                                     controller_url(),
-                                     "--host",
-                                     box_->nodes[node].docker_host,
-                                     "--listen",
-                                     "127.0.0.1:0",
-                                     "--check-interval",
-                                     "2s",
-                                     "--poll-wait",
-                                     "10",
-                                     "--log-format",
-                                     "json"};
+    return start_agent_on(node_ids_[node], box_->nodes[node].docker_host, token_file, index, extra);
+  }
+
+  // The same for any node: a node the test added, say.
+  Process start_agent_on(const std::string& node_id, const std::string& docker_host,
+                         const std::string& token_file, int index,
+                         const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {
+        "agent",  "--node-id",   node_id,    "--controller", controller_url(),
+        "--host", docker_host,   "--listen", "127.0.0.1:0",  "--check-interval",
+        "2s",     "--poll-wait", "10",       "--log-format", "json"};
     if (!token_file.empty()) {
       args.push_back("--token-file");
       args.push_back(token_file);
@@ -157,6 +153,36 @@ class ProcessSwarmTest : public ::testing::Test {
     const int port = agents_[node].port();
     if (port == 0) return "";
     return run_command("curl -sf http://127.0.0.1:" + std::to_string(port) + "/metrics").output;
+  }
+
+  // Now as `docker events --since` reads it, to the nanosecond: a pull that
+  // ended within the same second is not counted as later.
+  static std::string events_time_now() {
+    const auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    char text[32];
+    std::snprintf(text, sizeof text, "%lld.%09lld", static_cast<long long>(now_ns / 1000000000),
+                  static_cast<long long>(now_ns % 1000000000));
+    return text;
+  }
+
+  // The image pull events of the engine at `docker_host` from `since`
+  // (events_time_now()) until now. It lists up to the next whole second, once
+  // that is past, so that the listing ends at once and holds all until now.
+  static CommandResult pull_events_since(const std::string& docker_host, const std::string& since) {
+    const auto until = std::chrono::duration_cast<std::chrono::seconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count() +
+                       1;
+    EXPECT_TRUE(wait_until("the wall clock past " + std::to_string(until), 5s, [&] {
+      return std::chrono::duration_cast<std::chrono::seconds>(
+                 std::chrono::system_clock::now().time_since_epoch())
+                 .count() > until;
+    }));
+    return run_command(
+        docker(docker_host, "events --filter type=image --filter event=pull --since " + since +
+                                " --until " + std::to_string(until)));
   }
 
   // The controller's GET /v1/images (an empty object while it does not answer).
@@ -218,6 +244,15 @@ class ProcessSwarmTest : public ::testing::Test {
                           "COPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sh\", \"-c\", "
                           "\"trap \\\"exit 0\\\" TERM INT; /bin/busybox sleep 2147483647 & "
                           "wait\"]\n");
+  }
+
+  // `image` (of the sandbox registry) named through the test's registry proxy
+  // (tests/integration/registry_proxy.h), pinned there too so that it is
+  // removed from every node at the end.
+  std::string through_proxy(const std::string& image) {
+    const std::string proxied = box_->test_proxy_registry + image.substr(box_->registry.size());
+    pulled_.push_back(pinned(proxied));
+    return proxied;
   }
 
   // The same in the registry that checks credentials, pushed with them.

@@ -41,12 +41,7 @@ class RegistryCapTest : public ProcessSwarmTest {
 
   // A fresh image of the sandbox registry, named through the proxy (pinned
   // there too, so removed from every node at the end).
-  std::string fresh_proxied_image(int mib) {
-    const std::string image = fresh_image(mib);
-    const std::string proxied = box_->test_proxy_registry + image.substr(box_->registry.size());
-    pulled_.push_back(pinned(proxied));
-    return proxied;
-  }
+  std::string fresh_proxied_image(int mib) { return through_proxy(fresh_image(mib)); }
 
   std::string controller_metrics() const {
     return run_command("curl -sf " + controller_url() + "/metrics").output;
