@@ -21,15 +21,14 @@ std::vector<NodeHolds::Step> NodeHolds::steps(const std::vector<reconcile::Node>
     const bool labelled = node.labels.contains(std::string(reconcile::kHoldLabel));
     if (!labelled && joined == joined_.end()) continue;
     const auto holds = state.holds_running_images(node.id);
+    // The label's join time wins: it is what a restarted controller has.
+    const auto seen_at = joined != joined_.end() ? joined->second : now;
     reconcile::HoldFacts facts{.joined = joined != joined_.end(),
-                               .joined_at = joined != joined_.end()
-                                                ? joined->second
-                                                : reconcile::hold_joined_at(node).value_or(now),
+                               .joined_at = reconcile::hold_joined_at(node).value_or(seen_at),
                                .agent_reported = holds.has_value(),
                                .warm = holds.value_or(false),
                                .now = now,
                                .hold_seconds = hold_.count()};
-    if (labelled) facts.joined_at = reconcile::hold_joined_at(node).value_or(facts.joined_at);
     const auto step = reconcile::hold_step(node, facts);
     if (step == reconcile::HoldStep::none) continue;
     steps.push_back({.node_id = node.id,

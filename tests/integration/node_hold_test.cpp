@@ -75,6 +75,12 @@ class NodeHoldTest : public ProcessSwarmTest {
                     .output);
   }
 
+  // node-4 active again and without the hold label.
+  ::testing::AssertionResult released_within(std::chrono::seconds limit) const {
+    return wait_until("node-4 active again without the label", limit,
+                      [&] { return availability() == "active" && hold_label().empty(); });
+  }
+
   std::string controller_metrics() const {
     return run_command("curl -sf " + controller_url() + "/metrics").output;
   }
@@ -152,9 +158,7 @@ TEST_F(NodeHoldTest, AJoiningNodeIsPausedUntilWarmThenTakesATaskWithoutAPull) {
 
   proxy.hold_new_blobs(false);
   const auto released_hold = std::chrono::steady_clock::now();
-  ASSERT_TRUE(wait_until("node-4 active again without the label", 60s, [&] {
-    return availability() == "active" && hold_label().empty();
-  })) << read_text(controller_.log);
+  ASSERT_TRUE(released_within(60s)) << read_text(controller_.log);
   std::printf(
       "registry answering -> node-4 active: %.2f s\n",
       std::chrono::duration<double>(std::chrono::steady_clock::now() - released_hold).count());
@@ -191,9 +195,7 @@ TEST_F(NodeHoldTest, ANodeThatCannotWarmIsReleasedWhenTheHoldRunsOut) {
   join_held_node(proxy, "4s");
   if (HasFatalFailure()) return;
   // The registry never answers: the hold runs out, and capacity comes back.
-  ASSERT_TRUE(wait_until("node-4 active again without the label", 30s, [&] {
-    return availability() == "active" && hold_label().empty();
-  })) << read_text(controller_.log);
+  ASSERT_TRUE(released_within(30s)) << read_text(controller_.log);
   EXPECT_NE(run_command(docker(added_host_, "image inspect " + ref_)).status, 0)
       << "the image arrived: this shows no timeout";
   const std::string metrics = controller_metrics();

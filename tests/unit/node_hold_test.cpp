@@ -31,7 +31,7 @@ Node held_node(std::string label = std::to_string(joined_at)) {
   return node;
 }
 
-TEST(NodeHoldTest, AJoinedNodeIsPausedOnceItsAgentReportsAndNotBefore) {
+TEST(HoldStepTest, AJoinedNodeIsPausedOnceItsAgentReportsAndNotBefore) {
   const Node node = make_node("n4", "node-4");
   auto facts = joined_facts(joined_at + 1);
   facts.agent_reported = false;
@@ -41,7 +41,7 @@ TEST(NodeHoldTest, AJoinedNodeIsPausedOnceItsAgentReportsAndNotBefore) {
   EXPECT_EQ(hold_step(node, facts), HoldStep::pause);
 }
 
-TEST(NodeHoldTest, ANodeThatWasThereOrArrivesWarmOrWasSetByAnOperatorIsNeverPaused) {
+TEST(HoldStepTest, ANodeThatWasThereOrArrivesWarmOrWasSetByAnOperatorIsNeverPaused) {
   Node node = make_node("n1", "node-1");
   auto facts = joined_facts(joined_at + 1);
   facts.joined = false;
@@ -59,7 +59,7 @@ TEST(NodeHoldTest, ANodeThatWasThereOrArrivesWarmOrWasSetByAnOperatorIsNeverPaus
       << "a hold would already have run out";
 }
 
-TEST(NodeHoldTest, AHeldNodeIsReleasedWhenWarmOrWhenTheHoldRunsOut) {
+TEST(HoldStepTest, AHeldNodeIsReleasedWhenWarmOrWhenTheHoldRunsOut) {
   const Node node = held_node();
   auto facts = joined_facts(joined_at + hold - 1);
   facts.joined = false;  // a restarted controller knows it from its label alone
@@ -74,7 +74,7 @@ TEST(NodeHoldTest, AHeldNodeIsReleasedWhenWarmOrWhenTheHoldRunsOut) {
   EXPECT_EQ(hold_step(node, facts), HoldStep::release_timeout);
 }
 
-TEST(NodeHoldTest, AnOperatorsAvailabilityOnAHeldNodeWinsAndOnlyTheLabelGoes) {
+TEST(HoldStepTest, AnOperatorsAvailabilityOnAHeldNodeWinsAndOnlyTheLabelGoes) {
   for (const char* availability : {"active", "drain"}) {
     Node node = held_node();
     node.availability = availability;
@@ -83,7 +83,7 @@ TEST(NodeHoldTest, AnOperatorsAvailabilityOnAHeldNodeWinsAndOnlyTheLabelGoes) {
   }
 }
 
-TEST(NodeHoldTest, ALabelThatSaysNoTimeReleasesTheNode) {
+TEST(HoldStepTest, ALabelThatSaysNoTimeReleasesTheNode) {
   for (const char* label : {"", "soon", "12x", "-5"}) {
     const Node node = held_node(label);
     EXPECT_EQ(hold_joined_at(node), std::nullopt) << label;
@@ -92,7 +92,7 @@ TEST(NodeHoldTest, ALabelThatSaysNoTimeReleasesTheNode) {
   EXPECT_EQ(hold_joined_at(held_node()), joined_at);
 }
 
-TEST(NodeHoldTest, AHeldNodeIsPlannedAsActiveAndAnOperatorsPauseIsNot) {
+TEST(HoldStepTest, AHeldNodeIsPlannedAsActiveAndAnOperatorsPauseIsNot) {
   Node paused = make_node("n3", "node-3");
   paused.availability = "pause";
   const std::vector<Node> nodes = {make_node("n1", "node-1"), paused, held_node()};
