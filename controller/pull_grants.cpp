@@ -30,11 +30,15 @@ PullGrants::Image& PullGrants::image_of(const std::string& ref) {
 
 void PullGrants::enqueue(Image& image, const std::string& node, const PairState& pair) {
   if (pair.granted || pair.input == Input::present) return;
-  (is_failure(pair.input) ? image.failed : image.waiting).insert(node);
+  auto& queue = is_failure(pair.input) ? image.failed
+                : pair.starting        ? image.starting
+                                       : image.waiting;
+  queue.insert(node);
   dirty_.insert(image.registry);
 }
 
 void PullGrants::dequeue(Image& image, const std::string& node) {
+  image.starting.erase(node);
   image.waiting.erase(node);
   image.failed.erase(node);
 }
@@ -51,13 +55,14 @@ void PullGrants::grant(Image& image, const std::string& ref, const std::string& 
   if (!granted) dirty_.insert(image.registry);
 }
 
-void PullGrants::set(const std::string& node, const std::string& ref, Input input) {
+void PullGrants::set(const std::string& node, const std::string& ref, Input input, bool starting) {
   auto& image = image_of(ref);
   auto [it, added] = image.pairs.try_emplace(node);
   auto& pair = it->second;
   pair.seen = true;
-  if (!added && pair.input == input) return;
+  if (!added && pair.input == input && pair.starting == starting) return;
   pair.input = input;
+  pair.starting = starting;
   dequeue(image, node);
   if (pair.granted && (input == Input::present || is_failure(input))) {
     // A pull granted here that ended with the image: the registry serves
@@ -134,7 +139,7 @@ void PullGrants::fill(Registry& registry) {
   const auto registry_full = [&] {
     return options_.per_registry != 0 && registry.grants >= options_.per_registry;
   };
-  for (const auto queue : {&Image::waiting, &Image::failed}) {
+  for (const auto queue : {&Image::starting, &Image::waiting, &Image::failed}) {
     for (auto& [ref, image] : registry.images) {
       auto& waiting = image->*queue;
       while (!waiting.empty() && has_room(*image)) {

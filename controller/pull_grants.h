@@ -6,9 +6,12 @@
 // gets no new grant for a while, doubling while it keeps answering 429,
 // instead of every node finding that out for itself.
 //
-// Grants are handed out in one order, whatever the caps: nodes that did not
-// fail first, then by image ref, then by node id; a grant is kept until its
-// node reports the image present or failed. The order is total and grants
+// Grants are handed out in one order, whatever the caps: nodes where swarm is
+// starting a task that needs the image first (that pull is what a rollout
+// waits for: within the registry's budget it goes before warming the other
+// nodes), then nodes that did not fail, then the failed ones; within each, by
+// image ref, then by node id. A grant is kept until its node reports the
+// image present or failed. The order is total and grants
 // only ever free capacity by ending, so the grants are always "as many as the
 // caps allow, in that order": updating them incrementally (one report touches
 // one node's images, and only its registries are looked at again) gives the
@@ -57,9 +60,10 @@ class PullGrants {
 
   explicit PullGrants(PullGrantsOptions options);
 
-  // The pair is desired, and its node's last report says `input` of it (a new
-  // pair is added). Hands nothing out: settle() does, once per batch.
-  void set(const std::string& node, const std::string& ref, Input input);
+  // The pair is desired, its node's last report says `input` of it, and
+  // `starting`: a task swarm is starting on the node needs it (a new pair is
+  // added). Hands nothing out: settle() does, once per batch.
+  void set(const std::string& node, const std::string& ref, Input input, bool starting);
   // A node's report turned one of `registry`'s images to rate_limited: new
   // grants there pause (grants of nodes not pulling yet are taken back) unless
   // a pause already runs, which a 429 of a pull started before it does not
@@ -86,6 +90,7 @@ class PullGrants {
  private:
   struct PairState {
     Input input = Input::other;
+    bool starting = false;
     bool granted = false;
     bool seen = true;  // in the current full pass
   };
@@ -93,9 +98,9 @@ class PullGrants {
   struct Image {
     Registry* registry = nullptr;
     std::map<std::string, PairState, std::less<>> pairs;  // by node id
-    // Pairs neither present nor granted, by node id: those whose last try
-    // failed wait behind the others.
-    std::set<std::string, std::less<>> waiting, failed;
+    // Pairs neither present nor granted, by node id, in three queues: those
+    // of starting tasks ahead, those whose last try failed behind the others.
+    std::set<std::string, std::less<>> starting, waiting, failed;
     std::uint32_t grants = 0;
   };
   struct Registry {

@@ -148,7 +148,7 @@ std::optional<Changes> State::report(std::string_view node_id, NodeReport report
     const auto& image = entry.published.images[i];
     const auto input = grant_input(entry, image.ref, image.digest);
     if (input == inputs_before[i]) continue;
-    grants_.set(id, image.ref, input);
+    grants_.set(id, image.ref, input, image.starting);
     if (input == PullGrants::Input::rate_limited) grants_.rate_limited(registry_of(image.ref), now);
     touched.emplace_back(id, image.ref);
   }
@@ -213,8 +213,11 @@ void State::publish(Changes& changes) {
   grants_.begin_pass();
   for (const auto& [id, refs] : wanted) {
     const auto& entry = nodes_.at(id);
-    for (const auto& ref : refs)
-      grants_.set(id, ref, grant_input(entry, ref, expected_digest(ref)));
+    const auto& urgency = urgencies[id];
+    for (std::size_t i = 0; i < refs.size(); ++i) {
+      const auto& ref = refs[i];
+      grants_.set(id, ref, grant_input(entry, ref, expected_digest(ref)), urgency[i].starting);
+    }
   }
   grants_.end_pass();
   grants_.settle();  // every node's set is compared below

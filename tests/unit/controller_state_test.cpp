@@ -36,6 +36,25 @@ class StateTest : public ::testing::Test {
     return reconcile::desired_images(nodes, services);
   }
 
+  // `plan` with tasks swarm is starting: (node id, image) each.
+  static reconcile::Plan starting_on(
+      reconcile::Plan plan, const std::vector<std::pair<std::string, std::string>>& tasks) {
+    std::vector<reconcile::Task> starting;
+    for (const auto& [node_id, image] : tasks) {
+      starting.push_back(reconcile::Task{.id = "t-" + node_id,
+                                         .service_id = "s1",
+                                         .node_id = node_id,
+                                         .slot = 1,
+                                         .desired_state = "running",
+                                         .state = "preparing",
+                                         .error = "",
+                                         .image = image,
+                                         .addresses = {}});
+    }
+    reconcile::mark_starting(plan, starting);
+    return plan;
+  }
+
   static NodeReport report(std::vector<std::pair<std::string, ImageState>> states) {
     NodeReport result;
     for (auto& [ref, state] : states) {
@@ -122,17 +141,7 @@ TEST_F(StateTest, GenerationMovesOnlyForNodesWhoseSetChanged) {
 // starting there needs, and the mark going away is a change of the set too.
 TEST_F(StateTest, ImagesOfStartingTasksAreMarkedOnTheirNodeOnly) {
   auto state = make_state();
-  auto with_task = plan({test_service("web", image_a)});
-  reconcile::mark_starting(with_task, {reconcile::Task{.id = "t1",
-                                                       .service_id = "s1",
-                                                       .node_id = "id2",
-                                                       .slot = 1,
-                                                       .desired_state = "running",
-                                                       .state = "preparing",
-                                                       .error = "",
-                                                       .image = image_a,
-                                                       .addresses = {}}});
-  state.set_plan(std::move(with_task));
+  state.set_plan(starting_on(plan({test_service("web", image_a)}), {{"id2", image_a}}));
   EXPECT_FALSE(state.desired("id1")->images.at(0).starting);
   EXPECT_TRUE(state.desired("id2")->images.at(0).starting);
   wall_ms_ = 5000;
@@ -237,6 +246,26 @@ TEST_F(StateTest, GrantsStickWhileTheHolderPulls) {
   EXPECT_FALSE(pulls(state, "id2")[ref_a]);
 }
 
+// A rollout waits for the node where swarm starts the updated task: within
+// the registry's budget that pull goes first, the others follow.
+TEST_F(StateTest, ANodeWhereSwarmStartsATaskIsGrantedFirst) {
+  auto state = make_state(0, 1);
+  state.set_plan(starting_on(plan({test_service("web", image_a)}, 3), {{"id3", image_a}}));
+  EXPECT_EQ(granted(state, ref_a, 3), std::vector<std::string>{"id3"});
+  state.report("id3", report({{ref_a, ImageState::present}}), now_);
+  EXPECT_EQ(granted(state, ref_a, 3), std::vector<std::string>{"id1"});
+
+  // A task that starts while another node pulls: that pull keeps its grant,
+  // and the starting node is next, ahead of the node queued before it.
+  auto later = make_state(0, 1);
+  later.set_plan(plan({test_service("web", image_a)}, 3));
+  later.report("id1", report({{ref_a, ImageState::pulling}}), now_);
+  later.set_plan(starting_on(plan({test_service("web", image_a)}, 3), {{"id3", image_a}}));
+  EXPECT_EQ(granted(later, ref_a, 3), std::vector<std::string>{"id1"});
+  later.report("id1", report({{ref_a, ImageState::present}}), now_);
+  EXPECT_EQ(granted(later, ref_a, 3), std::vector<std::string>{"id3"});
+}
+
 // report() publishes only when a grant input changed; a full publish (what
 // set_plan does with the same plan) right after must then find nothing to change.
 TEST_F(StateTest, AReportThatSkipsPublishingMissesNothing) {
@@ -270,10 +299,12 @@ TEST_F(StateTest, IncrementalGrantsEqualGrantsFromScratch) {
   for (const auto& [cap, registry_cap] : std::vector<std::pair<std::uint32_t, std::uint32_t>>{
            {0, 1}, {1, 1}, {2, 3}, {1, 0}, {0, 0}}) {
     auto state = make_state(cap, registry_cap);
-    const auto same_plan =
+    // Tasks starting on two nodes put their pairs in the first queue.
+    const auto same_plan = starting_on(
         plan({test_service("a", image_a), test_service("b", image_b),
               test_service("c", "other.test/c:1"), test_service("d", "other.test/d:1", "node-3")},
-             6);
+             6),
+        {{"id5", image_a}, {"id2", "other.test/c:1"}});
     state.set_plan(same_plan);
     const std::vector<ImageState> states = {ImageState::present, ImageState::pulling,
                                             ImageState::waiting, ImageState::failed};
