@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -226,6 +227,17 @@ net::awaitable<bool> Agent::collect_garbage(const std::vector<reconcile::Image>&
   co_return remove&& removed > 0;
 }
 
+net::awaitable<void> Agent::forget_cache_name(const std::string& ref, const std::string& via) {
+  // The node's image list then looks as if it had pulled from the origin;
+  // the layers stay, held by the origin's name.
+  count_engine_request("DELETE /images/{name}");
+  auto removed = co_await engine_.remove_image(via);
+  if (!removed) {
+    logger_->warn("cache name not removed node={} image={} via={}: {}", options_.node_id, ref, via,
+                  removed.error().to_string());
+  }
+}
+
 net::awaitable<bool> Agent::remove_image(const GcImage& image, const std::string& why) {
   // By each reference, not by ID: an ID that several repositories name is
   // refused without force, and force is what we must not use. The last
@@ -367,7 +379,8 @@ net::awaitable<void> Agent::check() {
   for (auto& ref : state_.start_pulls(Clock::now(), wall_seconds())) {
     auto& signal = pull_cancels_[ref];
     signal = std::make_unique<net::cancellation_signal>();
-    net::co_spawn(executor, pull(ref), net::bind_cancellation_slot(signal->slot(), net::detached));
+    net::co_spawn(executor, pull(ref, via_of(ref)),
+                  net::bind_cancellation_slot(signal->slot(), net::detached));
   }
   co_await report();
   if (metrics_ != nullptr) {
@@ -376,7 +389,44 @@ net::awaitable<void> Agent::check() {
   }
 }
 
-net::awaitable<void> Agent::pull(std::string ref) {
+std::string Agent::via_of(const std::string& ref) const {
+  const auto& images = state_.desired().images;
+  const auto found = std::find_if(images.begin(), images.end(),
+                                  [&](const api::DesiredImage& image) { return image.ref == ref; });
+  return found == images.end() ? std::string() : found->via;
+}
+
+engine::PullRequest Agent::pull_request(const reconcile::Reference& reference) const {
+  engine::PullRequest request;
+  request.repository = reference.name();
+  request.tag = reference.digest.empty() ? reference.tag : reference.digest;
+  request.platform = options_.platform;
+  request.registry_auth = credentials_.header_for(reference.domain);
+  return request;
+}
+
+net::awaitable<bool> Agent::pull_from_cache(const std::string& ref, const std::string& via) {
+  const auto reference = reconcile::parse_reference(via);
+  std::optional<PullFailure> failure;
+  if (!reference) {
+    failure = PullFailure{Reason::other, reference.error().message};
+  } else {
+    count_engine_request("/images/create");
+    auto pulled = co_await engine_.pull(pull_request(*reference));
+    if (stopping_) co_return false;
+    if (pulled) {
+      if (metrics_ != nullptr) metrics_->cache_pulls.Increment();
+      co_return true;
+    }
+    failure = PullFailure{classify_pull_failure(pulled.error()), pulled.error().message};
+  }
+  if (metrics_ != nullptr) metrics_->cache_fallbacks.at(to_string(failure->reason)).Increment();
+  logger_->warn("cache pull failed node={} image={} via={} reason={}, pulling from the origin: {}",
+                options_.node_id, ref, via, to_string(failure->reason), failure->message);
+  co_return false;
+}
+
+net::awaitable<void> Agent::pull(std::string ref, std::string via) {
   const auto started = Clock::now();
   std::optional<PullFailure> failure;
   std::unordered_set<std::string> present_after;
@@ -386,13 +436,14 @@ net::awaitable<void> Agent::pull(std::string ref) {
     if (!reference) {
       failure = PullFailure{Reason::other, reference.error().message};
     } else {
-      engine::PullRequest request;
-      request.repository = reference->name();
-      request.tag = reference->digest.empty() ? reference->tag : reference->digest;
-      request.platform = options_.platform;
-      request.registry_auth = credentials_.header_for(reference->domain);
-      logger_->info("pull started node={} image={} auth={}", options_.node_id, ref,
-                    request.registry_auth.empty() ? "none" : "config");
+      auto request = pull_request(*reference);
+      logger_->info("pull started node={} image={} auth={}{}{}", options_.node_id, ref,
+                    request.registry_auth.empty() ? "none" : "config",
+                    via.empty() ? "" : " via=", via);
+      // The layers from the cache; the origin's pull below then fetches
+      // only its manifest, and gives the engine the name swarm's task asks for.
+      const bool through_cache = !via.empty() && co_await pull_from_cache(ref, via);
+      if (stopping_) co_return;
       count_engine_request("/images/create");
       auto pulled = co_await engine_.pull(std::move(request));
       if (stopping_) co_return;
@@ -410,6 +461,7 @@ net::awaitable<void> Agent::pull(std::string ref) {
               "pull reported success but the image list failed: " + images.error().message};
         } else {
           present_after = reconcile::present_refs(*images);
+          if (through_cache && present_after.contains(ref)) co_await forget_cache_name(ref, via);
         }
       }
     }

@@ -32,6 +32,7 @@
 #include "engine/client.h"
 #include "engine/registry_auth.h"
 #include "metrics/metrics.h"
+#include "reconcile/reference.h"
 
 namespace swarm_prepull::agent {
 
@@ -78,7 +79,16 @@ class Agent {
  private:
   boost::asio::awaitable<void> poll_loop();
   boost::asio::awaitable<void> check();
-  boost::asio::awaitable<void> pull(std::string ref);
+  // Pulls `ref`; with `via` (its content by digest in the cluster's cache),
+  // from the cache first, falling back to the origin alone when that fails.
+  boost::asio::awaitable<void> pull(std::string ref, std::string via);
+  // True when the cache's pull succeeded; else counts and logs the fallback.
+  boost::asio::awaitable<bool> pull_from_cache(const std::string& ref, const std::string& via);
+  // Removes the cache's name once the origin's is listed.
+  boost::asio::awaitable<void> forget_cache_name(const std::string& ref, const std::string& via);
+  // The desired set's cache reference of `ref`; empty for none.
+  std::string via_of(const std::string& ref) const;
+  engine::PullRequest pull_request(const reconcile::Reference& reference) const;
   boost::asio::awaitable<void> report();
   boost::asio::awaitable<void> refresh_engine_version();
   boost::asio::awaitable<void> sleep(std::chrono::milliseconds duration);

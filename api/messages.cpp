@@ -281,6 +281,7 @@ std::string encode(const DesiredSet& set) {
       entry["priority"] = reconcile::to_string(image.priority);
     }
     if (image.starting) entry["starting"] = true;
+    if (!image.via.empty()) entry["via"] = image.via;
     images.push_back(std::move(entry));
   }
   return dump({{"node_id", set.node_id},
@@ -325,6 +326,15 @@ Decoded<DesiredSet> decode_desired_set(std::string_view body) {
       image.priority = *known;
     }
     if (auto error = get_bool(item, "starting", where, image.starting)) return *error;
+    if (auto error = get_string(item, "via", where, image.via)) return *error;
+    if (!image.via.empty()) {
+      // Only ever by digest: a cache can then serve nothing but the origin's content.
+      const auto via = reconcile::parse_reference(image.via);
+      if (!via || via->digest.empty()) {
+        return fail(where + ".via", "expected a reference by digest, got '" + printable(image.via) +
+                                        "'" + (via ? "" : ": " + via.error().message));
+      }
+    }
     set.images.push_back(std::move(image));
   }
   return set;

@@ -105,6 +105,12 @@ struct DesiredImage {
   // (reconcile::task_starting). While such an image is missing, the agent
   // starts no pull of lower priority. Left out of the JSON when false.
   bool starting = false;
+  // The same content by digest in the cluster's cache registry
+  // ("cache:5000/team/app@sha256:..."), to pull before `ref` so that the
+  // origin serves only the manifest (docs/operations.md, "Pull once per
+  // cluster"). Empty: pull `ref` from its registry. Left out of the JSON when
+  // empty.
+  std::string via{};
   bool operator==(const DesiredImage&) const = default;
 };
 

@@ -80,7 +80,15 @@ std::vector<OptionSpec> controller_option_specs() {
       {.name = "registry-auth-file",
        .value_name = "FILE",
        .help = "docker config.json with credentials for resolving private images at their "
-               "registries (GET /distribution); re-read when it changes"},
+               "registries (GET /distribution) and for copying them into a --pull-through "
+               "cache; re-read when it changes"},
+      {.name = "pull-through",
+       .value_name = "ORIGIN=CACHE",
+       .help = "copy images of registry ORIGIN into the cluster's cache registry CACHE before "
+               "any node pulls them, and have nodes pull them from CACHE (each HOST[:PORT], or "
+               "http://HOST[:PORT] for plain HTTP; e.g. docker.io=http://10.0.0.5:5000); "
+               "repeatable",
+       .repeatable = true},
       {.name = "read-timeout",
        .value_name = "DURATION",
        .help = "an HTTP request not read completely within this is dropped",
@@ -141,6 +149,17 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
       return Error{"--hold-new-nodes: expected a duration (10m, 90s) or 0, got '" + hold + "'"};
     }
     result.hold_new_nodes = std::chrono::ceil<std::chrono::seconds>(*value);
+  }
+  for (const auto& route : options.all("pull-through")) {
+    auto parsed = controller::parse_pull_through(route);
+    if (!parsed) return parsed.error();
+    const bool repeated =
+        std::any_of(result.pull_through.begin(), result.pull_through.end(),
+                    [&](const auto& known) { return known.origin.host == parsed->origin.host; });
+    if (repeated) {
+      return Error{"--pull-through: origin " + parsed->origin.host + " given twice"};
+    }
+    result.pull_through.push_back(std::move(*parsed));
   }
   auto stale = duration("agent-stale-after");
   if (!stale) return stale.error();

@@ -15,6 +15,7 @@
 #include "reconcile/plan.h"
 #include "reconcile/reference.h"
 #include "reconcile/snapshot.h"
+#include "registry/copy.h"
 
 namespace swarm_prepull::controller {
 namespace {
@@ -99,6 +100,7 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
       warm_(options_.max_warm_requests),
       registry_recovery_(options_.registry_probe_interval),
       holds_(options_.hold_new_nodes),
+      cache_fills_(options_.pull_through, options_.cache_copy_retry),
       stop_signal_(context, Clock::time_point::max()),
       loops_done_(context, Clock::time_point::max()),
       reconcile_timer_(context) {
@@ -117,8 +119,8 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
 
 Controller::~Controller() = default;
 
-std::string Controller::registry_auth_for(std::string_view ref) {
-  if (registry_credentials_.path().empty()) return {};
+void Controller::reload_credentials() {
+  if (registry_credentials_.path().empty()) return;
   // Rotated credentials take effect within a second, without a file read per
   // resolution when a pass resolves many tags.
   const auto now = Clock::now();
@@ -126,6 +128,11 @@ std::string Controller::registry_auth_for(std::string_view ref) {
     registry_credentials_read_ = now;
     registry_credentials_.reload(*logger_);
   }
+}
+
+std::string Controller::registry_auth_for(std::string_view ref) {
+  if (registry_credentials_.path().empty()) return {};
+  reload_credentials();
   const auto reference = reconcile::parse_reference(ref);
   return reference ? registry_credentials_.header_for(reference->domain) : std::string{};
 }
@@ -427,6 +434,15 @@ void Controller::expire_warm_requests(Clock::time_point now) {
 }
 
 Changes Controller::apply_plan(reconcile::Plan plan) {
+  // Copies due start before the plan is published, so that no node is
+  // granted a pull from the origin that the cache is about to serve.
+  std::vector<CacheCopy> copies;
+  if (cache_fills_.enabled()) {
+    const auto wanted = cache_candidates(plan);
+    copies = cache_fills_.start_due(wanted, Clock::now(), options_.max_cache_copies);
+    state_.stage_cache_view(cache_fills_.view(wanted));
+  }
+  for (auto& copy : copies) spawn(fill_cache(std::move(copy)));
   auto changes = state_.set_plan(std::move(plan));
   // Long polls of nodes that left the swarm answer 404 now.
   for (auto& [node, timer] : waiters_) {
@@ -655,6 +671,82 @@ void Controller::publish_tag_digests() {
   apply(changes);
   // Which reports count present depends on the digests.
   if (!changes.bumped_nodes.empty()) update_readiness_metrics();
+  fill_caches();  // a tag resolved names content a cache may hold
+}
+
+std::map<std::string, std::string> Controller::cache_candidates(const reconcile::Plan& plan) const {
+  std::map<std::string, std::string> wanted;
+  for (const auto& image : plan.images) {
+    // Canonical refs: name@digest when pinned, else name:tag.
+    if (const auto at = image.ref.find('@'); at != std::string::npos) {
+      wanted.emplace(image.ref, image.ref.substr(at + 1));
+    } else if (const auto* tag = tag_digests_.find(image.ref)) {
+      wanted.emplace(image.ref, tag->digest);
+    }
+  }
+  return wanted;
+}
+
+void Controller::fill_caches() {
+  if (!cache_fills_.enabled() || !state_.has_plan() || stopping_) return;
+  const auto wanted = cache_candidates(state_.plan());
+  auto copies = cache_fills_.start_due(wanted, Clock::now(), options_.max_cache_copies);
+  for (auto& copy : copies) spawn(fill_cache(std::move(copy)));
+  const auto changes = state_.set_cache_view(cache_fills_.view(wanted));
+  apply(changes);
+  if (!changes.bumped_nodes.empty()) update_readiness_metrics();
+}
+
+net::awaitable<void> Controller::fill_cache(CacheCopy copy) {
+  const PullThrough route = cache_fills_.routes().at(copy.route);
+  reload_credentials();
+  const auto credential_of =
+      [&](const registry::RegistryAddress& address) -> std::optional<engine::RegistryCredential> {
+    const auto& known = registry_credentials_.config().registries;
+    const auto found = known.find(address.host);
+    return found == known.end() ? std::nullopt : std::optional(found->second);
+  };
+  // An index is copied for the swarm's platforms only.
+  std::vector<reconcile::Platform> platforms;
+  if (snapshot_) {
+    for (const auto& node : snapshot_->nodes) {
+      if (node.platform.architecture.empty()) continue;
+      if (std::find(platforms.begin(), platforms.end(), node.platform) == platforms.end()) {
+        platforms.push_back(node.platform);
+      }
+    }
+  }
+  registry::Registry origin(route.origin, credential_of(route.origin));
+  registry::Registry cache(route.cache, credential_of(route.cache));
+  const std::string image = route.origin.host + "/" + copy.repository + "@" + copy.digest;
+  logger_->info("cache fill started image={} cache={}", image, route.cache.to_string());
+  const auto started = Clock::now();
+  auto outcome = co_await (
+      registry::copy_image(origin, cache, copy.repository, copy.digest, std::move(platforms)) ||
+      stopped());
+  if (stopping_) co_return;
+  const auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
+  auto& result = std::get<0>(outcome);
+  if (result) {
+    metrics_.cache_fills.at("copied").Increment();
+    metrics_.cache_fill_bytes.Increment(static_cast<double>(result->bytes_copied));
+    logger_->info(
+        "cache filled image={} cache={} pull_digest={} bytes_from_origin={} blobs_copied={} "
+        "blobs_present={} seconds={:.3f}",
+        image, route.cache.to_string(), result->cache_digest, result->bytes_copied,
+        result->blobs_copied, result->blobs_present, seconds);
+    cache_fills_.finished(copy, result->cache_digest, Clock::now());
+  } else {
+    metrics_.cache_fills.at("failed").Increment();
+    logger_->warn(
+        "cache fill failed image={} cache={} seconds={:.3f}: nodes pull it from the origin, the "
+        "copy is tried again in {}s: {}",
+        image, route.cache.to_string(), seconds,
+        std::chrono::duration_cast<std::chrono::seconds>(options_.cache_copy_retry).count(),
+        result.error().to_string());
+    cache_fills_.finished(copy, std::nullopt, Clock::now());
+  }
+  fill_caches();
 }
 
 void Controller::probe_registries() {

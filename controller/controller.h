@@ -22,6 +22,7 @@
 #include <string>
 
 #include "controller/api_requests.h"
+#include "controller/cache_fills.h"
 #include "controller/node_holds.h"
 #include "controller/registry_recovery.h"
 #include "controller/report_binding.h"
@@ -102,6 +103,11 @@ struct ControllerOptions {
   // A node that joins is paused until it holds the images of its running
   // services, at most this long (reconcile/node_hold.h); 0: off.
   std::chrono::seconds hold_new_nodes{0};
+  // --pull-through ORIGIN=CACHE (controller/cache_fills.h): images of ORIGIN
+  // are copied into CACHE first and nodes pull them from there.
+  std::vector<PullThrough> pull_through;
+  std::size_t max_cache_copies = 2;                                     // copies under way at once
+  std::chrono::milliseconds cache_copy_retry{std::chrono::minutes(1)};  // after a failed copy
 };
 
 class Controller {
@@ -198,6 +204,15 @@ class Controller {
   // the table changed what nodes are given (publish_tag_digests() then).
   bool note_tag_digest(const std::string& ref, const std::string& digest);
   void publish_tag_digests();
+  // ref -> digest of the plan's images whose digest is known (their own, or
+  // their tag's last resolution): what the caches may hold.
+  std::map<std::string, std::string> cache_candidates(const reconcile::Plan& plan) const;
+  // Starts the copies into the caches that are due and publishes what the
+  // caches hold; a no-op without --pull-through.
+  void fill_caches();
+  net::awaitable<void> fill_cache(CacheCopy copy);
+  // Re-reads --registry-auth-file at most once a second.
+  void reload_credentials();
   net::awaitable<void> reconcile_once();
   // Keeps the addresses of the agent services' tasks among `tasks`
   // (--report-binding task-address).
@@ -255,6 +270,7 @@ class Controller {
   RegistryRecovery registry_recovery_;
   TagDigests tag_digests_;
   NodeHolds holds_;
+  CacheFills cache_fills_;
   bool holding_ = false;  // hold_new_nodes() runs (from a pass or hold_loop)
   std::unique_ptr<http::Server> server_;
   net::steady_timer stop_signal_;      // never expires; cancelled by stop()

@@ -54,6 +54,8 @@ bool State::is_present(const NodeEntry& entry, std::string_view ref,
 PullGrants::Input State::grant_input(const NodeEntry& entry, std::string_view ref,
                                      std::string_view expected_digest) const {
   using Input = PullGrants::Input;
+  // Waiting for the cache's copy, the pair takes no grant (no slot of a cap).
+  if (cache_.filling.contains(ref)) return Input::present;
   const auto* state = state_of(entry, ref);
   if (state == nullptr) return Input::other;
   if (is_present(entry, ref, expected_digest)) return Input::present;
@@ -70,6 +72,9 @@ PullGrants::Input State::grant_input(const NodeEntry& entry, std::string_view re
 
 bool State::may_pull(const std::string& node_id, const NodeEntry& entry, std::string_view ref,
                      std::string_view expected_digest) const {
+  // No node pulls an image being copied into the cache: the origin then
+  // serves its layers to the copy alone.
+  if (cache_.filling.contains(ref)) return false;
   return grant_input(entry, ref, expected_digest) == PullGrants::Input::present ||
          grants_.granted(node_id, ref);
 }
@@ -241,8 +246,10 @@ void State::publish(Changes& changes) {
       const bool pull = may_pull(id, entry, ref, digest);
       const auto retry = retry_of.find(ref);
       const Urgency& urgency = urgencies[id][i];
+      const auto via = cache_.via.find(ref);
       images.push_back(api::DesiredImage{ref, pull, retry == retry_of.end() ? 0 : retry->second,
-                                         std::string(digest), urgency.priority, urgency.starting});
+                                         std::string(digest), urgency.priority, urgency.starting,
+                                         via == cache_.via.end() ? std::string() : via->second});
     }
     if (entry.published.generation != 0 && images == entry.published.images) continue;
     // Forget hit/miss observations of images no longer desired here.
@@ -373,6 +380,14 @@ Changes State::set_tag_digests(std::map<std::string, std::string> digests) {
     return changes;
   }
   tag_digests_ = {digests.begin(), digests.end()};
+  publish(changes);
+  return changes;
+}
+
+Changes State::set_cache_view(CacheView view) {
+  Changes changes;
+  if (view == cache_) return changes;
+  cache_ = std::move(view);
   publish(changes);
   return changes;
 }

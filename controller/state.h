@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "api/messages.h"
+#include "controller/cache_fills.h"
 #include "controller/pull_grants.h"
 #include "reconcile/image_state.h"
 #include "reconcile/plan.h"
@@ -133,6 +134,14 @@ class State {
   // only with that digest. Bumps the nodes whose sets change.
   Changes set_tag_digests(std::map<std::string, std::string> digests);
 
+  // The cluster cache (controller/cache_fills.h): each desired ref's cache
+  // reference, published as api::DesiredImage::via, and the refs whose copy
+  // into the cache is under way, which no node is granted meanwhile. Bumps
+  // the nodes whose sets change. stage_cache_view keeps it for the next
+  // set_plan without publishing.
+  Changes set_cache_view(CacheView view);
+  void stage_cache_view(CacheView view) { cache_ = std::move(view); }
+
   // Ends the rate-limit pauses that are over and hands out what they held
   // back (the controller calls it every second; reports do it too).
   Changes resume_registries(Clock::time_point now);
@@ -214,6 +223,7 @@ class State {
   std::map<std::string, NodeEntry, std::less<>> nodes_;          // by node id
   std::map<std::string, std::uint64_t> retry_epochs_;            // by registry
   std::map<std::string, std::string, std::less<>> tag_digests_;  // by tag ref
+  CacheView cache_;
   std::uint64_t last_generation_ = 0;
   PullGrants grants_;
 };

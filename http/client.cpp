@@ -46,7 +46,11 @@ using Resolver = Token::as_default_on_t<net::ip::tcp::resolver>;
 using Connection = std::variant<UnixStream, TcpStream, TlsStream>;
 
 // Reads go through a fixed chunk; the body parser never buffers more.
-constexpr std::size_t kChunk = 16 * 1024;
+constexpr std::size_t kChunk = 64 * 1024;
+// The read buffer's capacity is what one socket read asks for: a body parsed
+// into a buffer_body never grows it, so it must start large (left at the
+// header's size, a 16 MB blob arrived 512 bytes a read, at 2 MB/s).
+constexpr std::size_t kReadBuffer = 64 * 1024;
 // Of an error response we only want the peer's one-line message.
 constexpr std::size_t kErrorBodyLimit = 64 * 1024;
 
@@ -141,6 +145,9 @@ struct Client::Session {
     } else {
       parser.body_limit(boost::none);  // a stream; its lines are bounded instead
     }
+    // A HEAD answer says Content-Length without a body to follow.
+    parser.skip(this->request.method() == bhttp::verb::head);
+    buffer.reserve(kReadBuffer);
   }
 
   // One read into `chunk`: the number of body bytes it produced. The
@@ -170,16 +177,27 @@ struct Client::Session {
     co_return body;
   }
 
-  // The body, chunk by chunk, split into lines. The unfinished last line waits
-  // in `pending`, which never holds more than the line limit and one chunk.
+  // The body to `sink` as it arrives, each read within `idle`.
+  net::awaitable<Result<void>> read_chunks(const Call& call, std::optional<Milliseconds> idle,
+                                           const ChunkSink& sink) {
+    std::array<char, kChunk> chunk{};
+    while (!parser.is_done()) {
+      auto count = co_await within(call, idle, read_some(call, chunk, true), "no data");
+      if (!count) co_return count.error();
+      if (*count == 0) continue;
+      auto taken = co_await sink(std::string_view(chunk.data(), *count));
+      if (!taken) co_return taken.error();
+    }
+    co_return ok();
+  }
+
+  // The body split into lines. The unfinished last line waits in `pending`,
+  // which never holds more than the line limit and one chunk.
   net::awaitable<Result<void>> read_lines(const Call& call, const StreamLimits& limits,
                                           const LineHandler& on_line) {
-    std::array<char, kChunk> chunk{};
     std::string pending;
-    while (!parser.is_done()) {
-      auto count = co_await within(call, limits.idle, read_some(call, chunk, true), "no data");
-      if (!count) co_return count.error();
-      pending.append(chunk.data(), *count);
+    const ChunkSink split = [&](std::string_view bytes) -> net::awaitable<Result<void>> {
+      pending.append(bytes);
       std::size_t start = 0;
       for (auto end = pending.find('\n'); end != std::string::npos;
            end = pending.find('\n', start)) {
@@ -190,7 +208,10 @@ struct Client::Session {
       }
       pending.erase(0, start);
       if (pending.size() > limits.line_limit) co_return line_too_long(call, limits);
-    }
+      co_return ok();
+    };
+    auto read = co_await read_chunks(call, limits.idle, split);
+    if (!read) co_return read.error();
     co_return deliver(call, limits, on_line, pending);  // a last line without "\n"
   }
 
@@ -212,7 +233,11 @@ Client::Client(Endpoint endpoint, Limits limits) : endpoint_(std::move(endpoint)
   error_code error;
   // Like the docker CLI: verify only with DOCKER_TLS_VERIFY; ca.pem is then
   // required, the client certificate is used whenever both files exist.
-  if (options.verify) {
+  if (options.verify && options.ca_file.empty()) {
+    tls_->set_default_verify_paths(error);  // a public registry: the system's CAs
+    if (error) fail("loading the system's CA certificates", error);
+    tls_->set_verify_mode(net::ssl::verify_peer);
+  } else if (options.verify) {
     tls_->load_verify_file(options.ca_file, error);
     if (error) fail("loading " + options.ca_file, error);
     tls_->set_verify_mode(net::ssl::verify_peer);
@@ -293,7 +318,7 @@ net::awaitable<Result<void>> Client::connect(Session& session, const Call& call)
   co_return ok();
 }
 
-net::awaitable<Result<void>> Client::open(Session& session, const Call& call) {
+net::awaitable<Result<void>> Client::open(Session& session, const Call& call, Answers answers) {
   if (auto connected = co_await connect(session, call); !connected) co_return connected.error();
   auto [write_error, written] =
       co_await std::visit([&](auto& stream) { return bhttp::async_write(stream, session.request); },
@@ -312,13 +337,16 @@ net::awaitable<Result<void>> Client::open(Session& session, const Call& call) {
   }
 
   const unsigned status = session.parser.get().result_int();
-  if (status / 100 == 2) co_return ok();
+  if (status / 100 == 2 || answers == Answers::any ||
+      (answers == Answers::success_or_redirect && status / 100 == 3)) {
+    co_return ok();
+  }
   auto body = co_await session.collect(call, kErrorBodyLimit);
   co_return call.fail(errc::status, peer_message(body ? *body : ""), status);
 }
 
-net::awaitable<Result<Reply>> Client::fetch(Session& session, const Call& call) {
-  if (auto opened = co_await open(session, call); !opened) co_return opened.error();
+net::awaitable<Result<Reply>> Client::fetch(Session& session, const Call& call, Answers answers) {
+  if (auto opened = co_await open(session, call, answers); !opened) co_return opened.error();
   auto body = co_await session.collect(call, std::numeric_limits<std::size_t>::max());
   if (!body) co_return body.error();
   co_return Reply{session.parser.get().result_int(), session.parser.get().base(), std::move(*body)};
@@ -343,9 +371,15 @@ net::awaitable<Result<Reply>> Client::request(Request request) {
 }
 
 net::awaitable<Result<Reply>> Client::request(Call call, Request request, Limits limits) {
+  co_return co_await exchange(std::move(call), std::move(request), limits, Answers::success);
+}
+
+net::awaitable<Result<Reply>> Client::exchange(Call call, Request request, Limits limits,
+                                               Answers answers) {
   try {
     Session session(std::move(request), limits.header_limit, limits.body_limit);
-    co_return co_await within(call, limits.timeout, fetch(session, call), "no complete response");
+    co_return co_await within(call, limits.timeout, fetch(session, call, answers),
+                              "no complete response");
   } catch (const boost::system::system_error& error) {
     // A cancelled coroutine throws at its next co_await (this_coro::throw_if_cancelled).
     if (error.code() != net::error::operation_aborted) throw;
@@ -362,6 +396,27 @@ net::awaitable<Result<void>> Client::stream(Call call, Request request, Limits l
     co_return co_await within(call, stream_limits.total,
                               session.read_lines(call, stream_limits, on_line),
                               "the stream did not end");
+  } catch (const boost::system::system_error& error) {
+    if (error.code() != net::error::operation_aborted) throw;
+  }
+  co_return call.fail(errc::cancelled, "cancelled by the caller");
+}
+
+net::awaitable<Result<Reply>> Client::download(Call call, Request request, Limits limits,
+                                               StreamLimits stream_limits, Answers answers,
+                                               ChunkSink on_chunk) {
+  try {
+    Session session(std::move(request), limits.header_limit, std::nullopt);
+    auto opened =
+        co_await within(call, limits.timeout, open(session, call, answers), "no response header");
+    if (!opened) co_return opened.error();
+    Reply reply{session.parser.get().result_int(), session.parser.get().base(), {}};
+    if (reply.status / 100 != 2) co_return reply;
+    auto read = co_await within(call, stream_limits.total,
+                                session.read_chunks(call, stream_limits.idle, on_chunk),
+                                "the body did not end");
+    if (!read) co_return read.error();
+    co_return reply;
   } catch (const boost::system::system_error& error) {
     if (error.code() != net::error::operation_aborted) throw;
   }

@@ -78,9 +78,20 @@ struct Reply {
   std::string body;
 };
 
+// Which statuses a request takes as its answer; any other is errc::status.
+enum class Answers {
+  success,              // 2xx
+  success_or_redirect,  // 2xx and 3xx
+  any,
+};
+
 // Called per non-empty line of a streamed body, without its "\r\n"; an error
 // ends the stream with that error.
 using LineHandler = std::function<Result<void>(std::string_view line)>;
+
+// Called with each piece of a downloaded body as it arrives; an error ends the
+// download with that error.
+using ChunkSink = std::function<boost::asio::awaitable<Result<void>>(std::string_view bytes)>;
 
 class Client {
  public:
@@ -107,17 +118,34 @@ class Client {
   boost::asio::awaitable<Result<Reply>> request(Request request);
   boost::asio::awaitable<Result<Reply>> request(Call call, Request request, Limits limits);
 
+  // The same, but the statuses in `answers` are returned as replies for the
+  // caller to read (a registry's 401 carries its WWW-Authenticate challenge);
+  // only the others are errc::status.
+  boost::asio::awaitable<Result<Reply>> exchange(Call call, Request request, Limits limits,
+                                                 Answers answers);
+
   // Sends `request`, reads the header within limits.timeout (a non-2xx status
   // is an error as above), then hands the body to on_line line by line. A body
   // that ends cleanly is success; one that breaks off is connection_lost.
   boost::asio::awaitable<Result<void>> stream(Call call, Request request, Limits limits,
                                               StreamLimits stream_limits, LineHandler on_line);
 
+  // Sends `request`, reads the header within limits.timeout, then hands a
+  // 2xx body to on_chunk as it arrives (each read within stream_limits.idle,
+  // the whole body within stream_limits.total; its size is not bounded).
+  // Returns the status and header fields. Another status in `answers` (a
+  // redirect to follow, a 401 to authenticate) is returned with its body
+  // unread; any other is errc::status as above.
+  boost::asio::awaitable<Result<Reply>> download(Call call, Request request, Limits limits,
+                                                 StreamLimits stream_limits, Answers answers,
+                                                 ChunkSink on_chunk);
+
  private:
   struct Session;
   boost::asio::awaitable<Result<void>> connect(Session& session, const Call& call);
-  boost::asio::awaitable<Result<void>> open(Session& session, const Call& call);
-  boost::asio::awaitable<Result<Reply>> fetch(Session& session, const Call& call);
+  boost::asio::awaitable<Result<void>> open(Session& session, const Call& call,
+                                            Answers answers = Answers::success);
+  boost::asio::awaitable<Result<Reply>> fetch(Session& session, const Call& call, Answers answers);
 
   Endpoint endpoint_;
   Limits limits_;

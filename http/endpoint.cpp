@@ -100,4 +100,30 @@ Result<Url> parse_http_url(std::string_view text) {
   return result;
 }
 
+Result<Location> parse_location(std::string_view text) {
+  const auto url = boost::urls::parse_uri(text);
+  if (!url)
+    return invalid(text, "expected an absolute http(s):// URL, got \"" + std::string(text) + "\"");
+  const bool tls = url->scheme_id() == boost::urls::scheme::https;
+  if (!tls && url->scheme_id() != boost::urls::scheme::http) {
+    return invalid(
+        text, "expected an http:// or https:// URL, got \"" + std::string(url->scheme()) + "://\"");
+  }
+  if (url->has_userinfo()) return invalid(text, "user info in a URL is not supported");
+  auto address = parse_host_port(url->encoded_host_and_port(), tls ? 443 : 80);
+  if (!address) return invalid(text, address.error().message);
+  if (address->host.empty()) return invalid(text, "no host in \"" + std::string(text) + "\"");
+  Location location;
+  location.endpoint.kind = Endpoint::Kind::tcp;
+  location.endpoint.host = std::move(address->host);
+  location.endpoint.port = address->port;
+  if (tls) {
+    location.endpoint.tls.emplace();
+    location.endpoint.tls->verify = true;
+  }
+  location.target = url->encoded_path().empty() ? "/" : std::string(url->encoded_path());
+  if (url->has_query()) location.target += "?" + std::string(url->encoded_query());
+  return location;
+}
+
 }  // namespace swarm_prepull::http

@@ -13,7 +13,7 @@ namespace swarm_prepull::http {
 
 // Client-side TLS as the docker CLI sets it up: CA, client certificate, key.
 struct TlsOptions {
-  std::string ca_file;    // trusted to sign the peer's certificate (when verify)
+  std::string ca_file;  // trusted to sign the peer's certificate (when verify); empty: the system's
   std::string cert_file;  // cert_file and key_file: our client certificate, used when present
   std::string key_file;
   bool verify = false;  // verify the peer's certificate and host name
@@ -58,5 +58,15 @@ struct Url {
   std::string base_path;
 };
 Result<Url> parse_http_url(std::string_view text);
+
+// An absolute http:// or https:// URL that a peer handed us (a redirect's
+// Location, a token service's realm): where to connect (https verifies the
+// peer against the system's CAs) and the request target in origin form, its
+// query kept ("/v2/token?service=x"). User info and other schemes are refused.
+struct Location {
+  Endpoint endpoint;
+  std::string target;
+};
+Result<Location> parse_location(std::string_view url);
 
 }  // namespace swarm_prepull::http

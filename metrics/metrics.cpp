@@ -204,6 +204,16 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
               .Register(registry)
               .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 30, 60, 120, 300,
                                                                600, 1800})),
+      cache_fills(BuildCounter()
+                      .Name("swarm_prepull_cache_fills_total")
+                      .Help("Images copied into the cluster's cache registry, by outcome")
+                      .Register(registry),
+                  "outcome", {"copied", "failed"}),
+      cache_fill_bytes(BuildCounter()
+                           .Name("swarm_prepull_cache_fill_bytes_total")
+                           .Help("Blob bytes read from origin registries to fill the cache")
+                           .Register(registry)
+                           .Add({})),
       api_requests(BuildCounter()
                        .Name("swarm_prepull_api_requests_total")
                        .Help("Requests to the agent API, by route pattern and answer status")
@@ -288,7 +298,18 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry,
                               .Name("swarm_prepull_gc_removal_failures_total")
                               .Help("Image removals by GC that the engine refused")
                               .Register(registry)
-                              .Add({})) {
+                              .Add({})),
+      cache_pulls(BuildCounter()
+                      .Name("swarm_prepull_cache_pulls_total")
+                      .Help("Pulls whose layers the cluster's cache registry served")
+                      .Register(registry)
+                      .Add({})),
+      cache_fallbacks(BuildCounter()
+                          .Name("swarm_prepull_cache_fallbacks_total")
+                          .Help("Pulls through the cache that fell back to the origin, by the "
+                                "cache pull's failure reason")
+                          .Register(registry),
+                      "reason", to_strings(pull_failure_reasons)) {
   // An agent without a current desired set does not know its ratio: NaN is
   // Prometheus' "unknown", where the common 1 would read healthy.
   common.cache_hit_ratio.Set(std::numeric_limits<double>::quiet_NaN());

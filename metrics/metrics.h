@@ -106,6 +106,11 @@ struct ControllerMetrics {
   prometheus::Gauge& nodes_held;             // swarm_prepull_nodes_held
   prometheus::Counter& node_hold_timeouts;   // swarm_prepull_node_hold_timeouts_total
   prometheus::Histogram& node_warm_seconds;  // swarm_prepull_node_warm_seconds: join -> warm
+  // Copies into the cluster's cache (--pull-through): by outcome
+  // (swarm_prepull_cache_fills_total{outcome="copied|failed"}), and the blob
+  // bytes read from origins for them (swarm_prepull_cache_fill_bytes_total).
+  LabeledCounters cache_fills;
+  prometheus::Counter& cache_fill_bytes;
   // swarm_prepull_api_requests_total{route,code}: route is a route table
   // pattern or "unmatched", code the answer's status: both closed sets.
   prometheus::Family<prometheus::Counter>& api_requests;
@@ -140,6 +145,12 @@ struct AgentMetrics {
   // swarm_prepull_gc_removal_failures_total: the engine refused a removal
   // (an image a container started to use meanwhile, say).
   prometheus::Counter& gc_removal_failures;
+  // Pulls through the cluster's cache (api::DesiredImage::via): those the
+  // cache served (swarm_prepull_cache_pulls_total), and those that fell back
+  // to the origin, by the cache pull's failure reason
+  // (swarm_prepull_cache_fallbacks_total{reason}).
+  prometheus::Counter& cache_pulls;
+  LabeledCounters cache_fallbacks;
 };
 
 // The Prometheus text format (0.0.4) of everything registered.

@@ -54,6 +54,12 @@ struct Process {
   int listening = 0;  // the port it said it bound, once port() learned it
 
   static Process start(const std::vector<std::string>& args, const std::string& log) {
+    return start_program(SWARM_PREPULL_BINARY, args, log);
+  }
+
+  // Another program (a registry a test runs itself), the same way.
+  static Process start_program(const std::string& program, const std::vector<std::string>& args,
+                               const std::string& log) {
     Process process;
     process.log = log;
     process.pid = ::fork();
@@ -62,7 +68,7 @@ struct Process {
       if (out == nullptr) ::_exit(127);
       ::dup2(::fileno(stderr), STDOUT_FILENO);
       std::vector<char*> argv;
-      std::string binary = SWARM_PREPULL_BINARY;
+      std::string binary = program;
       argv.push_back(binary.data());
       std::vector<std::string> copy = args;
       for (auto& arg : copy) argv.push_back(arg.data());

@@ -39,6 +39,7 @@ class RegistryProxy {
     std::string method;
     std::string target;
     unsigned status = 0;
+    std::uint64_t bytes = 0;  // of the response body sent
     Clock::time_point started, ended;
     bool is_manifest() const { return target.find("/manifests/") != std::string::npos; }
     bool is_blob() const { return target.find("/blobs/") != std::string::npos; }
@@ -143,6 +144,7 @@ class RegistryProxy {
                      .method = std::string(request.method_string()),
                      .target = std::string(request.target()),
                      .status = 0,
+                     .bytes = 0,
                      .started = Clock::now(),
                      .ended = {}};
       const bool keep_alive = request.keep_alive();
@@ -165,6 +167,7 @@ class RegistryProxy {
       }
       response.keep_alive(keep_alive);
       record.status = response.result_int();
+      record.bytes = response.body().size();
       http::write(socket, response, error);
       record.ended = Clock::now();
       {

@@ -43,6 +43,7 @@ std::unique_ptr<Sandbox> load() {
   result->images = words("SANDBOX_IMAGES");
   result->private_registry = values["SANDBOX_PRIVATE_REGISTRY"];
   result->test_proxy_registry = values["SANDBOX_TEST_PROXY_REGISTRY"];
+  result->test_cache_registry = values["SANDBOX_TEST_CACHE_REGISTRY"];
   result->private_images = words("SANDBOX_PRIVATE_IMAGES");
   result->private_user = values["SANDBOX_PRIVATE_USER"];
   result->private_password_file = values["SANDBOX_PRIVATE_PASSWORD_FILE"];

@@ -31,6 +31,9 @@ struct Sandbox {
   // registry of the sandbox listens: a test's own server in front of
   // `registry` (tests/integration/registry_proxy.h). Empty: an older sandbox.
   std::string test_proxy_registry;
+  // host:port that the engines trust as an insecure registry, free for a
+  // cache registry that a test starts itself. Empty: an older sandbox.
+  std::string test_cache_registry;
 };
 
 // The sandbox described by $SWARM_PREPULL_SANDBOX_DIR/env (default

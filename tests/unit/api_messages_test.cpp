@@ -617,6 +617,24 @@ TEST(ApiPriority, ImagesOfStartingTasksAreMarked) {
   EXPECT_EQ(bad.error().where, "images[0].starting");
 }
 
+TEST(ApiCache, ACacheReferenceIsByDigestOnly) {
+  const std::string digest = "sha256:" + std::string(64, 'a');
+  DesiredSet set{.node_id = "n1", .generation = 2};
+  set.images = {{.ref = "origin:5000/app@" + digest, .via = "cache:5000/app@" + digest},
+                {.ref = "b:1"}};
+  expect_round_trip(set, decode_desired_set);
+  const auto body = nlohmann::json::parse(encode(set));
+  EXPECT_EQ(body["images"][0]["via"], "cache:5000/app@" + digest);
+  EXPECT_FALSE(body["images"][1].contains("via"));
+  for (const std::string via : {"cache:5000/app:1", "Cache:5000//app", "7"}) {
+    auto bad = decode_desired_set(R"({"generation": 1, "images": [{"ref": "a:1", "via": ")" + via +
+                                  R"("}]})");
+    ASSERT_FALSE(bad) << via;
+    EXPECT_EQ(bad.error().where, "images[0].via") << via;
+    EXPECT_NE(bad.error().message.find("expected a reference by digest"), std::string::npos);
+  }
+}
+
 TEST(ApiGc, SummaryRoundTripsInReportsAndListings) {
   const GcSummary gc{.mode = "on",
                      .candidates = 2,

@@ -96,6 +96,25 @@ TEST(HttpAddress, HttpUrls) {
   }
 }
 
+TEST(HttpAddress, LocationsAPeerHandsUs) {
+  auto realm = parse_location("https://auth.docker.io/token?service=registry.docker.io");
+  ASSERT_TRUE(realm) << realm.error().to_string();
+  EXPECT_EQ(realm->endpoint.host, "auth.docker.io");
+  EXPECT_EQ(realm->endpoint.port, 443);
+  ASSERT_TRUE(realm->endpoint.tls.has_value());
+  EXPECT_TRUE(realm->endpoint.tls->verify);
+  EXPECT_TRUE(realm->endpoint.tls->ca_file.empty()) << "the system's CAs";
+  EXPECT_EQ(realm->target, "/token?service=registry.docker.io");
+  auto plain = parse_location("http://[::1]:5000");
+  ASSERT_TRUE(plain);
+  EXPECT_FALSE(plain->endpoint.tls.has_value());
+  EXPECT_EQ(plain->endpoint.port, 5000);
+  EXPECT_EQ(plain->target, "/");
+  for (const char* bad : {"/relative", "ftp://h/x", "https://u:p@h/x", "https://", "http://h:0/"}) {
+    EXPECT_FALSE(parse_location(bad)) << bad;
+  }
+}
+
 TEST(HttpPercent, EncodesAndDecodes) {
   EXPECT_EQ(percent_encode("10.213.37.1:5000/bb"), "10.213.37.1%3A5000%2Fbb");
   EXPECT_EQ(percent_encode("a b&c=d?e#f%"), "a%20b%26c%3Dd%3Fe%23f%25");

@@ -1,0 +1,94 @@
+// Pull once per cluster (docs/operations.md, "Pull once per cluster"): with
+// --pull-through ORIGIN=CACHE, the controller copies each desired image of
+// ORIGIN into CACHE byte for byte (registry/copy.h) before any node pulls it,
+// then tells every node to pull it from CACHE first (api::DesiredImage::via).
+// The origin then serves each layer once, whatever the number of nodes: the
+// controller is the one "seed", and the nodes fan out from the cache.
+//
+// While an image's copy is under way no node is granted its pull; a copy that
+// fails leaves the nodes to pull from the origin (never worse than without a
+// cache) and is tried again after a while.
+//
+// Without I/O or clock: which copies are due, in flight, done or failed.
+// Times come in as arguments.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include "reconcile/expected.h"
+#include "registry/client.h"
+
+namespace swarm_prepull::controller {
+
+struct PullThrough {
+  registry::RegistryAddress origin;  // its host as image references name it
+  registry::RegistryAddress cache;
+  bool operator==(const PullThrough&) const = default;
+};
+
+// "ORIGIN=CACHE", each side HOST[:PORT] (HTTPS) or http://HOST[:PORT]:
+// "docker.io=http://10.0.0.5:5000". Errors say which side is wrong and why.
+reconcile::Expected<PullThrough> parse_pull_through(std::string_view text);
+
+// One image to put in a cache: routes()[route], repository@digest.
+struct CacheCopy {
+  std::size_t route = 0;
+  std::string repository;  // "library/nginx"
+  std::string digest;
+  auto operator<=>(const CacheCopy&) const = default;
+};
+
+// What State publishes of the caches (controller/state.h).
+struct CacheView {
+  std::map<std::string, std::string, std::less<>> via;  // desired ref -> cache ref by digest
+  std::set<std::string, std::less<>> filling;           // desired refs whose copy is under way
+  bool operator==(const CacheView&) const = default;
+};
+
+class CacheFills {
+ public:
+  using TimePoint = std::chrono::steady_clock::time_point;
+
+  CacheFills(std::vector<PullThrough> routes, std::chrono::milliseconds retry_after);
+
+  bool enabled() const { return !routes_.empty(); }
+  const std::vector<PullThrough>& routes() const { return routes_; }
+
+  // The copy `ref` needs: its registry has a cache and its digest is known
+  // (`digest`: the ref's own, or the one its tag was resolved to).
+  std::optional<CacheCopy> copy_for(const std::string& ref, const std::string& digest) const;
+
+  // Of `wanted` (ref -> digest), the copies to start now: never tried, or
+  // failed at least retry_after ago; at most `max_in_flight` under way in all.
+  // They count as started.
+  std::vector<CacheCopy> start_due(const std::map<std::string, std::string>& wanted,
+                                   TimePoint now, std::size_t max_in_flight);
+  // A copy ended: the digest nodes pull from the cache, or nullopt (failed).
+  void finished(const CacheCopy& copy, std::optional<std::string> cache_digest, TimePoint now);
+
+  // What nodes are told about `wanted`.
+  CacheView view(const std::map<std::string, std::string>& wanted) const;
+
+  std::size_t in_flight() const;
+  // Copies done, for the gauge of what the caches hold.
+  std::size_t filled() const;
+
+ private:
+  struct Fill {
+    enum class Stage { copying, done, failed } stage = Stage::copying;
+    std::string cache_digest;  // done
+    TimePoint failed_at{};     // failed
+  };
+  std::vector<PullThrough> routes_;
+  std::chrono::milliseconds retry_after_;
+  std::map<CacheCopy, Fill> fills_;
+};
+
+}  // namespace swarm_prepull::controller

@@ -1,0 +1,355 @@
+// A cluster-local cache filled byte for byte (registry/copy.h), against real
+// registries: the sandbox's, behind the test's counting proxy as the origin,
+// and a second Debian docker-registry that the test starts as the cache. The
+// origin must serve each blob once however often the image is copied, and a
+// node that pulled the cache's name must get the origin's name for the cost
+// of its manifest: that is what lets every node of a swarm pull from the
+// cache and still hold exactly the reference swarm's task asks for.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <fstream>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+
+#include "engine/registry_auth.h"
+#include "reconcile/reference.h"
+#include "registry/copy.h"
+#include "tests/integration/process_swarm.h"
+#include "tests/integration/registry_proxy.h"
+
+namespace swarm_prepull::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+struct Transfer {
+  std::uint64_t blob_bytes = 0;  // of blob GETs
+  int blob_gets = 0;
+  int manifest_requests = 0;
+  std::set<std::string> blobs;  // distinct blob targets
+};
+
+// What the origin served from request `since` on; to `client` only when given.
+Transfer transfer(const std::vector<RegistryProxy::Request>& requests, std::size_t since,
+                  const std::string& client = "") {
+  Transfer total;
+  for (std::size_t index = since; index < requests.size(); ++index) {
+    const auto& request = requests[index];
+    if (!client.empty() && request.client != client) continue;
+    if (request.is_blob() && request.method == "GET") {
+      total.blob_bytes += request.bytes;
+      ++total.blob_gets;
+      total.blobs.insert(request.target);
+    }
+    if (request.is_manifest()) ++total.manifest_requests;
+  }
+  return total;
+}
+
+// The lines of `text` holding `word`, for the figures a test prints.
+std::string grep_lines(const std::string& text, const std::string& word) {
+  std::string lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) {
+    if (line.find(word) != std::string::npos) lines += line + "\n";
+  }
+  return lines;
+}
+
+class CacheCopyTest : public ProcessSwarmTest {
+ protected:
+  void SetUp() override {
+    set_up("cache-copy");
+    if (HasFatalFailure()) return;
+    if (box_->test_cache_registry.empty() || box_->test_proxy_registry.empty()) {
+      GTEST_FAIL() << "the sandbox has no test cache or proxy address: run this tree's "
+                      "scripts/sandbox up";
+    }
+    start_cache();
+  }
+
+  void TearDown() override {
+    cache_process_.stop();
+    ProcessSwarmTest::TearDown();
+  }
+
+  // A plain registry (no proxy mode) on the address the engines trust.
+  void start_cache() {
+    const std::string config = dir_ + "/cache.yml";
+    std::ofstream(config) << "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
+                             "    rootdirectory: "
+                          << dir_ << "/cache-data\n  delete:\n    enabled: true\nhttp:\n  addr: "
+                          << box_->test_cache_registry << "\n";
+    cache_process_ =
+        Process::start_program("/usr/bin/docker-registry", {"serve", config}, dir_ + "/cache.log");
+    ASSERT_TRUE(wait_until("the cache registry to answer", 15s, [&] {
+      return run_command("curl -sf http://" + box_->test_cache_registry + "/v2/").status == 0;
+    })) << read_text(dir_ + "/cache.log");
+  }
+
+  static registry::RegistryAddress address(const std::string& host_port) {
+    return registry::parse_registry_address("http://" + host_port).value();
+  }
+
+  http::Result<registry::CopyReport> copy(registry::Registry& origin, const std::string& ref) {
+    registry::Registry cache(address(box_->test_cache_registry), std::nullopt);
+    const auto reference = reconcile::parse_reference(ref).value();
+    return engine::run_blocking(
+        registry::copy_image(origin, cache, reference.path, reference.digest, {}));
+  }
+
+  // `ref` (name@digest) named in the cache.
+  std::string in_cache(const std::string& ref) const {
+    return box_->test_cache_registry + ref.substr(ref.find('/'));
+  }
+
+  Process cache_process_;
+};
+
+TEST_F(CacheCopyTest, TheOriginServesEachBlobOnceAndANodeGetsTheOriginNameForItsManifest) {
+  RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
+  const std::string origin_ref = pinned(through_proxy(fresh_image(16)));
+  registry::Registry origin(address(box_->test_proxy_registry), std::nullopt);
+
+  const auto before_copy = proxy.requests().size();
+  const auto copy_started = ProcessClock::now();
+  auto first = copy(origin, origin_ref);
+  const double copy_seconds = seconds_since(copy_started);
+  ASSERT_TRUE(first) << first.error().to_string();
+  const auto copied = transfer(proxy.requests(), before_copy);
+  EXPECT_EQ(first->blobs_copied, 2) << "the image is a config and one layer";
+  EXPECT_EQ(copied.blob_gets, first->blobs_copied) << "each blob read once from the origin";
+  EXPECT_EQ(copied.blob_bytes, first->bytes_copied);
+  EXPECT_GE(first->bytes_copied, 16u << 20);
+  EXPECT_LT(first->bytes_copied, 17u << 20);
+  std::cout << "copy: " << first->bytes_copied << " blob bytes from the origin in " << copy_seconds
+            << " s, " << copied.manifest_requests << " manifest requests\n";
+
+  const auto before_again = proxy.requests().size();
+  auto again = copy(origin, origin_ref);
+  ASSERT_TRUE(again) << again.error().to_string();
+  EXPECT_EQ(again->bytes_copied, 0u);
+  EXPECT_EQ(transfer(proxy.requests(), before_again).blob_gets, 0)
+      << "a second copy finds the manifest in the cache";
+
+  // node-2 pulls through the cache, then the origin's name: no layer again.
+  const std::string cache_ref = in_cache(origin_ref);
+  pulled_.push_back(cache_ref);
+  const auto& node = box_->nodes[1];
+  const auto from_cache = run_command(docker(node.docker_host, "pull -q " + cache_ref));
+  ASSERT_EQ(from_cache.status, 0) << from_cache.output;
+  const auto before_origin = proxy.requests().size();
+  const auto from_origin = run_command(docker(node.docker_host, "pull -q " + origin_ref));
+  ASSERT_EQ(from_origin.status, 0) << from_origin.output;
+  const auto origin_pull = transfer(proxy.requests(), before_origin);
+  EXPECT_EQ(origin_pull.blob_gets, 0) << "the engine reuses the cache's layers by digest";
+  EXPECT_GE(origin_pull.manifest_requests, 1);
+  const auto untagged = run_command(docker(node.docker_host, "rmi " + cache_ref));
+  EXPECT_EQ(untagged.status, 0) << untagged.output;
+  EXPECT_TRUE(engines_.present_on(1, origin_ref)) << "the origin's name outlives the cache's";
+  EXPECT_FALSE(engines_.present_on(1, cache_ref));
+
+  // Without the cache, a node costs the origin the whole image again.
+  const auto before_direct = proxy.requests().size();
+  const auto direct = run_command(docker(box_->nodes[2].docker_host, "pull -q " + origin_ref));
+  ASSERT_EQ(direct.status, 0) << direct.output;
+  EXPECT_GE(transfer(proxy.requests(), before_direct).blob_bytes, first->bytes_copied - 4096);
+}
+
+TEST_F(CacheCopyTest, APrivateOriginIsReadWithItsCredentialsAndRefusedWithout) {
+  const std::string image = fresh_private_image(1);
+  const std::string origin_ref = pinned(image, private_registry_auth());
+  auto config =
+      engine::parse_docker_config(read_text(box_->private_docker_config + "/config.json"));
+  ASSERT_TRUE(config) << config.error().message;
+
+  registry::Registry anonymous(address(box_->private_registry), std::nullopt);
+  auto refused = copy(anonymous, origin_ref);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().status, 401u);
+  EXPECT_THAT(refused.error().to_string(), ::testing::HasSubstr("none is configured for"));
+
+  registry::Registry with_password(address(box_->private_registry),
+                                   config->registries.at(box_->private_registry));
+  auto copied = copy(with_password, origin_ref);
+  ASSERT_TRUE(copied) << copied.error().to_string();
+  EXPECT_EQ(copied->blobs_copied, 2);
+}
+
+TEST_F(CacheCopyTest, AStoppedCacheIsAnErrorThatNamesIt) {
+  const std::string origin_ref = pinned(fresh_image(1));
+  cache_process_.stop();
+  registry::Registry origin(address(box_->registry), std::nullopt);
+  auto failed = copy(origin, origin_ref);
+  ASSERT_FALSE(failed);
+  EXPECT_THAT(failed.error().to_string(), ::testing::HasSubstr(box_->test_cache_registry));
+}
+
+// The whole path with the controller and three agents: --pull-through makes
+// the controller copy the image before any node pulls, every node pulls the
+// cache's name and then the origin's, and keeps the origin's only.
+class PullThroughTest : public CacheCopyTest {
+ protected:
+  void start_with_cache(const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {"--pull-through", "http://" + box_->test_proxy_registry +
+                                                           "=http://" + box_->test_cache_registry};
+    args.insert(args.end(), extra.begin(), extra.end());
+    start_controller(args);
+    ASSERT_TRUE(controller_healthy()) << read_text(controller_.log);
+  }
+  void start_agents() {
+    for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+      agents_.push_back(start_agent(node, token_file_, static_cast<int>(node) + 1));
+    }
+  }
+  std::string controller_metrics() const {
+    return "\n" + run_command("curl -sf " + controller_url() + "/metrics").output;
+  }
+  // Removes a service that ran tasks, and waits for their containers to go:
+  // the images they used can then be removed at the end, so that no later
+  // test finds a node's disk fuller than it expects.
+  void remove_service(const std::string& service) {
+    run_command(docker(manager().docker_host, "service rm " + service));
+    std::erase(services_, service);
+    for (const auto& node : box_->nodes) {
+      EXPECT_TRUE(wait_until("the containers of " + service + " gone from " + node.name, 60s, [&] {
+        return run_command(docker(node.docker_host,
+                                  "ps -aq --filter label=com.docker.swarm.service.name=" + service))
+            .output.empty();
+      }));
+    }
+  }
+  ::testing::AssertionResult everywhere(const std::string& ref) {
+    return wait_until("every node holding " + ref, 90s,
+                      [&] { return engines_.present_everywhere(ref); });
+  }
+};
+
+TEST_F(PullThroughTest, TheOriginServesTheLayersOnceForThreeNodesAndTasksStartWithoutAPull) {
+  RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
+  const std::string image = through_proxy(fresh_runnable_image(16));
+  const std::string origin_ref = pinned(image);
+  const std::string cache_ref = in_cache(origin_ref);
+  pulled_.push_back(cache_ref);
+  start_with_cache();
+  if (HasFatalFailure()) return;
+  start_agents();
+  const auto before = proxy.requests().size();
+  const auto started = ProcessClock::now();
+  // The image runs as it is (its CMD): the tasks below must start.
+  const std::string service = name_ + "-through-" + std::to_string(::getpid());
+  services_.push_back(service);
+  const auto created = run_command(
+      docker(manager().docker_host,
+             "service create --detach --quiet --replicas 0 --name " + service + " " + image));
+  ASSERT_EQ(created.status, 0) << created.output;
+  ASSERT_TRUE(everywhere(origin_ref)) << read_text(controller_.log);
+  const double seconds = seconds_since(started);
+
+  const auto requests = proxy.requests();
+  const auto served = transfer(requests, before);
+  // The controller runs on the host: its requests come from the bridge's address.
+  const std::string host = box_->test_cache_registry.substr(0, box_->test_cache_registry.find(':'));
+  const auto to_copy = transfer(requests, before, host);
+  const auto copied = counter_value(controller_metrics(), "swarm_prepull_cache_fill_bytes_total");
+  std::cout << "pull through the cache to 3 nodes: " << seconds << " s, origin served "
+            << served.blob_bytes << " blob bytes in " << served.blob_gets << " GETs ("
+            << served.manifest_requests << " manifest requests), " << to_copy.blob_bytes
+            << " of them to the controller's copy\n"
+            << grep_lines(read_text(controller_.log), "cache fill");
+  EXPECT_GE(served.blob_bytes, 16u << 20);
+  EXPECT_EQ(static_cast<double>(to_copy.blob_bytes), copied);
+  EXPECT_EQ(static_cast<std::size_t>(to_copy.blob_gets), to_copy.blobs.size()) << "each blob once";
+  // The nodes' engines read no layer from the origin: only the manager's
+  // config reads of `docker service create` (it resolves the platform).
+  EXPECT_LT(served.blob_bytes - to_copy.blob_bytes, 64u * 1024) << "about 1x the image, not 3x";
+  for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+    EXPECT_FALSE(engines_.present_on(node, cache_ref))
+        << "the cache's name stays on node " << node + 1;
+    EXPECT_EQ(counter_value("\n" + metrics_of(node), "swarm_prepull_cache_pulls_total"), 1)
+        << metrics_of(node);
+  }
+
+  // Swarm's tasks find name@digest in every engine: no pull at all.
+  const auto before_tasks = proxy.requests().size();
+  const auto scaled = run_command(
+      docker(manager().docker_host,
+             "service update --detach --replicas 3 --replicas-max-per-node 1 " + service));
+  ASSERT_EQ(scaled.status, 0) << scaled.output;
+  ASSERT_TRUE(wait_until("3 tasks running", 60s, [&] {
+    const auto tasks = run_command(docker(manager().docker_host,
+                                          "service ps --filter desired-state=running --format "
+                                          "'{{.CurrentState}}' " +
+                                              service));
+    std::size_t running = 0;
+    for (auto at = tasks.output.find("Running"); at != std::string::npos;
+         at = tasks.output.find("Running", at + 1)) {
+      ++running;
+    }
+    return running == 3;
+  })) << run_command(docker(manager().docker_host, "service ps --no-trunc " + service)).output;
+  const auto by_tasks = transfer(proxy.requests(), before_tasks);
+  EXPECT_EQ(by_tasks.blob_gets, 0);
+  EXPECT_EQ(by_tasks.manifest_requests, 0) << "a digest-pinned task found its image";
+
+  // Side by side: the same size of image pulled by every node from the origin at once.
+  const std::string direct = pinned(through_proxy(fresh_runnable_image(16)));
+  const auto before_direct = proxy.requests().size();
+  const auto direct_started = ProcessClock::now();
+  std::string pulls;
+  for (const auto& node : box_->nodes)
+    pulls += docker(node.docker_host, "pull -q " + direct) + " & ";
+  const auto pulled = run_command("(" + pulls + "wait)");
+  EXPECT_EQ(pulled.status, 0) << pulled.output;
+  EXPECT_TRUE(engines_.present_everywhere(direct));
+  const double direct_seconds = seconds_since(direct_started);
+  const auto direct_served = transfer(proxy.requests(), before_direct);
+  std::cout << "the same from the origin on 3 nodes at once: " << direct_seconds
+            << " s, origin served " << direct_served.blob_bytes << " blob bytes ("
+            << static_cast<double>(direct_served.blob_bytes) /
+                   static_cast<double>(served.blob_bytes)
+            << "x)\n";
+  EXPECT_GT(direct_served.blob_bytes, served.blob_bytes * 2) << "without the cache: 3x";
+  remove_service(service);
+}
+
+TEST_F(PullThroughTest, NodesFallBackToTheOriginWhenTheCacheIsGone) {
+  RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
+  const std::string image = through_proxy(fresh_image(2));
+  const std::string origin_ref = pinned(image);
+  pulled_.push_back(in_cache(origin_ref));
+  start_with_cache();
+  if (HasFatalFailure()) return;
+  create_service("fallback", image);
+  // Copied while no agent runs; then the cache goes away before any pull.
+  ASSERT_TRUE(wait_until("the copy into the cache", 60s, [&] {
+    return counter_value(controller_metrics(),
+                         "swarm_prepull_cache_fills_total{outcome=\"copied\"}") == 1;
+  })) << read_text(controller_.log);
+  cache_process_.stop();
+  start_agents();
+  ASSERT_TRUE(everywhere(origin_ref)) << read_text(dir_ + "/agent-1.log");
+  for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+    EXPECT_EQ(counter_value("\n" + metrics_of(node),
+                            "swarm_prepull_cache_fallbacks_total{reason=\"network\"}"),
+              1)
+        << metrics_of(node);
+  }
+  EXPECT_NE(read_text(dir_ + "/agent-1.log").find("pulling from the origin"), std::string::npos);
+
+  // A copy that fails leaves the nodes to the origin at once.
+  const std::string second = through_proxy(fresh_image(1));
+  const std::string second_ref = pinned(second);
+  create_service("fallback-2", second);
+  ASSERT_TRUE(everywhere(second_ref)) << read_text(controller_.log);
+  EXPECT_EQ(
+      counter_value(controller_metrics(), "swarm_prepull_cache_fills_total{outcome=\"failed\"}"),
+      1);
+}
+
+}  // namespace
+}  // namespace swarm_prepull::testing

@@ -1,0 +1,133 @@
+// Pull once per cluster, without I/O: which copies into a cache are due, what
+// nodes are told meanwhile (no pull while the copy runs, then `via`), and a
+// failed copy leaving the nodes to the origin.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "controller/cache_fills.h"
+#include "controller/state.h"
+#include "tests/unit/controller_test_support.h"
+
+namespace swarm_prepull::controller {
+namespace {
+
+using namespace std::chrono_literals;
+using swarm_prepull::testing::test_node;
+using swarm_prepull::testing::test_service;
+using ::testing::HasSubstr;
+using TimePoint = CacheFills::TimePoint;
+
+const std::string kDigest = "sha256:" + std::string(64, 'a');
+const std::string kOther = "sha256:" + std::string(64, 'b');
+const std::string kPinned = "origin.test/team/app@" + kDigest;
+const std::string kTagged = "origin.test/team/web:1";
+const std::string kElsewhere = "other.test/tool@" + kOther;
+
+CacheFills fills() {
+  return CacheFills({parse_pull_through("origin.test=http://10.0.0.5:5000").value()}, 60s);
+}
+
+TEST(CacheFillsTest, PullThroughNamesBothRegistries) {
+  auto route = parse_pull_through("docker.io=http://10.0.0.5:5000");
+  ASSERT_TRUE(route) << route.error().message;
+  EXPECT_EQ(route->origin.host, "docker.io");
+  EXPECT_FALSE(route->origin.plain_http);
+  EXPECT_EQ(route->cache.host, "10.0.0.5:5000");
+  EXPECT_TRUE(route->cache.plain_http);
+  EXPECT_EQ(parse_pull_through("index.docker.io=cache:5000")->origin.host, "docker.io");
+  EXPECT_THAT(parse_pull_through("docker.io").error().message, HasSubstr("expected ORIGIN=CACHE"));
+  EXPECT_THAT(parse_pull_through("docker.io=a/b").error().message,
+              HasSubstr("--pull-through cache: registry \"a/b\""));
+  EXPECT_THAT(parse_pull_through("=cache:5000").error().message,
+              HasSubstr("--pull-through origin"));
+  EXPECT_THAT(parse_pull_through("r:5000=http://r:5000").error().message,
+              HasSubstr("the cache is the origin itself"));
+}
+
+TEST(CacheFillsTest, OnlyImagesOfARoutedOriginWithAKnownDigestAreCopied) {
+  auto table = fills();
+  const TimePoint now{};
+  const std::map<std::string, std::string> wanted = {
+      {kPinned, kDigest}, {kTagged, ""}, {kElsewhere, kOther}};
+  const auto due = table.start_due(wanted, now, 4);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].repository, "team/app");
+  EXPECT_EQ(due[0].digest, kDigest);
+  EXPECT_TRUE(table.start_due(wanted, now, 4).empty()) << "under way: not started twice";
+
+  auto view = table.view(wanted);
+  EXPECT_EQ(view.filling, (std::set<std::string, std::less<>>{kPinned}));
+  EXPECT_TRUE(view.via.empty());
+
+  table.finished(due[0], kDigest, now);
+  view = table.view(wanted);
+  EXPECT_TRUE(view.filling.empty());
+  EXPECT_EQ(view.via.at(kPinned), "10.0.0.5:5000/team/app@" + kDigest);
+  EXPECT_EQ(table.filled(), 1u);
+}
+
+TEST(CacheFillsTest, AFailedCopyLeavesNodesToTheOriginAndIsRetriedLater) {
+  auto table = fills();
+  const TimePoint start{};
+  const std::map<std::string, std::string> wanted = {{kPinned, kDigest}};
+  const auto due = table.start_due(wanted, start, 4);
+  ASSERT_EQ(due.size(), 1u);
+  table.finished(due[0], std::nullopt, start);
+  const auto view = table.view(wanted);
+  EXPECT_TRUE(view.filling.empty()) << "nodes pull from the origin";
+  EXPECT_TRUE(view.via.empty());
+  EXPECT_TRUE(table.start_due(wanted, start + 59s, 4).empty());
+  EXPECT_EQ(table.start_due(wanted, start + 60s, 4).size(), 1u);
+}
+
+TEST(CacheFillsTest, CopiesUnderWayAreBounded) {
+  auto table = fills();
+  std::map<std::string, std::string> wanted;
+  for (char c : std::string("abcde")) {
+    wanted["origin.test/team/" + std::string(1, c) + "@" + kDigest] = kDigest;
+  }
+  EXPECT_EQ(table.start_due(wanted, {}, 2).size(), 2u);
+  EXPECT_EQ(table.start_due(wanted, {}, 2).size(), 0u);
+  EXPECT_EQ(table.in_flight(), 2u);
+}
+
+TEST(CacheFillsTest, NoNodeIsGrantedAnImageBeingCopiedAndThenEveryNodeGetsItsCacheName) {
+  State state(StateOptions{.max_parallel_node_pulls = 0,
+                           .max_pulls_per_registry = 1,
+                           .registry_backoff_base = 5s,
+                           .registry_backoff_max = 40s,
+                           .agent_stale_after = 90s,
+                           .wall_ms = [] { return std::uint64_t{1000}; }});
+  std::vector<reconcile::Node> nodes;
+  for (int i = 1; i <= 3; ++i) {
+    nodes.push_back(test_node("id" + std::to_string(i), "node-" + std::to_string(i)));
+  }
+  const auto plan = [&] {
+    return reconcile::desired_images(nodes, {test_service("app", kPinned)});
+  };
+  CacheView copying;
+  copying.filling.insert(kPinned);
+  state.stage_cache_view(copying);
+  state.set_plan(plan());
+  for (int i = 1; i <= 3; ++i) {
+    const auto& image = state.desired("id" + std::to_string(i))->images.at(0);
+    EXPECT_FALSE(image.pull) << "node " << i << " waits for the copy";
+    EXPECT_TRUE(image.via.empty());
+  }
+
+  CacheView copied;
+  copied.via[kPinned] = "10.0.0.5:5000/team/app@" + kDigest;
+  const auto changes = state.set_cache_view(copied);
+  EXPECT_EQ(changes.bumped_nodes.size(), 3u);
+  int pulling = 0;
+  for (int i = 1; i <= 3; ++i) {
+    const auto& image = state.desired("id" + std::to_string(i))->images.at(0);
+    EXPECT_EQ(image.via, copied.via[kPinned]);
+    pulling += image.pull ? 1 : 0;
+  }
+  EXPECT_EQ(pulling, 1) << "the registry cap still holds: the copy took no slot";
+  EXPECT_TRUE(state.set_cache_view(copied).bumped_nodes.empty()) << "no change, no bump";
+}
+
+}  // namespace
+}  // namespace swarm_prepull::controller

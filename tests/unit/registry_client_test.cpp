@@ -1,0 +1,159 @@
+// The registry client against loopback fakes that answer scripted bytes: what
+// a real registry cannot be made to do (serve a blob whose bytes are not its
+// digest), and the exact requests sent (the token dance, what a redirect to
+// storage elsewhere gets). The real registries are in the integration tests
+// (tests/integration/cache_copy_test.cpp).
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "registry/client.h"
+#include "registry/manifest.h"
+#include "tests/unit/engine_fake_engine.h"
+
+namespace swarm_prepull::registry {
+namespace {
+
+namespace net = boost::asio;
+using engine::fake::FakeEngine;
+using engine::fake::json;
+using engine::fake::Reply;
+using engine::fake::response;
+using net::ip::tcp;
+using testing::HasSubstr;
+using testing::Not;
+
+class RegistryClient : public ::testing::Test {
+ protected:
+  FakeEngine<tcp>& fake(std::vector<Reply> replies) {
+    fakes_.push_back(std::make_unique<FakeEngine<tcp>>(
+        io_, tcp::endpoint(net::ip::address_v4::loopback(), 0), std::move(replies)));
+    return *fakes_.back();
+  }
+  static std::string url(const FakeEngine<tcp>& server) {
+    return "http://127.0.0.1:" + std::to_string(server.endpoint().port());
+  }
+  static RegistryAddress address(const FakeEngine<tcp>& server) {
+    return parse_registry_address(url(server)).value();
+  }
+  template <class T>
+  T run(net::awaitable<T> operation) {
+    return engine::fake::run(io_, std::move(operation));
+  }
+
+  net::io_context io_;
+  std::vector<std::unique_ptr<FakeEngine<tcp>>> fakes_;
+};
+
+const std::string kManifest =
+    R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
+    R"("config":{"size":1,"digest":"sha256:)" +
+    std::string(64, 'a') + R"("},"layers":[]})";
+
+TEST_F(RegistryClient, FetchesATokenForTheRepositoryScopeWithTheCredentials) {
+  auto& tokens = fake({json(R"({"token":"t0k"})")});
+  auto& registry = fake({
+      {response(401, "Unauthorized", R"({"errors":[{"code":"UNAUTHORIZED"}]})",
+                "WWW-Authenticate: Bearer realm=\"" + url(tokens) +
+                    "/token\",service=\"fake\",scope=\"repository:team/app:pull\"\r\n")},
+      {response(200, "OK", kManifest,
+                "Content-Type: application/vnd.docker.distribution.manifest.v2+json\r\n")},
+  });
+  Registry client(address(registry), engine::RegistryCredential{"user", "secret", ""});
+  auto manifest = run(client.manifest("team/app", sha256_digest(kManifest)));
+  ASSERT_TRUE(manifest) << manifest.error().to_string();
+  EXPECT_EQ(manifest->body, kManifest);
+  EXPECT_THAT(tokens.requests().at(0),
+              HasSubstr("GET /token?service=fake&scope=repository:team/app:pull HTTP/1.1"));
+  EXPECT_THAT(tokens.requests().at(0), HasSubstr("Authorization: Basic dXNlcjpzZWNyZXQ="));
+  EXPECT_THAT(registry.requests().at(1), HasSubstr("Authorization: Bearer t0k"));
+  EXPECT_THAT(registry.requests().at(1),
+              HasSubstr("Accept: application/vnd.docker.distribution.manifest.v2+json"));
+}
+
+TEST_F(RegistryClient, AManifestThatIsNotItsDigestIsABadResponse) {
+  auto& registry = fake({json(kManifest)});
+  Registry client(address(registry), std::nullopt);
+  auto manifest = run(client.manifest("team/app", "sha256:" + std::string(64, 'f')));
+  ASSERT_FALSE(manifest);
+  EXPECT_EQ(manifest.error().code, http::errc::bad_response);
+  EXPECT_THAT(manifest.error().to_string(), HasSubstr("GET /v2/team/app/manifests/sha256:fff"));
+  EXPECT_THAT(manifest.error().to_string(), HasSubstr("the body's digest is"));
+}
+
+TEST_F(RegistryClient, DistributionErrorsAreQuotedByCode) {
+  auto& registry = fake({json(
+      R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})", 404,
+      "Not Found")});
+  Registry client(address(registry), std::nullopt);
+  auto manifest = run(client.manifest("team/app", sha256_digest(kManifest)));
+  ASSERT_FALSE(manifest);
+  EXPECT_EQ(manifest.error().status, 404u);
+  EXPECT_THAT(manifest.error().to_string(), HasSubstr("MANIFEST_UNKNOWN: manifest unknown"));
+}
+
+TEST_F(RegistryClient, ABlobIsStreamedThroughAndStorageElsewhereGetsNoCredentials) {
+  const std::string bytes = "layer bytes";
+  const Descriptor blob{"application/octet-stream", sha256_digest(bytes), bytes.size(), {}, false};
+  auto& storage = fake({{response(200, "OK", bytes, "Content-Type: application/octet-stream\r\n")}});
+  auto& origin = fake({
+      {response(401, "Unauthorized", "", "WWW-Authenticate: Basic realm=\"r\"\r\n")},
+      {response(307, "Temporary Redirect", "",
+                "Location: " + url(storage) + "/blobs/x?signature=1\r\n")},
+  });
+  auto& cache = fake({
+      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1?_state=s0\r\n")},
+      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1?_state=s1\r\n")},
+      {response(201, "Created", "")},
+  });
+  Registry from(address(origin), engine::RegistryCredential{"user", "secret", ""});
+  Registry into(address(cache), std::nullopt);
+  auto copied = run(into.copy_blob_from(from, "team/app", blob));
+  ASSERT_TRUE(copied) << copied.error().to_string();
+  EXPECT_EQ(*copied, bytes.size());
+  EXPECT_THAT(origin.requests().at(1), HasSubstr("Authorization: Basic"));
+  EXPECT_THAT(storage.requests().at(0), HasSubstr("GET /blobs/x?signature=1 HTTP/1.1"));
+  EXPECT_THAT(storage.requests().at(0), Not(HasSubstr("Authorization")));
+  EXPECT_THAT(cache.requests().at(0), HasSubstr("POST /v2/team/app/blobs/uploads/ HTTP/1.1"));
+  EXPECT_THAT(cache.requests().at(1), HasSubstr("PATCH /v2/team/app/blobs/uploads/u1?_state=s0"));
+  EXPECT_THAT(cache.requests().at(2),
+              HasSubstr("PUT /v2/team/app/blobs/uploads/u1?_state=s1&digest=" + blob.digest));
+}
+
+TEST_F(RegistryClient, ABlobWhoseBytesAreNotItsDigestIsNeverCommitted) {
+  const std::string expected = "right bytes";
+  const Descriptor blob{"", sha256_digest(expected), expected.size(), {}, false};
+  auto& origin = fake({{response(200, "OK", "wrong bytes", "")}});
+  auto& cache = fake({
+      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
+      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
+      {response(201, "Created", "")},
+  });
+  Registry from(address(origin), std::nullopt);
+  Registry into(address(cache), std::nullopt);
+  auto copied = run(into.copy_blob_from(from, "team/app", blob));
+  ASSERT_FALSE(copied);
+  EXPECT_EQ(copied.error().code, http::errc::bad_response);
+  EXPECT_THAT(copied.error().to_string(), HasSubstr("hash to sha256:"));
+  EXPECT_EQ(cache.requests().size(), 2u) << "no PUT: nothing committed";
+}
+
+TEST_F(RegistryClient, AnOriginSendingMoreThanTheManifestSaysIsCutShort) {
+  const Descriptor blob{"", sha256_digest("ab"), 2, {}, false};
+  auto& origin = fake({{response(200, "OK", std::string(100000, 'x'), "")}});
+  auto& cache = fake({
+      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
+  });
+  Registry from(address(origin), std::nullopt);
+  Registry into(address(cache), std::nullopt);
+  auto copied = run(into.copy_blob_from(from, "team/app", blob));
+  ASSERT_FALSE(copied);
+  EXPECT_EQ(copied.error().code, http::errc::too_large);
+  EXPECT_EQ(cache.requests().size(), 1u);
+}
+
+}  // namespace
+}  // namespace swarm_prepull::registry
