@@ -1,5 +1,7 @@
 #include "controller/cache_fills.h"
 
+#include <algorithm>
+
 #include "engine/registry_auth.h"
 #include "reconcile/reference.h"
 
@@ -39,20 +41,29 @@ std::optional<CacheCopy> CacheFills::copy_for(const std::string& ref,
 
 std::vector<CacheCopy> CacheFills::start_due(const std::map<std::string, std::string>& wanted,
                                              TimePoint now, std::size_t max_in_flight) {
+  std::vector<CacheCopy> copies;
+  for (const auto& [ref, digest] : wanted) {
+    if (auto copy = copy_for(ref, digest)) copies.push_back(std::move(*copy));
+  }
+  std::sort(copies.begin(), copies.end());
+  // Images no longer desired are forgotten (a copy under way ends first): a
+  // cache that holds one again costs its copy a HEAD.
+  std::erase_if(fills_, [&](const auto& entry) {
+    return entry.second.stage != Fill::Stage::copying &&
+           !std::binary_search(copies.begin(), copies.end(), entry.first);
+  });
   std::vector<CacheCopy> due;
   std::size_t running = in_flight();
-  for (const auto& [ref, digest] : wanted) {
+  for (auto& copy : copies) {
     if (running >= max_in_flight) break;
-    auto copy = copy_for(ref, digest);
-    if (!copy) continue;
-    auto [fill, inserted] = fills_.try_emplace(*copy);
+    auto [fill, inserted] = fills_.try_emplace(copy);
     if (!inserted) {
-      const bool retry = fill->second.stage == Fill::Stage::failed &&
-                         now - fill->second.failed_at >= retry_after_;
+      const bool retry =
+          fill->second.stage == Fill::Stage::failed && now - fill->second.failed_at >= retry_after_;
       if (!retry) continue;
       fill->second = Fill{};
     }
-    due.push_back(std::move(*copy));
+    due.push_back(std::move(copy));
     ++running;
   }
   return due;
@@ -75,8 +86,11 @@ CacheView CacheFills::view(const std::map<std::string, std::string>& wanted) con
     const auto copy = copy_for(ref, digest);
     if (!copy) continue;
     const auto fill = fills_.find(*copy);
-    if (fill == fills_.end()) continue;
-    if (fill->second.stage == Fill::Stage::copying) view.filling.insert(ref);
+    // Waiting for a slot counts as under way: no node pulls it from the origin meanwhile.
+    if (fill == fills_.end() || fill->second.stage == Fill::Stage::copying) {
+      view.filling.insert(ref);
+      continue;
+    }
     if (fill->second.stage == Fill::Stage::done) {
       view.via.emplace(ref, routes_[copy->route].cache.host + "/" + copy->repository + "@" +
                                 fill->second.cache_digest);

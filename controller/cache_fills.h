@@ -67,13 +67,15 @@ class CacheFills {
 
   // Of `wanted` (ref -> digest), the copies to start now: never tried, or
   // failed at least retry_after ago; at most `max_in_flight` under way in all.
-  // They count as started.
-  std::vector<CacheCopy> start_due(const std::map<std::string, std::string>& wanted,
-                                   TimePoint now, std::size_t max_in_flight);
+  // They count as started. Copies of images no longer wanted are forgotten.
+  std::vector<CacheCopy> start_due(const std::map<std::string, std::string>& wanted, TimePoint now,
+                                   std::size_t max_in_flight);
   // A copy ended: the digest nodes pull from the cache, or nullopt (failed).
   void finished(const CacheCopy& copy, std::optional<std::string> cache_digest, TimePoint now);
 
-  // What nodes are told about `wanted`.
+  // What nodes are told about `wanted`: an image waiting for its copy (under
+  // way or not started yet) is filling, one copied has its cache reference,
+  // one whose copy failed has neither (the origin serves it).
   CacheView view(const std::map<std::string, std::string>& wanted) const;
 
   std::size_t in_flight() const;

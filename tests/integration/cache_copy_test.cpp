@@ -223,13 +223,61 @@ class PullThroughTest : public CacheCopyTest {
       }));
     }
   }
+  struct Rollout {
+    double seconds = 0;
+    Transfer served;   // all the origin served meanwhile
+    Transfer to_copy;  // of which to the controller's copy (it runs on the host)
+  };
+
+  // `service` created on `image` (0 replicas), until every node holds `ref`.
+  Rollout through_cache(RegistryProxy& proxy, const std::string& service, const std::string& image,
+                        const std::string& ref) {
+    const auto before = proxy.requests().size();
+    const auto started = ProcessClock::now();
+    services_.push_back(service);
+    // No command: the image runs as it is (its CMD) when tasks start.
+    const auto created = run_command(
+        docker(manager().docker_host,
+               "service create --detach --quiet --replicas 0 --name " + service + " " + image));
+    EXPECT_EQ(created.status, 0) << created.output;
+    EXPECT_TRUE(everywhere(ref)) << read_text(controller_.log);
+    const double seconds = seconds_since(started);
+    const auto requests = proxy.requests();
+    const std::string host =
+        box_->test_cache_registry.substr(0, box_->test_cache_registry.find(':'));
+    return {seconds, transfer(requests, before), transfer(requests, before, host)};
+  }
+
+  // Every node pulls `ref` from the origin at once.
+  Rollout from_origin(RegistryProxy& proxy, const std::string& ref) {
+    const auto before = proxy.requests().size();
+    const auto started = ProcessClock::now();
+    std::string pulls;
+    for (const auto& node : box_->nodes) {
+      pulls += docker(node.docker_host, "pull -q " + ref) + " & ";
+    }
+    const auto pulled = run_command("(" + pulls + "wait)");
+    EXPECT_EQ(pulled.status, 0) << pulled.output;
+    EXPECT_TRUE(engines_.present_everywhere(ref));
+    return {seconds_since(started), transfer(proxy.requests(), before), {}};
+  }
+
+  std::string figures(const std::string& what, const Rollout& rollout) const {
+    return what + " to " + std::to_string(box_->nodes.size()) +
+           " nodes: " + std::to_string(rollout.seconds) + " s, origin served " +
+           std::to_string(rollout.served.blob_bytes) + " blob bytes in " +
+           std::to_string(rollout.served.blob_gets) + " GETs (" +
+           std::to_string(rollout.served.manifest_requests) + " manifest requests), " +
+           std::to_string(rollout.to_copy.blob_bytes) + " of them to the controller's copy\n";
+  }
+
   ::testing::AssertionResult everywhere(const std::string& ref) {
     return wait_until("every node holding " + ref, 90s,
                       [&] { return engines_.present_everywhere(ref); });
   }
 };
 
-TEST_F(PullThroughTest, TheOriginServesTheLayersOnceForThreeNodesAndTasksStartWithoutAPull) {
+TEST_F(PullThroughTest, TheOriginServesTheLayersOnceWhateverTheNodesAndTasksStartWithoutAPull) {
   RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
   const std::string image = through_proxy(fresh_runnable_image(16));
   const std::string origin_ref = pinned(image);
@@ -238,35 +286,20 @@ TEST_F(PullThroughTest, TheOriginServesTheLayersOnceForThreeNodesAndTasksStartWi
   start_with_cache();
   if (HasFatalFailure()) return;
   start_agents();
-  const auto before = proxy.requests().size();
-  const auto started = ProcessClock::now();
-  // The image runs as it is (its CMD): the tasks below must start.
   const std::string service = name_ + "-through-" + std::to_string(::getpid());
-  services_.push_back(service);
-  const auto created = run_command(
-      docker(manager().docker_host,
-             "service create --detach --quiet --replicas 0 --name " + service + " " + image));
-  ASSERT_EQ(created.status, 0) << created.output;
-  ASSERT_TRUE(everywhere(origin_ref)) << read_text(controller_.log);
-  const double seconds = seconds_since(started);
-
-  const auto requests = proxy.requests();
-  const auto served = transfer(requests, before);
-  // The controller runs on the host: its requests come from the bridge's address.
-  const std::string host = box_->test_cache_registry.substr(0, box_->test_cache_registry.find(':'));
-  const auto to_copy = transfer(requests, before, host);
-  const auto copied = counter_value(controller_metrics(), "swarm_prepull_cache_fill_bytes_total");
-  std::cout << "pull through the cache to 3 nodes: " << seconds << " s, origin served "
-            << served.blob_bytes << " blob bytes in " << served.blob_gets << " GETs ("
-            << served.manifest_requests << " manifest requests), " << to_copy.blob_bytes
-            << " of them to the controller's copy\n"
+  const auto cached = through_cache(proxy, service, image, origin_ref);
+  if (HasFatalFailure()) return;
+  std::cout << figures("pull through the cache", cached)
             << grep_lines(read_text(controller_.log), "cache fill");
-  EXPECT_GE(served.blob_bytes, 16u << 20);
-  EXPECT_EQ(static_cast<double>(to_copy.blob_bytes), copied);
-  EXPECT_EQ(static_cast<std::size_t>(to_copy.blob_gets), to_copy.blobs.size()) << "each blob once";
+  const auto copied = counter_value(controller_metrics(), "swarm_prepull_cache_fill_bytes_total");
+  EXPECT_GE(cached.served.blob_bytes, 16u << 20);
+  EXPECT_EQ(static_cast<double>(cached.to_copy.blob_bytes), copied);
+  EXPECT_EQ(static_cast<std::size_t>(cached.to_copy.blob_gets), cached.to_copy.blobs.size())
+      << "each blob once";
   // The nodes' engines read no layer from the origin: only the manager's
   // config reads of `docker service create` (it resolves the platform).
-  EXPECT_LT(served.blob_bytes - to_copy.blob_bytes, 64u * 1024) << "about 1x the image, not 3x";
+  EXPECT_LT(cached.served.blob_bytes - cached.to_copy.blob_bytes, 64u * 1024)
+      << "about 1x the image, not 3x";
   for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
     EXPECT_FALSE(engines_.present_on(node, cache_ref))
         << "the cache's name stays on node " << node + 1;
@@ -281,13 +314,10 @@ TEST_F(PullThroughTest, TheOriginServesTheLayersOnceForThreeNodesAndTasksStartWi
              "service update --detach --replicas 3 --replicas-max-per-node 1 " + service));
   ASSERT_EQ(scaled.status, 0) << scaled.output;
   ASSERT_TRUE(wait_until("3 tasks running", 60s, [&] {
-    const auto tasks = run_command(docker(manager().docker_host,
-                                          "service ps --filter desired-state=running --format "
-                                          "'{{.CurrentState}}' " +
-                                              service));
+    const std::string tasks = running_tasks(service);
     std::size_t running = 0;
-    for (auto at = tasks.output.find("Running"); at != std::string::npos;
-         at = tasks.output.find("Running", at + 1)) {
+    for (auto at = tasks.find(" Running"); at != std::string::npos;
+         at = tasks.find(" Running", at + 1)) {
       ++running;
     }
     return running == 3;
@@ -295,26 +325,34 @@ TEST_F(PullThroughTest, TheOriginServesTheLayersOnceForThreeNodesAndTasksStartWi
   const auto by_tasks = transfer(proxy.requests(), before_tasks);
   EXPECT_EQ(by_tasks.blob_gets, 0);
   EXPECT_EQ(by_tasks.manifest_requests, 0) << "a digest-pinned task found its image";
+  remove_service(service);
 
   // Side by side: the same size of image pulled by every node from the origin at once.
-  const std::string direct = pinned(through_proxy(fresh_runnable_image(16)));
-  const auto before_direct = proxy.requests().size();
-  const auto direct_started = ProcessClock::now();
-  std::string pulls;
-  for (const auto& node : box_->nodes)
-    pulls += docker(node.docker_host, "pull -q " + direct) + " & ";
-  const auto pulled = run_command("(" + pulls + "wait)");
-  EXPECT_EQ(pulled.status, 0) << pulled.output;
-  EXPECT_TRUE(engines_.present_everywhere(direct));
-  const double direct_seconds = seconds_since(direct_started);
-  const auto direct_served = transfer(proxy.requests(), before_direct);
-  std::cout << "the same from the origin on 3 nodes at once: " << direct_seconds
-            << " s, origin served " << direct_served.blob_bytes << " blob bytes ("
-            << static_cast<double>(direct_served.blob_bytes) /
-                   static_cast<double>(served.blob_bytes)
-            << "x)\n";
-  EXPECT_GT(direct_served.blob_bytes, served.blob_bytes * 2) << "without the cache: 3x";
-  remove_service(service);
+  const auto direct = from_origin(proxy, pinned(through_proxy(fresh_runnable_image(16))));
+  std::cout << figures("the same from the origin", direct);
+  EXPECT_GT(direct.served.blob_bytes, cached.served.blob_bytes * 2) << "without the cache: 3x";
+}
+
+// The case the cache is for: an origin behind a link slower than the nodes'
+// link to the cache. Both rollouts cross it; the figures say which is faster.
+TEST_F(PullThroughTest, BehindASlowOriginLinkTheImageCrossesItOnce) {
+  RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
+  proxy.limit_rate(25'000'000);  // 200 Mbit/s for all clients together
+  start_with_cache();
+  if (HasFatalFailure()) return;
+  start_agents();
+  const std::string image = through_proxy(fresh_image(16));
+  const std::string origin_ref = pinned(image);
+  pulled_.push_back(in_cache(origin_ref));
+  const auto cached =
+      through_cache(proxy, name_ + "-slow-" + std::to_string(::getpid()), image, origin_ref);
+  if (HasFatalFailure()) return;
+  const auto direct = from_origin(proxy, pinned(through_proxy(fresh_image(16))));
+  std::cout << figures("origin at 200 Mbit/s, through the cache", cached)
+            << figures("origin at 200 Mbit/s, every node from the origin", direct) << "ratio "
+            << cached.seconds / direct.seconds << "\n";
+  EXPECT_LT(cached.served.blob_bytes - cached.to_copy.blob_bytes, 64u * 1024);
+  EXPECT_GT(direct.served.blob_bytes, cached.served.blob_bytes * 2);
 }
 
 TEST_F(PullThroughTest, NodesFallBackToTheOriginWhenTheCacheIsGone) {

@@ -177,11 +177,7 @@ TEST_F(NodeHoldTest, AJoiningNodeIsPausedUntilWarmThenTakesATaskWithoutAPull) {
       run_command(docker(manager().docker_host, "service scale --detach " + service + "=1"));
   ASSERT_EQ(scaled.status, 0) << scaled.output;
   ASSERT_TRUE(wait_until("the task running on node-4", 60s, [&] {
-    const auto tasks = run_command(docker(manager().docker_host,
-                                          "service ps --filter desired-state=running --format "
-                                          "'{{.Node}} {{.CurrentState}}' " +
-                                              service));
-    return tasks.output.find("node-4 Running") != std::string::npos;
+    return running_tasks(service).find("node-4 Running") != std::string::npos;
   })) << run_command(docker(manager().docker_host, "service ps --no-trunc " + service)).output;
   const auto pulls = pull_events_since(added_host_, since);
   EXPECT_EQ(pulls.status, 0) << pulls.output;

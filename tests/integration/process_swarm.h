@@ -193,6 +193,16 @@ class ProcessSwarmTest : public ::testing::Test {
     return parsed.is_discarded() ? nlohmann::json::object() : parsed;
   }
 
+  // "<node> <current state>" of each task of `service` that swarm wants
+  // running, a line each ("node-4 Running 2 seconds ago").
+  std::string running_tasks(const std::string& service) const {
+    return run_command(docker(manager().docker_host,
+                              "service ps --filter desired-state=running --format "
+                              "'{{.Node}} {{.CurrentState}}' " +
+                                  service))
+        .output;
+  }
+
   // The canonical ref swarm stored for a service (pinned to a digest when the
   // registry answered at create time).
   std::string service_ref(const std::string& service) const {

@@ -15,6 +15,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -80,6 +81,12 @@ class RegistryProxy {
     }
     for (auto& thread : serving) thread.join();
   }
+
+  // Every answer's bytes, to all clients together, at most `bytes_per_second`
+  // (0: unlimited): one link out of the registry, as a remote registry's is.
+  // The controller's copy comes from the host, where the sandbox's tc
+  // shaping cannot reach it; this paces it with the nodes' pulls.
+  void limit_rate(std::uint64_t bytes_per_second) { bytes_per_second_ = bytes_per_second; }
 
   // While on, manifest requests get 429 and go no further.
   void set_rate_limited(bool on) { rate_limited_ = on; }
@@ -168,13 +175,36 @@ class RegistryProxy {
       response.keep_alive(keep_alive);
       record.status = response.result_int();
       record.bytes = response.body().size();
-      http::write(socket, response, error);
+      write_paced(socket, response, error);
       record.ended = Clock::now();
       {
         std::lock_guard lock(mutex_);
         requests_.push_back(record);
       }
       if (error || !keep_alive) return;
+    }
+  }
+
+  void write_paced(boost::asio::ip::tcp::socket& socket,
+                   boost::beast::http::response<boost::beast::http::string_body>& response,
+                   boost::system::error_code& error) {
+    namespace http = boost::beast::http;
+    http::response_serializer<http::string_body> serializer(response);
+    serializer.limit(64 * 1024);
+    while (!serializer.is_done() && !error) {
+      const std::size_t written = http::write_some(socket, serializer, error);
+      const std::uint64_t rate = bytes_per_second_;
+      if (rate == 0 || written == 0) continue;
+      // The link is busy until link_free_: this piece goes out after what is queued.
+      Clock::time_point until;
+      {
+        std::lock_guard lock(mutex_);
+        link_free_ = std::max(link_free_, Clock::now()) +
+                     std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(
+                         static_cast<double>(written) / static_cast<double>(rate)));
+        until = link_free_;
+      }
+      std::this_thread::sleep_until(until);
     }
   }
 
@@ -198,6 +228,8 @@ class RegistryProxy {
     return parser.release();
   }
 
+  std::atomic<std::uint64_t> bytes_per_second_{0};
+  Clock::time_point link_free_{};  // under mutex_
   boost::asio::io_context context_;
   boost::asio::ip::tcp::acceptor acceptor_;
   boost::asio::ip::tcp::endpoint listen_, upstream_;

@@ -86,9 +86,25 @@ TEST(CacheFillsTest, CopiesUnderWayAreBounded) {
   for (char c : std::string("abcde")) {
     wanted["origin.test/team/" + std::string(1, c) + "@" + kDigest] = kDigest;
   }
-  EXPECT_EQ(table.start_due(wanted, {}, 2).size(), 2u);
+  const auto first = table.start_due(wanted, {}, 2);
+  EXPECT_EQ(first.size(), 2u);
   EXPECT_EQ(table.start_due(wanted, {}, 2).size(), 0u);
   EXPECT_EQ(table.in_flight(), 2u);
+  EXPECT_EQ(table.view(wanted).filling.size(), 5u) << "the 3 waiting for a slot are held too";
+  table.finished(first[0], kDigest, {});
+  EXPECT_EQ(table.start_due(wanted, {}, 2).size(), 1u) << "a slot came free";
+}
+
+TEST(CacheFillsTest, ImagesNoLongerWantedAreForgotten) {
+  auto table = fills();
+  const std::map<std::string, std::string> wanted = {{kPinned, kDigest}};
+  const auto due = table.start_due(wanted, {}, 2);
+  ASSERT_EQ(due.size(), 1u);
+  table.finished(due[0], kDigest, {});
+  EXPECT_EQ(table.filled(), 1u);
+  EXPECT_TRUE(table.start_due({}, {}, 2).empty());
+  EXPECT_EQ(table.filled(), 0u);
+  EXPECT_EQ(table.start_due(wanted, {}, 2).size(), 1u) << "wanted again: copied again (a HEAD)";
 }
 
 TEST(CacheFillsTest, NoNodeIsGrantedAnImageBeingCopiedAndThenEveryNodeGetsItsCacheName) {
