@@ -16,7 +16,7 @@
 namespace swarm_prepull::registry {
 
 struct Challenge {
-  std::string scheme;                        // lowercase: "bearer", "basic"
+  std::string scheme;                         // lowercase: "bearer", "basic"
   std::map<std::string, std::string> params;  // names lowercase, values unquoted
   bool operator==(const Challenge&) const = default;
 };

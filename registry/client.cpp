@@ -129,8 +129,8 @@ net::awaitable<http::Result<http::Reply>> Registry::send(verb method, std::strin
     request.body() = body;
     request = client.prepare(std::move(request));
     const http::Call call = client.call_for(request);
-    auto reply = co_await client.exchange(call, std::move(request), client.limits(),
-                                          http::Answers::any);
+    auto reply =
+        co_await client.exchange(call, std::move(request), client.limits(), http::Answers::any);
     if (!reply) co_return reply.error();
     if (reply->status == 401 && attempt == 0 && located->endpoint == endpoint_) {
       auto authorized = co_await authorize(*reply, call, scope);
@@ -158,10 +158,9 @@ net::awaitable<http::Result<void>> Registry::authorize(const http::Reply& unauth
           : "";
   if (challenge->scheme == "basic") {
     if (!with_password) {
-      co_return call.fail(errc::status,
-                          "the registry asks for a password and none is configured for " +
-                              address_.host,
-                          401);
+      co_return call.fail(
+          errc::status,
+          "the registry asks for a password and none is configured for " + address_.host, 401);
     }
     authorization_[scope] = basic;
     co_return http::Result<void>();
@@ -220,8 +219,7 @@ net::awaitable<http::Result<Manifest>> Registry::manifest(std::string repository
   http::Fields fields;
   fields.set(field::accept, manifest_accept());
   auto reply = co_await send(verb::get, "/v2/" + repository + "/manifests/" + digest,
-                             pull_scope(repository), {}, std::move(fields),
-                             http::Answers::success);
+                             pull_scope(repository), {}, std::move(fields), http::Answers::success);
   if (!reply) co_return reply.error();
   auto parsed = parse_manifest(header(*reply, field::content_type), std::move(reply->body), digest);
   if (!parsed) {
@@ -284,9 +282,9 @@ net::awaitable<http::Result<void>> Registry::download_blob(const std::string& re
     }
     request = client.prepare(std::move(request));
     const http::Call call = client.call_for(request);
-    auto reply = co_await client.download(
-        call, std::move(request), client.limits(),
-        {.total = std::nullopt, .idle = timeouts_.idle}, http::Answers::any, sink);
+    auto reply = co_await client.download(call, std::move(request), client.limits(),
+                                          {.total = std::nullopt, .idle = timeouts_.idle},
+                                          http::Answers::any, sink);
     if (!reply) co_return reply.error();
     if (reply->status / 100 == 2) co_return http::Result<void>();
     if (reply->status == 401 && own && !authorized_once) {
@@ -298,7 +296,8 @@ net::awaitable<http::Result<void>> Registry::download_blob(const std::string& re
     }
     if (reply->status / 100 != 3) co_return call.fail(errc::status, "", reply->status);
     target = header(*reply, field::location);
-    if (target.empty()) co_return call.fail(errc::bad_response, "a redirect without a Location", reply->status);
+    if (target.empty())
+      co_return call.fail(errc::bad_response, "a redirect without a Location", reply->status);
   }
   co_return http::Call{endpoint_.to_string(), "GET /v2/" + repository + "/blobs/" + digest}.fail(
       errc::bad_response, "more than " + std::to_string(kMaxRedirects) + " redirects");
@@ -327,15 +326,16 @@ net::awaitable<http::Result<std::uint64_t>> Registry::copy_blob_from(Registry& o
     pending.clear();
     if (!appended) co_return appended.error();
     upload = header(*appended, field::location);
-    if (upload.empty()) co_return call.fail(errc::bad_response, "a PATCH answer without a Location");
+    if (upload.empty())
+      co_return call.fail(errc::bad_response, "a PATCH answer without a Location");
     co_return http::Result<void>();
   };
   const http::ChunkSink sink = [&](std::string_view piece) -> net::awaitable<http::Result<void>> {
     bytes += piece.size();
     if (bytes > blob.size) {
-      co_return call.fail(errc::too_large,
-                          "the origin sent more than the " + std::to_string(blob.size) +
-                              " bytes the manifest gives");
+      co_return call.fail(errc::too_large, "the origin sent more than the " +
+                                               std::to_string(blob.size) +
+                                               " bytes the manifest gives");
     }
     hash.update(piece);
     pending.append(piece);

@@ -28,7 +28,7 @@ http::Result<Manifest> index_of(const Manifest& index, const std::vector<Descrip
   auto reduced = parse_manifest(index.media_type, body, sha256_digest(body));
   if (!reduced) {
     return http::Call{"", "index " + index.digest}.fail(http::errc::bad_response,
-                                                         reduced.error().message);
+                                                        reduced.error().message);
   }
   return std::move(*reduced);
 }

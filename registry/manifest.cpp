@@ -52,8 +52,8 @@ reconcile::Expected<Descriptor> descriptor_at(const json& entry, const std::stri
   auto digest = string_at(entry, "digest", path, true);
   if (!digest) return digest.error();
   if (!is_sha256_digest(*digest)) {
-    return at(path + ".digest", "expected sha256:<64 lowercase hex>, got \"" +
-                                    digest->substr(0, 80) + "\"");
+    return at(path + ".digest",
+              "expected sha256:<64 lowercase hex>, got \"" + digest->substr(0, 80) + "\"");
   }
   const auto size = entry.find("size");
   if (size == entry.end() || !size->is_number_unsigned()) {

@@ -45,13 +45,11 @@ struct Descriptor {
 
 struct Manifest {
   std::string media_type;
-  std::string digest;  // of `body`
-  std::string body;    // the bytes served, to be pushed unchanged
+  std::string digest;                 // of `body`
+  std::string body;                   // the bytes served, to be pushed unchanged
   std::vector<Descriptor> manifests;  // an index's entries
   std::vector<Descriptor> blobs;      // an image manifest's config, then its layers
-  bool is_index() const {
-    return media_type == docker_list_type || media_type == oci_index_type;
-  }
+  bool is_index() const { return media_type == docker_list_type || media_type == oci_index_type; }
 };
 
 // "sha256:<64 lowercase hex>": the only digest form copied (the engine and

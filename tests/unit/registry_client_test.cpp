@@ -85,9 +85,9 @@ TEST_F(RegistryClient, AManifestThatIsNotItsDigestIsABadResponse) {
 }
 
 TEST_F(RegistryClient, DistributionErrorsAreQuotedByCode) {
-  auto& registry = fake({json(
-      R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})", 404,
-      "Not Found")});
+  auto& registry =
+      fake({json(R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})", 404,
+                 "Not Found")});
   Registry client(address(registry), std::nullopt);
   auto manifest = run(client.manifest("team/app", sha256_digest(kManifest)));
   ASSERT_FALSE(manifest);
@@ -98,7 +98,8 @@ TEST_F(RegistryClient, DistributionErrorsAreQuotedByCode) {
 TEST_F(RegistryClient, ABlobIsStreamedThroughAndStorageElsewhereGetsNoCredentials) {
   const std::string bytes = "layer bytes";
   const Descriptor blob{"application/octet-stream", sha256_digest(bytes), bytes.size(), {}, false};
-  auto& storage = fake({{response(200, "OK", bytes, "Content-Type: application/octet-stream\r\n")}});
+  auto& storage =
+      fake({{response(200, "OK", bytes, "Content-Type: application/octet-stream\r\n")}});
   auto& origin = fake({
       {response(401, "Unauthorized", "", "WWW-Authenticate: Basic realm=\"r\"\r\n")},
       {response(307, "Temporary Redirect", "",

@@ -22,8 +22,9 @@ std::string image_manifest() {
   return R"({"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",)"
          R"("config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":7,)"
          R"("digest":"sha256:)" +
-         kHexA + R"("},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip",)"
-                 R"("size":1000,"digest":"sha256:)" +
+         kHexA +
+         R"("},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip",)"
+         R"("size":1000,"digest":"sha256:)" +
          kHexB +
          R"("},{"mediaType":"application/vnd.docker.image.rootfs.foreign.diff.tar.gzip",)"
          R"("size":5,"digest":"sha256:)" +
@@ -33,10 +34,12 @@ std::string image_manifest() {
 std::string index_manifest() {
   return R"({"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[)"
          R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","size":500,"digest":"sha256:)" +
-         kHexA + R"(","platform":{"architecture":"amd64","os":"linux"}},)"
-                 R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","size":500,"digest":"sha256:)" +
-         kHexB + R"(","platform":{"architecture":"arm64","os":"linux"}},)"
-                 R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","size":9,"digest":"sha256:)" +
+         kHexA +
+         R"(","platform":{"architecture":"amd64","os":"linux"}},)"
+         R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","size":500,"digest":"sha256:)" +
+         kHexB +
+         R"(","platform":{"architecture":"arm64","os":"linux"}},)"
+         R"({"mediaType":"application/vnd.oci.image.manifest.v1+json","size":9,"digest":"sha256:)" +
          kHexC + R"(","platform":{"architecture":"unknown","os":"unknown"}}]})";
 }
 
@@ -93,8 +96,8 @@ TEST(RegistryManifest, BadManifestsSayWhatAndWhere) {
   const std::string body = image_manifest();
   auto wrong = parse_manifest(docker_manifest_type, body, "sha256:" + kHexA);
   ASSERT_FALSE(wrong);
-  EXPECT_THAT(wrong.error().message,
-              HasSubstr("the body's digest is " + sha256_digest(body) + ", not the sha256:" + kHexA));
+  EXPECT_THAT(wrong.error().message, HasSubstr("the body's digest is " + sha256_digest(body) +
+                                               ", not the sha256:" + kHexA));
 }
 
 TEST(RegistryManifest, Sha256OfPiecesIsTheSha256OfTheWhole) {
@@ -134,8 +137,7 @@ TEST(RegistryChallenge, ReadsBearerAndBasic) {
 }
 
 TEST(RegistryChallenge, BadHeadersSayWhere) {
-  for (const auto& [header, expected] :
-       std::vector<std::pair<std::string, std::string>>{
+  for (const auto& [header, expected] : std::vector<std::pair<std::string, std::string>>{
            {"", "expected an authentication scheme at byte 0"},
            {"Bearer realm", "expected '=' after \"realm\""},
            {R"(Bearer realm="open)", "an unterminated quoted string"},
