@@ -389,6 +389,12 @@ net::awaitable<void> Agent::check() {
   }
 }
 
+bool Agent::desires(const std::string& ref) const {
+  const auto& images = state_.desired().images;
+  return std::any_of(images.begin(), images.end(),
+                     [&](const api::DesiredImage& image) { return image.ref == ref; });
+}
+
 std::string Agent::via_of(const std::string& ref) const {
   const auto& images = state_.desired().images;
   const auto found = std::find_if(images.begin(), images.end(),
@@ -461,9 +467,12 @@ net::awaitable<void> Agent::pull(std::string ref, std::string via) {
               "pull reported success but the image list failed: " + images.error().message};
         } else {
           present_after = reconcile::present_refs(*images);
-          if (through_cache && present_after.contains(ref)) co_await forget_cache_name(ref, via);
         }
       }
+      // Also when the origin's pull failed: the cache's name alone is no use
+      // to swarm's task (it asks for the origin's), and the retry fetches its
+      // layers from the cache again.
+      if (through_cache && !desires(via)) co_await forget_cache_name(ref, via);
     }
   } catch (const boost::system::system_error& error) {
     if (error.code() == net::error::operation_aborted && stopping_) co_return;

@@ -84,10 +84,13 @@ class Agent {
   boost::asio::awaitable<void> pull(std::string ref, std::string via);
   // True when the cache's pull succeeded; else counts and logs the fallback.
   boost::asio::awaitable<bool> pull_from_cache(const std::string& ref, const std::string& via);
-  // Removes the cache's name once the origin's is listed.
+  // Removes the cache's name after the origin's pull, so that the node's
+  // image list looks as if it had pulled from the origin.
   boost::asio::awaitable<void> forget_cache_name(const std::string& ref, const std::string& via);
   // The desired set's cache reference of `ref`; empty for none.
   std::string via_of(const std::string& ref) const;
+  // Whether `ref` is in the desired set itself (a cache's name can be).
+  bool desires(const std::string& ref) const;
   engine::PullRequest pull_request(const reconcile::Reference& reference) const;
   boost::asio::awaitable<void> report();
   boost::asio::awaitable<void> refresh_engine_version();

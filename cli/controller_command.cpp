@@ -89,6 +89,11 @@ std::vector<OptionSpec> controller_option_specs() {
                "http://HOST[:PORT] for plain HTTP; e.g. docker.io=http://10.0.0.5:5000); "
                "repeatable",
        .repeatable = true},
+      {.name = "cache-copy-timeout",
+       .value_name = "DURATION",
+       .help = "a copy into a --pull-through cache not done within this fails (its nodes pull "
+               "from the origin) and is tried again later",
+       .default_value = "30m"},
       {.name = "read-timeout",
        .value_name = "DURATION",
        .help = "an HTTP request not read completely within this is dropped",
@@ -161,6 +166,9 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
     }
     result.pull_through.push_back(std::move(*parsed));
   }
+  auto copy_timeout = duration("cache-copy-timeout");
+  if (!copy_timeout) return copy_timeout.error();
+  result.cache_copy_timeout = *copy_timeout;
   auto stale = duration("agent-stale-after");
   if (!stale) return stale.error();
   result.agent_stale_after = *stale;

@@ -1,6 +1,7 @@
 #include "controller/cache_fills.h"
 
 #include <algorithm>
+#include <utility>
 
 #include "engine/registry_auth.h"
 #include "reconcile/reference.h"
@@ -17,6 +18,15 @@ reconcile::Expected<PullThrough> parse_pull_through(std::string_view text) {
   if (!origin) return reconcile::Error{"--pull-through origin: " + origin.error().message};
   auto cache = registry::parse_registry_address(text.substr(equals + 1));
   if (!cache) return reconcile::Error{"--pull-through cache: " + cache.error().message};
+  // The name nodes pull is CACHE/repo@digest: a host without '.' or ':'
+  // would be read as a Docker Hub repository, one with '_' not at all.
+  const std::string probe = cache->host + "/repository";
+  const auto as_reference = reconcile::parse_reference(probe);
+  if (!as_reference || as_reference->domain != cache->host) {
+    return reconcile::Error{"--pull-through cache \"" + cache->host +
+                            "\": not a registry host an image reference can name (it needs a '.' "
+                            "or a ':port', or is localhost; letters, digits, '-')"};
+  }
   if (origin->host == cache->host) {
     return reconcile::Error{"--pull-through \"" + std::string(text) +
                             "\": the cache is the origin itself"};
@@ -39,29 +49,36 @@ std::optional<CacheCopy> CacheFills::copy_for(const std::string& ref,
   return std::nullopt;
 }
 
-std::vector<CacheCopy> CacheFills::start_due(const std::map<std::string, std::string>& wanted,
-                                             TimePoint now, std::size_t max_in_flight) {
-  std::vector<CacheCopy> copies;
-  for (const auto& [ref, digest] : wanted) {
-    if (auto copy = copy_for(ref, digest)) copies.push_back(std::move(*copy));
+std::chrono::milliseconds CacheFills::backoff(unsigned failures) const {
+  constexpr unsigned kMaxDoublings = 5;
+  return retry_after_ * (1U << std::min(failures > 0 ? failures - 1 : 0, kMaxDoublings));
+}
+
+std::vector<CacheCopy> CacheFills::start_due(const CacheWants& wanted, TimePoint now,
+                                             std::size_t max_in_flight) {
+  std::vector<std::pair<reconcile::PullPriority, CacheCopy>> queue;
+  std::set<CacheCopy> wanted_copies;
+  for (const auto& [ref, want] : wanted) {
+    if (auto copy = copy_for(ref, want.digest)) {
+      wanted_copies.insert(*copy);
+      queue.emplace_back(want.priority, std::move(*copy));
+    }
   }
-  std::sort(copies.begin(), copies.end());
+  std::sort(queue.begin(), queue.end());
   // Images no longer desired are forgotten (a copy under way ends first): a
   // cache that holds one again costs its copy a HEAD.
   std::erase_if(fills_, [&](const auto& entry) {
-    return entry.second.stage != Fill::Stage::copying &&
-           !std::binary_search(copies.begin(), copies.end(), entry.first);
+    return entry.second.stage != Fill::Stage::copying && !wanted_copies.contains(entry.first);
   });
   std::vector<CacheCopy> due;
   std::size_t running = in_flight();
-  for (auto& copy : copies) {
+  for (auto& [priority, copy] : queue) {
     if (running >= max_in_flight) break;
     auto [fill, inserted] = fills_.try_emplace(copy);
     if (!inserted) {
-      const bool retry =
-          fill->second.stage == Fill::Stage::failed && now - fill->second.failed_at >= retry_after_;
+      const bool retry = fill->second.stage == Fill::Stage::failed && now >= fill->second.retry_at;
       if (!retry) continue;
-      fill->second = Fill{};
+      fill->second.stage = Fill::Stage::copying;
     }
     due.push_back(std::move(copy));
     ++running;
@@ -73,17 +90,25 @@ void CacheFills::finished(const CacheCopy& copy, std::optional<std::string> cach
                           TimePoint now) {
   auto& fill = fills_[copy];
   if (cache_digest) {
-    fill = Fill{Fill::Stage::done, std::move(*cache_digest), {}};
+    fill = Fill{Fill::Stage::done, std::move(*cache_digest), {}, 0};
   } else {
-    fill = Fill{Fill::Stage::failed, {}, now};
+    const unsigned failures = fill.failures + 1;
+    fill = Fill{Fill::Stage::failed, {}, now + backoff(failures), failures};
   }
 }
 
-CacheView CacheFills::view(const std::map<std::string, std::string>& wanted) const {
+std::optional<std::chrono::milliseconds> CacheFills::retry_in(const CacheCopy& copy,
+                                                              TimePoint now) const {
+  const auto fill = fills_.find(copy);
+  if (fill == fills_.end() || fill->second.stage != Fill::Stage::failed) return std::nullopt;
+  return std::chrono::duration_cast<std::chrono::milliseconds>(fill->second.retry_at - now);
+}
+
+CacheView CacheFills::view(const CacheWants& wanted) const {
   CacheView view;
   if (routes_.empty()) return view;
-  for (const auto& [ref, digest] : wanted) {
-    const auto copy = copy_for(ref, digest);
+  for (const auto& [ref, want] : wanted) {
+    const auto copy = copy_for(ref, want.digest);
     if (!copy) continue;
     const auto fill = fills_.find(*copy);
     // Waiting for a slot counts as under way: no node pulls it from the origin meanwhile.

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "reconcile/expected.h"
+#include "reconcile/pull_priority.h"
 #include "registry/client.h"
 
 namespace swarm_prepull::controller {
@@ -34,7 +35,10 @@ struct PullThrough {
 };
 
 // "ORIGIN=CACHE", each side HOST[:PORT] (HTTPS) or http://HOST[:PORT]:
-// "docker.io=http://10.0.0.5:5000". Errors say which side is wrong and why.
+// "docker.io=http://10.0.0.5:5000". The cache's host must read as a
+// registry in an image reference (a '.' or ':' in it, or "localhost"), or the
+// name nodes pull would point at Docker Hub. Errors say which side is wrong
+// and why.
 reconcile::Expected<PullThrough> parse_pull_through(std::string_view text);
 
 // One image to put in a cache: routes()[route], repository@digest.
@@ -44,6 +48,15 @@ struct CacheCopy {
   std::string digest;
   auto operator<=>(const CacheCopy&) const = default;
 };
+
+// A desired image that may go through a cache: its digest (the ref's own, or
+// the one its tag was resolved to; empty while unknown) and how urgently a
+// node needs it (copies start in that order).
+struct CacheWant {
+  std::string digest;
+  reconcile::PullPriority priority = reconcile::PullPriority::current;
+};
+using CacheWants = std::map<std::string, CacheWant, std::less<>>;  // by desired ref
 
 // What State publishes of the caches (controller/state.h).
 struct CacheView {
@@ -56,6 +69,9 @@ class CacheFills {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
 
+  // A failed copy is tried again after `retry_after`, doubling with each
+  // failure in a row up to 32 times that: a copy failing late costs the
+  // origin its blobs again each time.
   CacheFills(std::vector<PullThrough> routes, std::chrono::milliseconds retry_after);
 
   bool enabled() const { return !routes_.empty(); }
@@ -65,18 +81,21 @@ class CacheFills {
   // (`digest`: the ref's own, or the one its tag was resolved to).
   std::optional<CacheCopy> copy_for(const std::string& ref, const std::string& digest) const;
 
-  // Of `wanted` (ref -> digest), the copies to start now: never tried, or
-  // failed at least retry_after ago; at most `max_in_flight` under way in all.
-  // They count as started. Copies of images no longer wanted are forgotten.
-  std::vector<CacheCopy> start_due(const std::map<std::string, std::string>& wanted, TimePoint now,
+  // Of `wanted`, the copies to start now, most urgent first: never tried,
+  // or failed and past their backoff; at most `max_in_flight` under way in
+  // all. They count as started. Copies of images no longer wanted are
+  // forgotten.
+  std::vector<CacheCopy> start_due(const CacheWants& wanted, TimePoint now,
                                    std::size_t max_in_flight);
   // A copy ended: the digest nodes pull from the cache, or nullopt (failed).
   void finished(const CacheCopy& copy, std::optional<std::string> cache_digest, TimePoint now);
+  // How long until a failed copy is tried again; nullopt unless it failed.
+  std::optional<std::chrono::milliseconds> retry_in(const CacheCopy& copy, TimePoint now) const;
 
   // What nodes are told about `wanted`: an image waiting for its copy (under
   // way or not started yet) is filling, one copied has its cache reference,
   // one whose copy failed has neither (the origin serves it).
-  CacheView view(const std::map<std::string, std::string>& wanted) const;
+  CacheView view(const CacheWants& wanted) const;
 
   std::size_t in_flight() const;
   // Copies done, for the gauge of what the caches hold.
@@ -86,8 +105,10 @@ class CacheFills {
   struct Fill {
     enum class Stage { copying, done, failed } stage = Stage::copying;
     std::string cache_digest;  // done
-    TimePoint failed_at{};     // failed
+    TimePoint retry_at{};      // failed
+    unsigned failures = 0;     // in a row
   };
+  std::chrono::milliseconds backoff(unsigned failures) const;
   std::vector<PullThrough> routes_;
   std::chrono::milliseconds retry_after_;
   std::map<CacheCopy, Fill> fills_;

@@ -674,14 +674,14 @@ void Controller::publish_tag_digests() {
   fill_caches();  // a tag resolved names content a cache may hold
 }
 
-std::map<std::string, std::string> Controller::cache_candidates(const reconcile::Plan& plan) const {
-  std::map<std::string, std::string> wanted;
+CacheWants Controller::cache_candidates(const reconcile::Plan& plan) const {
+  CacheWants wanted;
   for (const auto& image : plan.images) {
     // Canonical refs: name@digest when pinned, else name:tag.
     if (const auto at = image.ref.find('@'); at != std::string::npos) {
-      wanted.emplace(image.ref, image.ref.substr(at + 1));
+      wanted.emplace(image.ref, CacheWant{image.ref.substr(at + 1), image.priority});
     } else if (const auto* tag = tag_digests_.find(image.ref)) {
-      wanted.emplace(image.ref, tag->digest);
+      wanted.emplace(image.ref, CacheWant{tag->digest, image.priority});
     }
   }
   return wanted;
@@ -721,12 +721,20 @@ net::awaitable<void> Controller::fill_cache(CacheCopy copy) {
   const std::string image = route.origin.host + "/" + copy.repository + "@" + copy.digest;
   logger_->info("cache fill started image={} cache={}", image, route.cache.to_string());
   const auto started = Clock::now();
+  net::steady_timer deadline(context_, options_.cache_copy_timeout);
   auto outcome = co_await (
       registry::copy_image(origin, cache, copy.repository, copy.digest, std::move(platforms)) ||
-      stopped());
+      deadline.async_wait(use_tuple) || stopped());
   if (stopping_) co_return;
   const auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  auto& result = std::get<0>(outcome);
+  http::Result<registry::CopyReport> result =
+      http::Call{route.cache.to_string(), "copy " + image}.fail(
+          http::errc::timeout, "not done within --cache-copy-timeout " +
+                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
+                                                      options_.cache_copy_timeout)
+                                                      .count()) +
+                                   "s");
+  if (auto* copied = std::get_if<0>(&outcome)) result = std::move(*copied);
   if (result) {
     metrics_.cache_fills.at("copied").Increment();
     metrics_.cache_fill_bytes.Increment(static_cast<double>(result->bytes_copied));
@@ -738,13 +746,16 @@ net::awaitable<void> Controller::fill_cache(CacheCopy copy) {
     cache_fills_.finished(copy, result->cache_digest, Clock::now());
   } else {
     metrics_.cache_fills.at("failed").Increment();
+    const auto now = Clock::now();
+    cache_fills_.finished(copy, std::nullopt, now);
     logger_->warn(
         "cache fill failed image={} cache={} seconds={:.3f}: nodes pull it from the origin, the "
         "copy is tried again in {}s: {}",
         image, route.cache.to_string(), seconds,
-        std::chrono::duration_cast<std::chrono::seconds>(options_.cache_copy_retry).count(),
+        std::chrono::duration_cast<std::chrono::seconds>(
+            cache_fills_.retry_in(copy, now).value_or(std::chrono::milliseconds(0)))
+            .count(),
         result.error().to_string());
-    cache_fills_.finished(copy, std::nullopt, Clock::now());
   }
   fill_caches();
 }

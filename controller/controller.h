@@ -108,6 +108,7 @@ struct ControllerOptions {
   std::vector<PullThrough> pull_through;
   std::size_t max_cache_copies = 2;                                     // copies under way at once
   std::chrono::milliseconds cache_copy_retry{std::chrono::minutes(1)};  // after a failed copy
+  std::chrono::milliseconds cache_copy_timeout{std::chrono::minutes(30)};  // one copy, all blobs
 };
 
 class Controller {
@@ -204,9 +205,9 @@ class Controller {
   // the table changed what nodes are given (publish_tag_digests() then).
   bool note_tag_digest(const std::string& ref, const std::string& digest);
   void publish_tag_digests();
-  // ref -> digest of the plan's images whose digest is known (their own, or
-  // their tag's last resolution): what the caches may hold.
-  std::map<std::string, std::string> cache_candidates(const reconcile::Plan& plan) const;
+  // The plan's images whose digest is known (their own, or their tag's last
+  // resolution): what the caches may hold.
+  CacheWants cache_candidates(const reconcile::Plan& plan) const;
   // Starts the copies into the caches that are due and publishes what the
   // caches hold; a no-op without --pull-through.
   void fill_caches();

@@ -33,8 +33,13 @@ std::string distribution_message(std::string_view body) {
     if (errors != parsed.end() && errors->is_array() && !errors->empty() &&
         (*errors)[0].is_object()) {
       const auto& first = (*errors)[0];
-      std::string text = first.value("code", std::string());
-      const std::string message = first.value("message", std::string());
+      const auto string_of = [&](const char* key) {
+        const auto found = first.find(key);
+        return found != first.end() && found->is_string() ? found->get<std::string>()
+                                                          : std::string();
+      };
+      std::string text = string_of("code");
+      const std::string message = string_of("message");
       if (!message.empty()) text += (text.empty() ? "" : ": ") + message;
       if (!text.empty()) return text;
     }
@@ -47,9 +52,10 @@ struct Target {
   std::string target;
 };
 
-// A target this registry handed us: a path of its own, or an absolute URL.
-http::Result<Target> locate(const http::Endpoint& own, const std::string& target) {
-  if (target.starts_with('/')) return Target{own, target};
+// A target a server handed us: a path on that server (`from`), or an
+// absolute URL.
+http::Result<Target> locate(const http::Endpoint& from, const std::string& target) {
+  if (target.starts_with('/')) return Target{from, target};
   auto location = http::parse_location(target);
   if (!location) return location.error();
   return Target{std::move(location->endpoint), std::move(location->target)};
@@ -183,6 +189,16 @@ net::awaitable<http::Result<void>> Registry::authorize(const http::Reply& unauth
   if (!location) {
     co_return call.fail(errc::bad_response, "the token realm: " + location.error().message, 401);
   }
+  // The password goes to a token service over TLS, or to the registry's own
+  // host: a challenge must not be able to send it in clear elsewhere.
+  if (with_password && !location->endpoint.tls && location->endpoint.host != endpoint_.host) {
+    co_return call.fail(errc::status,
+                        "the token realm " + realm->second +
+                            " is plain HTTP on another host than the registry: the credentials "
+                            "for " +
+                            address_.host + " are not sent there",
+                        401);
+  }
   const std::string query = token_query(*challenge, scope);
   if (!query.empty()) {
     location->target += (location->target.find('?') == std::string::npos ? "?" : "&") + query;
@@ -229,27 +245,29 @@ net::awaitable<http::Result<Manifest>> Registry::manifest(std::string repository
   co_return std::move(*parsed);
 }
 
+net::awaitable<http::Result<bool>> Registry::exists(std::string target, std::string scope,
+                                                    http::Fields fields) {
+  auto reply = co_await send(verb::head, target, std::move(scope), {}, std::move(fields),
+                             http::Answers::any);
+  if (!reply) co_return reply.error();
+  if (reply->status == 404) co_return false;
+  // A redirect hands the content to storage elsewhere (distribution on S3
+  // with redirects on): the registry holds it.
+  if (reply->status / 100 == 2 || reply->status / 100 == 3) co_return true;
+  co_return http::Call{endpoint_.to_string(), "HEAD " + target}.fail(errc::status, "",
+                                                                     reply->status);
+}
+
 net::awaitable<http::Result<bool>> Registry::has_manifest(std::string repository,
                                                           std::string digest) {
   http::Fields fields;
   fields.set(field::accept, manifest_accept());
-  auto reply = co_await send(verb::head, "/v2/" + repository + "/manifests/" + digest,
-                             pull_scope(repository), {}, std::move(fields), http::Answers::any);
-  if (!reply) co_return reply.error();
-  if (reply->status == 404) co_return false;
-  if (reply->status / 100 == 2) co_return true;
-  co_return http::Call{endpoint_.to_string(), "HEAD /v2/" + repository + "/manifests/" + digest}
-      .fail(errc::status, "", reply->status);
+  co_return co_await exists("/v2/" + repository + "/manifests/" + digest, pull_scope(repository),
+                            std::move(fields));
 }
 
 net::awaitable<http::Result<bool>> Registry::has_blob(std::string repository, std::string digest) {
-  auto reply = co_await send(verb::head, "/v2/" + repository + "/blobs/" + digest,
-                             push_scope(repository), {}, {}, http::Answers::any);
-  if (!reply) co_return reply.error();
-  if (reply->status == 404) co_return false;
-  if (reply->status / 100 == 2) co_return true;
-  co_return http::Call{endpoint_.to_string(), "HEAD /v2/" + repository + "/blobs/" + digest}.fail(
-      errc::status, "", reply->status);
+  co_return co_await exists("/v2/" + repository + "/blobs/" + digest, push_scope(repository), {});
 }
 
 net::awaitable<http::Result<void>> Registry::push_manifest(std::string repository,
@@ -269,9 +287,11 @@ net::awaitable<http::Result<void>> Registry::download_blob(const std::string& re
   std::string target = "/v2/" + repository + "/blobs/" + digest;
   const std::string scope = pull_scope(repository);
   bool authorized_once = false;
+  http::Endpoint from = endpoint_;  // who named `target`: a relative redirect stays there
   for (int hop = 0; hop <= kMaxRedirects; ++hop) {
-    auto located = locate(endpoint_, target);
+    auto located = locate(from, target);
     if (!located) co_return located.error();
+    from = located->endpoint;
     const bool own = located->endpoint == endpoint_;
     http::Client client(located->endpoint, {.timeout = timeouts_.request});
     http::Request request{verb::get, located->target, 11};
@@ -316,11 +336,17 @@ net::awaitable<http::Result<std::uint64_t>> Registry::copy_blob_from(Registry& o
 
   Sha256 hash;
   std::uint64_t bytes = 0;
+  std::uint64_t uploaded = 0;
   std::string pending;
   // One PATCH of the bytes read so far; the registry names the next location.
   const auto flush = [&]() -> net::awaitable<http::Result<void>> {
     http::Fields fields;
     fields.set(field::content_type, "application/octet-stream");
+    // Distribution's form (no "bytes " unit): what registries that insist on
+    // ordered chunks check.
+    fields.set(field::content_range,
+               std::to_string(uploaded) + "-" + std::to_string(uploaded + pending.size() - 1));
+    uploaded += pending.size();
     auto appended = co_await send(verb::patch, upload, scope, std::move(pending), std::move(fields),
                                   http::Answers::success);
     pending.clear();

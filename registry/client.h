@@ -83,6 +83,10 @@ class Registry {
                                                          std::string scope, std::string body,
                                                          http::Fields fields,
                                                          http::Answers answers);
+  // HEAD `target`: true when held (2xx, or 3xx: in storage elsewhere),
+  // false on 404.
+  boost::asio::awaitable<http::Result<bool>> exists(std::string target, std::string scope,
+                                                    http::Fields fields);
   boost::asio::awaitable<http::Result<void>> authorize(const http::Reply& unauthorized,
                                                        const http::Call& call,
                                                        const std::string& scope);

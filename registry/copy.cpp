@@ -54,11 +54,9 @@ net::awaitable<http::Result<void>> copy_image_manifest(Registry& origin, Registr
   co_return co_await cache.push_manifest(repository, manifest);
 }
 
-}  // namespace
-
-net::awaitable<http::Result<CopyReport>> copy_image(Registry& origin, Registry& cache,
-                                                    std::string repository, std::string digest,
-                                                    std::vector<reconcile::Platform> platforms) {
+net::awaitable<http::Result<CopyReport>> copy_image_or_throw(
+    Registry& origin, Registry& cache, const std::string& repository, const std::string& digest,
+    const std::vector<reconcile::Platform>& platforms) {
   CopyReport report;
   auto top = co_await origin.manifest(repository, digest);
   if (!top) co_return top.error();
@@ -110,6 +108,20 @@ net::awaitable<http::Result<CopyReport>> copy_image(Registry& origin, Registry& 
     }
   }
   co_return report;
+}
+
+}  // namespace
+
+net::awaitable<http::Result<CopyReport>> copy_image(Registry& origin, Registry& cache,
+                                                    std::string repository, std::string digest,
+                                                    std::vector<reconcile::Platform> platforms) {
+  // A copy the controller waits on must end, whatever a registry answers.
+  try {
+    co_return co_await copy_image_or_throw(origin, cache, repository, digest, platforms);
+  } catch (const std::exception& error) {
+    co_return http::Call{origin.address().to_string(), "copy " + repository + "@" + digest}.fail(
+        http::errc::bad_response, error.what());
+  }
 }
 
 }  // namespace swarm_prepull::registry

@@ -44,11 +44,22 @@ TEST(CacheFillsTest, PullThroughNamesBothRegistries) {
               HasSubstr("the cache is the origin itself"));
 }
 
+TEST(CacheFillsTest, TheCacheMustReadAsARegistryInAnImageReference) {
+  // "cache/app@..." would be Docker Hub's repository cache/app.
+  EXPECT_THAT(parse_pull_through("docker.io=http://cache").error().message,
+              HasSubstr("not a registry host an image reference can name"));
+  // An agent's decoder would refuse the whole desired set for one such name.
+  EXPECT_THAT(parse_pull_through("docker.io=my_cache:5000").error().message,
+              HasSubstr("--pull-through cache \"my_cache:5000\""));
+  EXPECT_TRUE(parse_pull_through("docker.io=http://cache:5000"));
+  EXPECT_TRUE(parse_pull_through("docker.io=cache.internal"));
+  EXPECT_TRUE(parse_pull_through("docker.io=http://localhost"));
+}
+
 TEST(CacheFillsTest, OnlyImagesOfARoutedOriginWithAKnownDigestAreCopied) {
   auto table = fills();
   const TimePoint now{};
-  const std::map<std::string, std::string> wanted = {
-      {kPinned, kDigest}, {kTagged, ""}, {kElsewhere, kOther}};
+  const CacheWants wanted = {{kPinned, {kDigest}}, {kTagged, {""}}, {kElsewhere, {kOther}}};
   const auto due = table.start_due(wanted, now, 4);
   ASSERT_EQ(due.size(), 1u);
   EXPECT_EQ(due[0].repository, "team/app");
@@ -69,7 +80,7 @@ TEST(CacheFillsTest, OnlyImagesOfARoutedOriginWithAKnownDigestAreCopied) {
 TEST(CacheFillsTest, AFailedCopyLeavesNodesToTheOriginAndIsRetriedLater) {
   auto table = fills();
   const TimePoint start{};
-  const std::map<std::string, std::string> wanted = {{kPinned, kDigest}};
+  const CacheWants wanted = {{kPinned, {kDigest}}};
   const auto due = table.start_due(wanted, start, 4);
   ASSERT_EQ(due.size(), 1u);
   table.finished(due[0], std::nullopt, start);
@@ -80,11 +91,52 @@ TEST(CacheFillsTest, AFailedCopyLeavesNodesToTheOriginAndIsRetriedLater) {
   EXPECT_EQ(table.start_due(wanted, start + 60s, 4).size(), 1u);
 }
 
+TEST(CacheFillsTest, CopiesFailingInARowWaitLongerEachTime) {
+  auto table = fills();
+  const CacheWants wanted = {{kPinned, {kDigest}}};
+  TimePoint now{};
+  std::vector<std::chrono::milliseconds> waits;
+  for (int attempt = 0; attempt < 8; ++attempt) {
+    const auto due = table.start_due(wanted, now, 4);
+    ASSERT_EQ(due.size(), 1u) << "attempt " << attempt;
+    table.finished(due[0], std::nullopt, now);
+    waits.push_back(*table.retry_in(due[0], now));
+    EXPECT_TRUE(table.start_due(wanted, now + waits.back() - 1ms, 4).empty());
+    now += waits.back();
+  }
+  using std::chrono::minutes;
+  EXPECT_EQ(waits, (std::vector<std::chrono::milliseconds>{minutes(1), minutes(2), minutes(4),
+                                                           minutes(8), minutes(16), minutes(32),
+                                                           minutes(32), minutes(32)}));
+  const auto due = table.start_due(wanted, now, 4);
+  ASSERT_EQ(due.size(), 1u);
+  table.finished(due[0], kDigest, now);
+  EXPECT_EQ(table.retry_in(due[0], now), std::nullopt);
+}
+
+TEST(CacheFillsTest, TheMostUrgentImagesAreCopiedFirst) {
+  auto table = fills();
+  using reconcile::PullPriority;
+  const std::string declared = "origin.test/a/declared@" + kDigest;
+  const std::string previous = "origin.test/b/previous@" + kDigest;
+  const std::string updating = "origin.test/z/updating@" + kDigest;
+  const CacheWants wanted = {{declared, {kDigest, PullPriority::declared}},
+                             {previous, {kDigest, PullPriority::previous}},
+                             {updating, {kDigest, PullPriority::urgent}}};
+  const auto first = table.start_due(wanted, {}, 1);
+  ASSERT_EQ(first.size(), 1u);
+  EXPECT_EQ(first[0].repository, "z/updating") << "the service being updated, before the names";
+  table.finished(first[0], kDigest, {});
+  const auto second = table.start_due(wanted, {}, 1);
+  ASSERT_EQ(second.size(), 1u);
+  EXPECT_EQ(second[0].repository, "b/previous");
+}
+
 TEST(CacheFillsTest, CopiesUnderWayAreBounded) {
   auto table = fills();
-  std::map<std::string, std::string> wanted;
+  CacheWants wanted;
   for (char c : std::string("abcde")) {
-    wanted["origin.test/team/" + std::string(1, c) + "@" + kDigest] = kDigest;
+    wanted["origin.test/team/" + std::string(1, c) + "@" + kDigest] = {kDigest};
   }
   const auto first = table.start_due(wanted, {}, 2);
   EXPECT_EQ(first.size(), 2u);
@@ -97,7 +149,7 @@ TEST(CacheFillsTest, CopiesUnderWayAreBounded) {
 
 TEST(CacheFillsTest, ImagesNoLongerWantedAreForgotten) {
   auto table = fills();
-  const std::map<std::string, std::string> wanted = {{kPinned, kDigest}};
+  const CacheWants wanted = {{kPinned, {kDigest}}};
   const auto due = table.start_due(wanted, {}, 2);
   ASSERT_EQ(due.size(), 1u);
   table.finished(due[0], kDigest, {});

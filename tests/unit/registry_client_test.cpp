@@ -95,6 +95,52 @@ TEST_F(RegistryClient, DistributionErrorsAreQuotedByCode) {
   EXPECT_THAT(manifest.error().to_string(), HasSubstr("MANIFEST_UNKNOWN: manifest unknown"));
 }
 
+TEST_F(RegistryClient, AnErrorBodyOfAnotherShapeStillSaysWhatFailed) {
+  // Non-string fields once threw out of the copy, which then never ended.
+  auto& registry = fake(
+      {json(R"({"errors":[{"code":7,"message":{"text":"odd"}}]})", 500, "Internal Server Error")});
+  Registry client(address(registry), std::nullopt);
+  auto manifest = run(client.manifest("team/app", sha256_digest(kManifest)));
+  ASSERT_FALSE(manifest);
+  EXPECT_EQ(manifest.error().status, 500u);
+  EXPECT_THAT(manifest.error().to_string(), HasSubstr("odd"));
+}
+
+TEST_F(RegistryClient, ARedirectToStorageMeansTheRegistryHoldsIt) {
+  auto& registry = fake({
+      {response(307, "Temporary Redirect", "", "Location: https://storage.test/blob\r\n")},
+      {response(404, "Not Found", "")},
+      {response(500, "Internal Server Error", "")},
+  });
+  Registry client(address(registry), std::nullopt);
+  const std::string digest = "sha256:" + std::string(64, 'c');
+  auto held = run(client.has_blob("team/app", digest));
+  ASSERT_TRUE(held) << held.error().to_string();
+  EXPECT_TRUE(*held);
+  held = run(client.has_blob("team/app", digest));
+  ASSERT_TRUE(held) << held.error().to_string();
+  EXPECT_FALSE(*held);
+  held = run(client.has_manifest("team/app", digest));
+  ASSERT_FALSE(held);
+  EXPECT_EQ(held.error().status, 500u);
+  EXPECT_THAT(held.error().to_string(), HasSubstr("HEAD /v2/team/app/manifests/" + digest));
+}
+
+TEST_F(RegistryClient, APasswordIsNeverSentToAPlainHttpRealmOnAnotherHost) {
+  auto& tokens = fake({json(R"({"token":"t0k"})")});
+  const std::string elsewhere =
+      "http://localhost:" + std::to_string(tokens.endpoint().port()) + "/token";
+  auto& registry = fake({
+      {response(401, "Unauthorized", "",
+                "WWW-Authenticate: Bearer realm=\"" + elsewhere + "\",service=\"fake\"\r\n")},
+  });
+  Registry client(address(registry), engine::RegistryCredential{"user", "secret", ""});
+  auto manifest = run(client.manifest("team/app", sha256_digest(kManifest)));
+  ASSERT_FALSE(manifest);
+  EXPECT_THAT(manifest.error().to_string(), HasSubstr("are not sent there"));
+  EXPECT_TRUE(tokens.requests().empty());
+}
+
 TEST_F(RegistryClient, ABlobIsStreamedThroughAndStorageElsewhereGetsNoCredentials) {
   const std::string bytes = "layer bytes";
   const Descriptor blob{"application/octet-stream", sha256_digest(bytes), bytes.size(), {}, false};
@@ -120,8 +166,33 @@ TEST_F(RegistryClient, ABlobIsStreamedThroughAndStorageElsewhereGetsNoCredential
   EXPECT_THAT(storage.requests().at(0), Not(HasSubstr("Authorization")));
   EXPECT_THAT(cache.requests().at(0), HasSubstr("POST /v2/team/app/blobs/uploads/ HTTP/1.1"));
   EXPECT_THAT(cache.requests().at(1), HasSubstr("PATCH /v2/team/app/blobs/uploads/u1?_state=s0"));
+  EXPECT_THAT(cache.requests().at(1), HasSubstr("Content-Range: 0-10\r\n"));
   EXPECT_THAT(cache.requests().at(2),
               HasSubstr("PUT /v2/team/app/blobs/uploads/u1?_state=s1&digest=" + blob.digest));
+}
+
+TEST_F(RegistryClient, ARelativeRedirectFromStorageStaysOnTheStorage) {
+  const std::string bytes = "layer bytes";
+  const Descriptor blob{"", sha256_digest(bytes), bytes.size(), {}, false};
+  auto& storage = fake({
+      {response(307, "Temporary Redirect", "", "Location: /region-b/blob\r\n")},
+      {response(200, "OK", bytes, "")},
+  });
+  auto& origin = fake({
+      {response(307, "Temporary Redirect", "", "Location: " + url(storage) + "/blob\r\n")},
+  });
+  auto& cache = fake({
+      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
+      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
+      {response(201, "Created", "")},
+  });
+  Registry from(address(origin), std::nullopt);
+  Registry into(address(cache), std::nullopt);
+  auto copied = run(into.copy_blob_from(from, "team/app", blob));
+  ASSERT_TRUE(copied) << copied.error().to_string();
+  EXPECT_EQ(origin.requests().size(), 1u);
+  ASSERT_EQ(storage.requests().size(), 2u);
+  EXPECT_THAT(storage.requests().at(1), HasSubstr("GET /region-b/blob HTTP/1.1"));
 }
 
 TEST_F(RegistryClient, ABlobWhoseBytesAreNotItsDigestIsNeverCommitted) {
