@@ -37,16 +37,26 @@ reconcile::Expected<PullThrough> parse_pull_through(std::string_view text) {
 CacheFills::CacheFills(std::vector<PullThrough> routes, std::chrono::milliseconds retry_after)
     : routes_(std::move(routes)), retry_after_(retry_after) {}
 
-std::optional<CacheCopy> CacheFills::copy_for(const std::string& ref,
-                                              const std::string& digest) const {
-  if (routes_.empty() || digest.empty()) return std::nullopt;
-  const auto reference = reconcile::parse_reference(ref);
+std::optional<std::pair<std::size_t, std::string>> CacheFills::route_of(
+    const std::string& ref) const {
+  if (routes_.empty()) return std::nullopt;
+  auto reference = reconcile::parse_reference(ref);
   if (!reference) return std::nullopt;
   const std::string host = engine::registry_host(reference->domain);
   for (std::size_t route = 0; route < routes_.size(); ++route) {
-    if (routes_[route].origin.host == host) return CacheCopy{route, reference->path, digest};
+    if (routes_[route].origin.host == host) return std::pair{route, std::move(reference->path)};
   }
   return std::nullopt;
+}
+
+bool CacheFills::routed(const std::string& ref) const { return route_of(ref).has_value(); }
+
+std::optional<CacheCopy> CacheFills::copy_for(const std::string& ref,
+                                              const std::string& digest) const {
+  if (digest.empty()) return std::nullopt;
+  auto route = route_of(ref);
+  if (!route) return std::nullopt;
+  return CacheCopy{route->first, std::move(route->second), digest};
 }
 
 std::chrono::milliseconds CacheFills::backoff(unsigned failures) const {
@@ -108,6 +118,10 @@ CacheView CacheFills::view(const CacheWants& wanted) const {
   CacheView view;
   if (routes_.empty()) return view;
   for (const auto& [ref, want] : wanted) {
+    if (want.digest.empty()) {
+      if (want.resolving && routed(ref)) view.filling.insert(ref);
+      continue;
+    }
     const auto copy = copy_for(ref, want.digest);
     if (!copy) continue;
     const auto fill = fills_.find(*copy);

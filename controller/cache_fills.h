@@ -20,6 +20,7 @@
 #include <set>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "reconcile/expected.h"
@@ -51,10 +52,13 @@ struct CacheCopy {
 
 // A desired image that may go through a cache: its digest (the ref's own, or
 // the one its tag was resolved to; empty while unknown) and how urgently a
-// node needs it (copies start in that order).
+// node needs it (copies start in that order). A tag whose digest is about to
+// be resolved is held like an image being copied: pulled from the origin
+// meanwhile, it would cost the origin the image once per node.
 struct CacheWant {
   std::string digest;
   reconcile::PullPriority priority = reconcile::PullPriority::current;
+  bool resolving = false;  // no digest yet, and one is being asked for
 };
 using CacheWants = std::map<std::string, CacheWant, std::less<>>;  // by desired ref
 
@@ -92,9 +96,13 @@ class CacheFills {
   // How long until a failed copy is tried again; nullopt unless it failed.
   std::optional<std::chrono::milliseconds> retry_in(const CacheCopy& copy, TimePoint now) const;
 
+  // Whether `ref`'s registry has a cache.
+  bool routed(const std::string& ref) const;
+
   // What nodes are told about `wanted`: an image waiting for its copy (under
-  // way or not started yet) is filling, one copied has its cache reference,
-  // one whose copy failed has neither (the origin serves it).
+  // way or not started yet) or for its tag's digest is filling, one copied
+  // has its cache reference, one whose copy failed has neither (the origin
+  // serves it).
   CacheView view(const CacheWants& wanted) const;
 
   std::size_t in_flight() const;
@@ -109,6 +117,8 @@ class CacheFills {
     unsigned failures = 0;     // in a row
   };
   std::chrono::milliseconds backoff(unsigned failures) const;
+  // The route of `ref`'s registry and the repository's path in it.
+  std::optional<std::pair<std::size_t, std::string>> route_of(const std::string& ref) const;
   std::vector<PullThrough> routes_;
   std::chrono::milliseconds retry_after_;
   std::map<CacheCopy, Fill> fills_;

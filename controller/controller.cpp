@@ -441,6 +441,7 @@ Changes Controller::apply_plan(reconcile::Plan plan) {
     const auto wanted = cache_candidates(plan);
     copies = cache_fills_.start_due(wanted, Clock::now(), options_.max_cache_copies);
     state_.stage_cache_view(cache_fills_.view(wanted));
+    start_resolving_for_caches(wanted);
   }
   for (auto& copy : copies) spawn(fill_cache(std::move(copy)));
   auto changes = state_.set_plan(std::move(plan));
@@ -610,6 +611,10 @@ net::awaitable<void> Controller::refresh_tags() {
   if (stopping_ || !state_.has_plan()) co_return;
   const auto refs = floating_refs(state_.plan());
   tag_digests_.retain(refs);
+  co_await resolve_tags(refs);
+}
+
+net::awaitable<void> Controller::resolve_tags(const std::vector<std::string>& refs) {
   std::size_t changed = 0, failed = 0;
   if (!refs.empty()) {
     const auto started = Clock::now();
@@ -682,9 +687,31 @@ CacheWants Controller::cache_candidates(const reconcile::Plan& plan) const {
       wanted.emplace(image.ref, CacheWant{image.ref.substr(at + 1), image.priority});
     } else if (const auto* tag = tag_digests_.find(image.ref)) {
       wanted.emplace(image.ref, CacheWant{tag->digest, image.priority});
+    } else if (options_.tag_refresh_interval.count() > 0 && !tag_digests_.failing(image.ref)) {
+      wanted.emplace(image.ref, CacheWant{{}, image.priority, true});
     }
   }
   return wanted;
+}
+
+void Controller::start_resolving_for_caches(const CacheWants& wanted) {
+  if (resolving_for_caches_ || stopping_) return;
+  std::vector<std::string> refs;
+  for (const auto& [ref, want] : wanted) {
+    if (want.resolving && cache_fills_.routed(ref)) refs.push_back(ref);
+  }
+  if (refs.empty()) return;
+  resolving_for_caches_ = true;
+  spawn(resolve_tags_for_caches(std::move(refs)));
+}
+
+net::awaitable<void> Controller::resolve_tags_for_caches(std::vector<std::string> refs) {
+  logger_->debug("resolving tags for the caches tags={}", refs.size());
+  co_await resolve_tags(refs);
+  resolving_for_caches_ = false;
+  // Each ref now has a digest (copied next) or a failure (left to the origin);
+  // tags that became desired meanwhile are resolved now.
+  fill_caches();
 }
 
 void Controller::fill_caches() {
@@ -692,6 +719,7 @@ void Controller::fill_caches() {
   const auto wanted = cache_candidates(state_.plan());
   auto copies = cache_fills_.start_due(wanted, Clock::now(), options_.max_cache_copies);
   for (auto& copy : copies) spawn(fill_cache(std::move(copy)));
+  start_resolving_for_caches(wanted);
   const auto changes = state_.set_cache_view(cache_fills_.view(wanted));
   apply(changes);
   if (!changes.bumped_nodes.empty()) update_readiness_metrics();
@@ -727,14 +755,13 @@ net::awaitable<void> Controller::fill_cache(CacheCopy copy) {
       deadline.async_wait(use_tuple) || stopped());
   if (stopping_) co_return;
   const auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  http::Result<registry::CopyReport> result =
-      http::Call{route.cache.to_string(), "copy " + image}.fail(
-          http::errc::timeout, "not done within --cache-copy-timeout " +
-                                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(
-                                                      options_.cache_copy_timeout)
-                                                      .count()) +
-                                   "s");
-  if (auto* copied = std::get_if<0>(&outcome)) result = std::move(*copied);
+  auto result = [&]() -> http::Result<registry::CopyReport> {
+    if (auto* copied = std::get_if<0>(&outcome)) return std::move(*copied);
+    const auto limit =
+        std::chrono::duration_cast<std::chrono::seconds>(options_.cache_copy_timeout).count();
+    return http::Call{route.cache.to_string(), "copy " + image}.fail(
+        http::errc::timeout, "not done within --cache-copy-timeout " + std::to_string(limit) + "s");
+  }();
   if (result) {
     metrics_.cache_fills.at("copied").Increment();
     metrics_.cache_fill_bytes.Increment(static_cast<double>(result->bytes_copied));

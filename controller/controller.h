@@ -205,9 +205,17 @@ class Controller {
   // the table changed what nodes are given (publish_tag_digests() then).
   bool note_tag_digest(const std::string& ref, const std::string& digest);
   void publish_tag_digests();
+  // Resolves `refs` (tags), records what they name and publishes it.
+  net::awaitable<void> resolve_tags(const std::vector<std::string>& refs);
   // The plan's images whose digest is known (their own, or their tag's last
-  // resolution): what the caches may hold.
+  // resolution): what the caches may hold. With the tag refresh on, a tag of
+  // a cached origin whose digest is not known yet (nor failing) is wanted as
+  // resolving: held until resolve_tags_for_caches() learns it.
   CacheWants cache_candidates(const reconcile::Plan& plan) const;
+  // Resolves the tags of `wanted` that wait for their digest at once, rather
+  // than at the next refresh; one such resolution at a time.
+  void start_resolving_for_caches(const CacheWants& wanted);
+  net::awaitable<void> resolve_tags_for_caches(std::vector<std::string> refs);
   // Starts the copies into the caches that are due and publishes what the
   // caches hold; a no-op without --pull-through.
   void fill_caches();
@@ -270,6 +278,7 @@ class Controller {
   WarmRequests warm_;
   RegistryRecovery registry_recovery_;
   TagDigests tag_digests_;
+  bool resolving_for_caches_ = false;  // resolve_tags_for_caches() runs
   NodeHolds holds_;
   CacheFills cache_fills_;
   bool holding_ = false;  // hold_new_nodes() runs (from a pass or hold_loop)

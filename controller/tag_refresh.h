@@ -63,6 +63,8 @@ class TagDigests {
   void retain(const std::vector<std::string>& refs);
 
   const TagDigest* find(std::string_view ref) const;
+  // Its last resolution failed (and none succeeded since).
+  bool failing(std::string_view ref) const { return failing_.contains(ref); }
   // ref -> digest: what State publishes with each tag.
   std::map<std::string, std::string> digests() const;
   std::size_t size() const { return tags_.size(); }

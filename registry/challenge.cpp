@@ -107,4 +107,15 @@ std::string token_query(const Challenge& challenge, std::string_view scope) {
   return query;
 }
 
+std::string oauth_refresh_form(const Challenge& challenge, std::string_view scope,
+                               std::string_view refresh_token) {
+  std::string form = "grant_type=refresh_token&client_id=swarm-prepull";
+  if (const auto service = challenge.params.find("service"); service != challenge.params.end()) {
+    form += "&service=" + http::percent_encode(service->second);
+  }
+  if (!scope.empty()) form += "&scope=" + http::percent_encode(scope, ":,/");
+  form += "&refresh_token=" + http::percent_encode(refresh_token);
+  return form;
+}
+
 }  // namespace swarm_prepull::registry

@@ -28,4 +28,10 @@ reconcile::Expected<Challenge> parse_challenge(std::string_view header);
 // scope, percent-encoded; "service=registry.docker.io&scope=repository:library/nginx:pull".
 std::string token_query(const Challenge& challenge, std::string_view scope);
 
+// The body of an OAuth2 token request for an identity token (a refresh
+// token, as `docker login` keeps one): form-encoded grant_type, client_id,
+// service, scope and refresh_token, POSTed to the realm.
+std::string oauth_refresh_form(const Challenge& challenge, std::string_view scope,
+                               std::string_view refresh_token);
+
 }  // namespace swarm_prepull::registry

@@ -175,12 +175,11 @@ net::awaitable<http::Result<void>> Registry::authorize(const http::Reply& unauth
     co_return call.fail(errc::status,
                         "unsupported authentication scheme \"" + challenge->scheme + "\"", 401);
   }
-  if (credential_ && !credential_->identity_token.empty() && !with_password) {
-    co_return call.fail(errc::status,
-                        "an identity token is configured for " + address_.host +
-                            ": copying needs a username and password",
-                        401);
-  }
+  // An identity token (what `docker login` keeps for an OAuth2 login) is a
+  // refresh token: exchanged at the realm for an access token by POST, as the
+  // engine does, never sent as a password.
+  const bool with_identity_token =
+      credential_ && !credential_->identity_token.empty() && !with_password;
   const auto realm = challenge->params.find("realm");
   if (realm == challenge->params.end()) {
     co_return call.fail(errc::bad_response, "a Bearer challenge without a realm", 401);
@@ -191,7 +190,8 @@ net::awaitable<http::Result<void>> Registry::authorize(const http::Reply& unauth
   }
   // The password goes to a token service over TLS, or to the registry's own
   // host: a challenge must not be able to send it in clear elsewhere.
-  if (with_password && !location->endpoint.tls && location->endpoint.host != endpoint_.host) {
+  if ((with_password || with_identity_token) && !location->endpoint.tls &&
+      location->endpoint.host != endpoint_.host) {
     co_return call.fail(errc::status,
                         "the token realm " + realm->second +
                             " is plain HTTP on another host than the registry: the credentials "
@@ -199,14 +199,21 @@ net::awaitable<http::Result<void>> Registry::authorize(const http::Reply& unauth
                             address_.host + " are not sent there",
                         401);
   }
-  const std::string query = token_query(*challenge, scope);
-  if (!query.empty()) {
-    location->target += (location->target.find('?') == std::string::npos ? "?" : "&") + query;
-  }
   http::Client client(location->endpoint, {.timeout = timeouts_.request});
   http::Request request{verb::get, location->target, 11};
+  if (with_identity_token) {
+    request.method(verb::post);
+    request.set(field::content_type, "application/x-www-form-urlencoded");
+    request.body() = oauth_refresh_form(*challenge, scope, credential_->identity_token);
+  } else {
+    const std::string query = token_query(*challenge, scope);
+    if (!query.empty()) {
+      request.target(location->target +
+                     (location->target.find('?') == std::string::npos ? "?" : "&") + query);
+    }
+    if (with_password) request.set(field::authorization, basic);
+  }
   request.set(field::user_agent, "swarm-prepull");
-  if (with_password) request.set(field::authorization, basic);
   request = client.prepare(std::move(request));
   const http::Call token_call = client.call_for(request);
   auto reply = co_await client.request(token_call, std::move(request), client.limits());

@@ -8,7 +8,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <optional>
 #include <set>
@@ -58,6 +60,17 @@ std::string grep_lines(const std::string& text, const std::string& word) {
     if (line.find(word) != std::string::npos) lines += line + "\n";
   }
   return lines;
+}
+
+// The size of the images the rollout figures use, in MiB:
+// SWARM_PREPULL_CACHE_FIGURES_MIB (docs/benchmarks.md has runs at 100), else
+// 16, which keeps the suite quick.
+int figures_mib() {
+  const char* given = std::getenv("SWARM_PREPULL_CACHE_FIGURES_MIB");
+  if (given == nullptr || *given == '\0') return 16;
+  const int mib = std::atoi(given);
+  EXPECT_GE(mib, 2) << "SWARM_PREPULL_CACHE_FIGURES_MIB=" << given << " is not a size of 2 or more";
+  return std::max(mib, 2);
 }
 
 class CacheCopyTest : public ProcessSwarmTest {
@@ -229,18 +242,36 @@ class PullThroughTest : public CacheCopyTest {
     Transfer to_copy;  // of which to the controller's copy (it runs on the host)
   };
 
-  // `service` created on `image` (0 replicas), until every node holds `ref`.
-  Rollout through_cache(RegistryProxy& proxy, const std::string& service, const std::string& image,
-                        const std::string& ref) {
+  // An image of two layers of `mib` / 2 MiB each (the second the same bytes
+  // under another path, so another blob), plus busybox when `runnable`.
+  std::string two_layer_image(int mib, bool runnable = false) {
+    std::string more = "COPY blob /blob-2\n";
+    if (runnable) more += kRunnableLines;
+    return fresh_image_in(box_->registry, "", "", mib / 2, more);
+  }
+
+  struct Deploy {
+    std::string service;
+    std::string image;  // as the service names it
+    std::string ref;    // name@digest, what every node must hold
+  };
+
+  // Each service created on its image (0 replicas), one right after the
+  // other, until every node holds every ref.
+  Rollout through_cache(RegistryProxy& proxy, const std::vector<Deploy>& deploys) {
     const auto before = proxy.requests().size();
     const auto started = ProcessClock::now();
-    services_.push_back(service);
-    // No command: the image runs as it is (its CMD) when tasks start.
-    const auto created = run_command(
-        docker(manager().docker_host,
-               "service create --detach --quiet --replicas 0 --name " + service + " " + image));
-    EXPECT_EQ(created.status, 0) << created.output;
-    EXPECT_TRUE(everywhere(ref)) << read_text(controller_.log);
+    for (const auto& deploy : deploys) {
+      services_.push_back(deploy.service);
+      // No command: the image runs as it is (its CMD) when tasks start.
+      const auto created = run_command(
+          docker(manager().docker_host, "service create --detach --quiet --replicas 0 --name " +
+                                            deploy.service + " " + deploy.image));
+      EXPECT_EQ(created.status, 0) << created.output;
+    }
+    for (const auto& deploy : deploys) {
+      EXPECT_TRUE(everywhere(deploy.ref)) << read_text(controller_.log);
+    }
     const double seconds = seconds_since(started);
     const auto requests = proxy.requests();
     const std::string host =
@@ -248,17 +279,17 @@ class PullThroughTest : public CacheCopyTest {
     return {seconds, transfer(requests, before), transfer(requests, before, host)};
   }
 
-  // Every node pulls `ref` from the origin at once.
-  Rollout from_origin(RegistryProxy& proxy, const std::string& ref) {
+  // Every node pulls every ref from the origin, all at once.
+  Rollout from_origin(RegistryProxy& proxy, const std::vector<std::string>& refs) {
     const auto before = proxy.requests().size();
     const auto started = ProcessClock::now();
     std::string pulls;
     for (const auto& node : box_->nodes) {
-      pulls += docker(node.docker_host, "pull -q " + ref) + " & ";
+      for (const auto& ref : refs) pulls += docker(node.docker_host, "pull -q " + ref) + " & ";
     }
     const auto pulled = run_command("(" + pulls + "wait)");
     EXPECT_EQ(pulled.status, 0) << pulled.output;
-    EXPECT_TRUE(engines_.present_everywhere(ref));
+    for (const auto& ref : refs) EXPECT_TRUE(engines_.present_everywhere(ref)) << ref;
     return {seconds_since(started), transfer(proxy.requests(), before), {}};
   }
 
@@ -279,7 +310,8 @@ class PullThroughTest : public CacheCopyTest {
 
 TEST_F(PullThroughTest, TheOriginServesTheLayersOnceWhateverTheNodesAndTasksStartWithoutAPull) {
   RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
-  const std::string image = through_proxy(fresh_runnable_image(16));
+  const int mib = figures_mib();
+  const std::string image = through_proxy(two_layer_image(mib, true));
   const std::string origin_ref = pinned(image);
   const std::string cache_ref = in_cache(origin_ref);
   pulled_.push_back(cache_ref);
@@ -287,12 +319,12 @@ TEST_F(PullThroughTest, TheOriginServesTheLayersOnceWhateverTheNodesAndTasksStar
   if (HasFatalFailure()) return;
   start_agents();
   const std::string service = name_ + "-through-" + std::to_string(::getpid());
-  const auto cached = through_cache(proxy, service, image, origin_ref);
+  const auto cached = through_cache(proxy, {{service, image, origin_ref}});
   if (HasFatalFailure()) return;
   std::cout << figures("pull through the cache", cached)
             << grep_lines(read_text(controller_.log), "cache fill");
   const auto copied = counter_value(controller_metrics(), "swarm_prepull_cache_fill_bytes_total");
-  EXPECT_GE(cached.served.blob_bytes, 16u << 20);
+  EXPECT_GE(cached.served.blob_bytes, static_cast<std::uint64_t>(mib / 2 * 2) << 20);
   EXPECT_EQ(static_cast<double>(cached.to_copy.blob_bytes), copied);
   EXPECT_EQ(static_cast<std::size_t>(cached.to_copy.blob_gets), cached.to_copy.blobs.size())
       << "each blob once";
@@ -328,31 +360,82 @@ TEST_F(PullThroughTest, TheOriginServesTheLayersOnceWhateverTheNodesAndTasksStar
   remove_service(service);
 
   // Side by side: the same size of image pulled by every node from the origin at once.
-  const auto direct = from_origin(proxy, pinned(through_proxy(fresh_runnable_image(16))));
+  const auto direct = from_origin(proxy, {pinned(through_proxy(two_layer_image(mib, true)))});
   std::cout << figures("the same from the origin", direct);
   EXPECT_GT(direct.served.blob_bytes, cached.served.blob_bytes * 2) << "without the cache: 3x";
 }
 
 // The case the cache is for: an origin behind a link slower than the nodes'
 // link to the cache. Both rollouts cross it; the figures say which is faster.
-TEST_F(PullThroughTest, BehindASlowOriginLinkTheImageCrossesItOnce) {
+// Two images, pushed one right after the other, both new to the cache: their
+// copies run side by side, and each crosses the link once.
+TEST_F(PullThroughTest, BehindASlowOriginLinkEachImageCrossesItOnce) {
   RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
   proxy.limit_rate(25'000'000);  // 200 Mbit/s for all clients together
   start_with_cache();
   if (HasFatalFailure()) return;
   start_agents();
-  const std::string image = through_proxy(fresh_image(16));
+  const int mib = figures_mib();
+  std::vector<Deploy> deploys;
+  for (const char* which : {"first", "second"}) {
+    const std::string image = through_proxy(two_layer_image(mib));
+    const std::string origin_ref = pinned(image);
+    pulled_.push_back(in_cache(origin_ref));
+    deploys.push_back(
+        {name_ + "-slow-" + which + "-" + std::to_string(::getpid()), image, origin_ref});
+  }
+  const auto cached = through_cache(proxy, deploys);
+  if (HasFatalFailure()) return;
+  const auto direct = from_origin(proxy, {pinned(through_proxy(two_layer_image(mib))),
+                                          pinned(through_proxy(two_layer_image(mib)))});
+  std::cout << figures("origin at 200 Mbit/s, 2 images through the cache", cached)
+            << figures("origin at 200 Mbit/s, 2 images, every node from the origin", direct)
+            << "ratio " << cached.seconds / direct.seconds << "\n"
+            << grep_lines(read_text(controller_.log), "cache fill");
+  EXPECT_LT(cached.served.blob_bytes - cached.to_copy.blob_bytes, 64u * 1024);
+  EXPECT_EQ(static_cast<std::size_t>(cached.to_copy.blob_gets), cached.to_copy.blobs.size())
+      << "each blob once";
+  EXPECT_EQ(cached.to_copy.blobs.size(), 6u) << "2 images of 2 layers and a config each";
+  EXPECT_GT(direct.served.blob_bytes, cached.served.blob_bytes * 2);
+}
+
+// A service on a tag swarm did not pin (--no-resolve-image) appears while the
+// controller runs (its next tag refresh is minutes away): the controller
+// resolves the tag at once and copies what it names, and no node pulls it
+// from the origin meanwhile.
+TEST_F(PullThroughTest, AnUnpinnedTagIsResolvedAndCopiedBeforeAnyNodePullsIt) {
+  RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
+  start_with_cache();
+  if (HasFatalFailure()) return;
+  start_agents();
+  const std::string image = through_proxy(fresh_image(4));
   const std::string origin_ref = pinned(image);
   pulled_.push_back(in_cache(origin_ref));
-  const auto cached =
-      through_cache(proxy, name_ + "-slow-" + std::to_string(::getpid()), image, origin_ref);
-  if (HasFatalFailure()) return;
-  const auto direct = from_origin(proxy, pinned(through_proxy(fresh_image(16))));
-  std::cout << figures("origin at 200 Mbit/s, through the cache", cached)
-            << figures("origin at 200 Mbit/s, every node from the origin", direct) << "ratio "
-            << cached.seconds / direct.seconds << "\n";
-  EXPECT_LT(cached.served.blob_bytes - cached.to_copy.blob_bytes, 64u * 1024);
-  EXPECT_GT(direct.served.blob_bytes, cached.served.blob_bytes * 2);
+  const std::string service = name_ + "-tag-" + std::to_string(::getpid());
+  const auto before = proxy.requests().size();
+  services_.push_back(service);
+  const auto created = run_command(docker(manager().docker_host,
+                                          "service create --detach --quiet --replicas 0 "
+                                          "--no-resolve-image --name " +
+                                              service + " " + image));
+  ASSERT_EQ(created.status, 0) << created.output;
+  ASSERT_TRUE(wait_until("every node holding " + image + " by its tag", 90s, [&] {
+    return engines_.present_everywhere(image) && engines_.present_everywhere(origin_ref);
+  })) << read_text(controller_.log);
+  const std::string host = box_->test_cache_registry.substr(0, box_->test_cache_registry.find(':'));
+  const auto served = transfer(proxy.requests(), before);
+  const auto to_copy = transfer(proxy.requests(), before, host);
+  std::cout << "unpinned tag through the cache: origin served " << served.blob_bytes
+            << " blob bytes, " << to_copy.blob_bytes << " of them to the controller's copy\n";
+  EXPECT_GE(to_copy.blob_bytes, 4u << 20);
+  // Only the manager's config read when the controller resolves the tag.
+  EXPECT_LT(served.blob_bytes - to_copy.blob_bytes, 64u * 1024)
+      << "no node read a layer from the origin";
+  for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+    EXPECT_EQ(counter_value("\n" + metrics_of(node), "swarm_prepull_cache_pulls_total"), 1)
+        << metrics_of(node);
+    EXPECT_FALSE(engines_.present_on(node, in_cache(origin_ref)));
+  }
 }
 
 TEST_F(PullThroughTest, NodesFallBackToTheOriginWhenTheCacheIsGone) {
@@ -387,6 +470,41 @@ TEST_F(PullThroughTest, NodesFallBackToTheOriginWhenTheCacheIsGone) {
   EXPECT_EQ(
       counter_value(controller_metrics(), "swarm_prepull_cache_fills_total{outcome=\"failed\"}"),
       1);
+}
+
+// The origin refuses the nodes' pull of its name (429) right after their pull
+// from the cache: the agents drop the cache's name all the same, so that no
+// node keeps a name swarm's tasks never ask for.
+TEST_F(PullThroughTest, TheCacheNameGoesEvenWhenTheOriginRefusesItsOwn) {
+  RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
+  const std::string image = through_proxy(fresh_image(2));
+  const std::string origin_ref = pinned(image);
+  const std::string cache_ref = in_cache(origin_ref);
+  pulled_.push_back(cache_ref);
+  start_with_cache();
+  if (HasFatalFailure()) return;
+  create_service("refused", image);
+  ASSERT_TRUE(wait_until("the copy into the cache", 60s, [&] {
+    return counter_value(controller_metrics(),
+                         "swarm_prepull_cache_fills_total{outcome=\"copied\"}") == 1;
+  })) << read_text(controller_.log);
+  proxy.set_rate_limited(true);
+  start_agents();
+  for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+    ASSERT_TRUE(wait_until("node " + std::to_string(node + 1) + "'s pull refused by the origin",
+                           60s,
+                           [&] {
+                             return counter_value("\n" + metrics_of(node),
+                                                  "swarm_prepull_pull_failures_total{reason=\"rate_"
+                                                  "limited\"}") >= 1;
+                           }))
+        << metrics_of(node) << read_text(dir_ + "/agent-" + std::to_string(node + 1) + ".log");
+    EXPECT_GE(counter_value("\n" + metrics_of(node), "swarm_prepull_cache_pulls_total"), 1)
+        << "the layers came from the cache";
+    EXPECT_FALSE(engines_.present_on(node, cache_ref)) << "the cache's name stays";
+    EXPECT_FALSE(engines_.present_on(node, origin_ref));
+  }
+  proxy.set_rate_limited(false);
 }
 
 }  // namespace

@@ -250,11 +250,12 @@ class ProcessSwarmTest : public ::testing::Test {
   // The same, but one a container can run (busybox, stops on SIGTERM), as
   // the sandbox's seeded images are.
   std::string fresh_runnable_image(int mib = 8) {
-    return fresh_image_in(box_->registry, "", "", mib,
-                          "COPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sh\", \"-c\", "
-                          "\"trap \\\"exit 0\\\" TERM INT; /bin/busybox sleep 2147483647 & "
-                          "wait\"]\n");
+    return fresh_image_in(box_->registry, "", "", mib, kRunnableLines);
   }
+  // The Dockerfile lines that make an image runnable.
+  static constexpr const char* kRunnableLines =
+      "COPY busybox /bin/busybox\nCMD [\"/bin/busybox\", \"sh\", \"-c\", "
+      "\"trap \\\"exit 0\\\" TERM INT; /bin/busybox sleep 2147483647 & wait\"]\n";
 
   // `image` (of the sandbox registry) named through the test's registry proxy
   // (tests/integration/registry_proxy.h), pinned there too so that it is

@@ -77,6 +77,30 @@ TEST(CacheFillsTest, OnlyImagesOfARoutedOriginWithAKnownDigestAreCopied) {
   EXPECT_EQ(table.filled(), 1u);
 }
 
+TEST(CacheFillsTest, ATagOfACachedOriginWaitsForItsDigestRatherThanGoingToTheOrigin) {
+  auto table = fills();
+  const std::string elsewhere_tag = "other.test/tool:2";
+  const CacheWants resolving = {{kTagged, {"", reconcile::PullPriority::current, true}},
+                                {elsewhere_tag, {"", reconcile::PullPriority::current, true}}};
+  EXPECT_TRUE(table.start_due(resolving, TimePoint{}, 4).empty()) << "nothing to copy yet";
+  EXPECT_EQ(table.view(resolving).filling, (std::set<std::string, std::less<>>{kTagged}))
+      << "held while its digest is asked for; a registry without a cache is not held";
+  EXPECT_TRUE(table.routed(kTagged));
+  EXPECT_FALSE(table.routed(elsewhere_tag));
+
+  // Resolution failed (or the refresh is off): the origin serves it at once.
+  const CacheWants unknown = {{kTagged, {""}}};
+  EXPECT_TRUE(table.view(unknown).filling.empty());
+
+  // Resolved: copied, then pulled from the cache by that digest.
+  const CacheWants resolved = {{kTagged, {kDigest}}};
+  const auto due = table.start_due(resolved, TimePoint{}, 4);
+  ASSERT_EQ(due.size(), 1u);
+  EXPECT_EQ(due[0].repository, "team/web");
+  table.finished(due[0], kDigest, TimePoint{});
+  EXPECT_EQ(table.view(resolved).via.at(kTagged), "10.0.0.5:5000/team/web@" + kDigest);
+}
+
 TEST(CacheFillsTest, AFailedCopyLeavesNodesToTheOriginAndIsRetriedLater) {
   auto table = fills();
   const TimePoint start{};

@@ -126,19 +126,43 @@ TEST_F(RegistryClient, ARedirectToStorageMeansTheRegistryHoldsIt) {
   EXPECT_THAT(held.error().to_string(), HasSubstr("HEAD /v2/team/app/manifests/" + digest));
 }
 
-TEST_F(RegistryClient, APasswordIsNeverSentToAPlainHttpRealmOnAnotherHost) {
-  auto& tokens = fake({json(R"({"token":"t0k"})")});
-  const std::string elsewhere =
-      "http://localhost:" + std::to_string(tokens.endpoint().port()) + "/token";
+TEST_F(RegistryClient, AnIdentityTokenIsExchangedForAnAccessTokenAtTheRealm) {
+  auto& tokens = fake({json(R"({"access_token":"acc355","expires_in":300})")});
   auto& registry = fake({
-      {response(401, "Unauthorized", "",
-                "WWW-Authenticate: Bearer realm=\"" + elsewhere + "\",service=\"fake\"\r\n")},
+      {response(
+          401, "Unauthorized", "",
+          "WWW-Authenticate: Bearer realm=\"" + url(tokens) + "/token\",service=\"fake\"\r\n")},
+      {response(200, "OK", kManifest,
+                "Content-Type: application/vnd.docker.distribution.manifest.v2+json\r\n")},
   });
-  Registry client(address(registry), engine::RegistryCredential{"user", "secret", ""});
+  Registry client(address(registry), engine::RegistryCredential{"", "", "refresh-me"});
   auto manifest = run(client.manifest("team/app", sha256_digest(kManifest)));
-  ASSERT_FALSE(manifest);
-  EXPECT_THAT(manifest.error().to_string(), HasSubstr("are not sent there"));
-  EXPECT_TRUE(tokens.requests().empty());
+  ASSERT_TRUE(manifest) << manifest.error().to_string();
+  // OAuth2's refresh-token grant (the body: RegistryChallenge's test), as the
+  // engine sends it; the token itself is never a password.
+  EXPECT_THAT(tokens.requests().at(0), HasSubstr("POST /token HTTP/1.1"));
+  EXPECT_THAT(tokens.requests().at(0),
+              HasSubstr("Content-Type: application/x-www-form-urlencoded"));
+  EXPECT_THAT(tokens.requests().at(0), Not(HasSubstr("Authorization")));
+  EXPECT_THAT(registry.requests().at(1), HasSubstr("Authorization: Bearer acc355"));
+}
+
+TEST_F(RegistryClient, NoSecretIsEverSentToAPlainHttpRealmOnAnotherHost) {
+  for (const auto& credential : {engine::RegistryCredential{"user", "secret", ""},
+                                 engine::RegistryCredential{"", "", "refresh-me"}}) {
+    auto& tokens = fake({json(R"({"token":"t0k"})")});
+    const std::string elsewhere =
+        "http://localhost:" + std::to_string(tokens.endpoint().port()) + "/token";
+    auto& registry = fake({
+        {response(401, "Unauthorized", "",
+                  "WWW-Authenticate: Bearer realm=\"" + elsewhere + "\",service=\"fake\"\r\n")},
+    });
+    Registry client(address(registry), credential);
+    auto manifest = run(client.manifest("team/app", sha256_digest(kManifest)));
+    ASSERT_FALSE(manifest);
+    EXPECT_THAT(manifest.error().to_string(), HasSubstr("are not sent there"));
+    EXPECT_TRUE(tokens.requests().empty());
+  }
 }
 
 TEST_F(RegistryClient, ABlobIsStreamedThroughAndStorageElsewhereGetsNoCredentials) {

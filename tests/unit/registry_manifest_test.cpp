@@ -120,6 +120,10 @@ TEST(RegistryChallenge, ReadsBearerAndBasic) {
   EXPECT_EQ(bearer->params.at("realm"), "https://auth.docker.io/token");
   EXPECT_EQ(token_query(*bearer, "repository:library/nginx:pull,push"),
             "service=registry.docker.io&scope=repository:library/nginx:pull,push");
+  // An identity token is a refresh token, form-encoded into the POST's body.
+  EXPECT_EQ(oauth_refresh_form(*bearer, "repository:library/nginx:pull", "r/+= &x"),
+            "grant_type=refresh_token&client_id=swarm-prepull&service=registry.docker.io"
+            "&scope=repository:library/nginx:pull&refresh_token=r%2F%2B%3D%20%26x");
 
   auto basic = parse_challenge(R"(Basic realm="Registry Realm")");
   ASSERT_TRUE(basic);
