@@ -687,7 +687,8 @@ CacheWants Controller::cache_candidates(const reconcile::Plan& plan) const {
       wanted.emplace(image.ref, CacheWant{image.ref.substr(at + 1), image.priority});
     } else if (const auto* tag = tag_digests_.find(image.ref)) {
       wanted.emplace(image.ref, CacheWant{tag->digest, image.priority});
-    } else if (options_.tag_refresh_interval.count() > 0 && !tag_digests_.failing(image.ref)) {
+    } else if (options_.tag_refresh_interval.count() > 0 && !tag_digests_.failing(image.ref) &&
+               cache_fills_.routed(image.ref)) {
       wanted.emplace(image.ref, CacheWant{{}, image.priority, true});
     }
   }
@@ -698,7 +699,7 @@ void Controller::start_resolving_for_caches(const CacheWants& wanted) {
   if (resolving_for_caches_ || stopping_) return;
   std::vector<std::string> refs;
   for (const auto& [ref, want] : wanted) {
-    if (want.resolving && cache_fills_.routed(ref)) refs.push_back(ref);
+    if (want.resolving) refs.push_back(ref);
   }
   if (refs.empty()) return;
   resolving_for_caches_ = true;

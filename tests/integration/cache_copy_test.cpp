@@ -222,6 +222,18 @@ class PullThroughTest : public CacheCopyTest {
   std::string controller_metrics() const {
     return "\n" + run_command("curl -sf " + controller_url() + "/metrics").output;
   }
+  // The controller runs on the host: its requests to the origin come from
+  // the cache's (the host bridge's) address.
+  std::string controller_client() const {
+    return box_->test_cache_registry.substr(0, box_->test_cache_registry.find(':'));
+  }
+  // Until the controller has copied `count` images into the cache.
+  ::testing::AssertionResult copied(int count) {
+    return wait_until("the copy into the cache", 60s, [&] {
+      return counter_value(controller_metrics(),
+                           "swarm_prepull_cache_fills_total{outcome=\"copied\"}") == count;
+    });
+  }
   // Removes a service that ran tasks, and waits for their containers to go:
   // the images they used can then be removed at the end, so that no later
   // test finds a node's disk fuller than it expects.
@@ -274,9 +286,7 @@ class PullThroughTest : public CacheCopyTest {
     }
     const double seconds = seconds_since(started);
     const auto requests = proxy.requests();
-    const std::string host =
-        box_->test_cache_registry.substr(0, box_->test_cache_registry.find(':'));
-    return {seconds, transfer(requests, before), transfer(requests, before, host)};
+    return {seconds, transfer(requests, before), transfer(requests, before, controller_client())};
   }
 
   // Every node pulls every ref from the origin, all at once.
@@ -422,9 +432,8 @@ TEST_F(PullThroughTest, AnUnpinnedTagIsResolvedAndCopiedBeforeAnyNodePullsIt) {
   ASSERT_TRUE(wait_until("every node holding " + image + " by its tag", 90s, [&] {
     return engines_.present_everywhere(image) && engines_.present_everywhere(origin_ref);
   })) << read_text(controller_.log);
-  const std::string host = box_->test_cache_registry.substr(0, box_->test_cache_registry.find(':'));
   const auto served = transfer(proxy.requests(), before);
-  const auto to_copy = transfer(proxy.requests(), before, host);
+  const auto to_copy = transfer(proxy.requests(), before, controller_client());
   std::cout << "unpinned tag through the cache: origin served " << served.blob_bytes
             << " blob bytes, " << to_copy.blob_bytes << " of them to the controller's copy\n";
   EXPECT_GE(to_copy.blob_bytes, 4u << 20);
@@ -447,10 +456,7 @@ TEST_F(PullThroughTest, NodesFallBackToTheOriginWhenTheCacheIsGone) {
   if (HasFatalFailure()) return;
   create_service("fallback", image);
   // Copied while no agent runs; then the cache goes away before any pull.
-  ASSERT_TRUE(wait_until("the copy into the cache", 60s, [&] {
-    return counter_value(controller_metrics(),
-                         "swarm_prepull_cache_fills_total{outcome=\"copied\"}") == 1;
-  })) << read_text(controller_.log);
+  ASSERT_TRUE(copied(1)) << read_text(controller_.log);
   cache_process_.stop();
   start_agents();
   ASSERT_TRUE(everywhere(origin_ref)) << read_text(dir_ + "/agent-1.log");
@@ -484,10 +490,7 @@ TEST_F(PullThroughTest, TheCacheNameGoesEvenWhenTheOriginRefusesItsOwn) {
   start_with_cache();
   if (HasFatalFailure()) return;
   create_service("refused", image);
-  ASSERT_TRUE(wait_until("the copy into the cache", 60s, [&] {
-    return counter_value(controller_metrics(),
-                         "swarm_prepull_cache_fills_total{outcome=\"copied\"}") == 1;
-  })) << read_text(controller_.log);
+  ASSERT_TRUE(copied(1)) << read_text(controller_.log);
   proxy.set_rate_limited(true);
   start_agents();
   for (std::size_t node = 0; node < box_->nodes.size(); ++node) {

@@ -44,6 +44,23 @@ class RegistryClient : public ::testing::Test {
     return engine::fake::run(io_, std::move(operation));
   }
 
+  // The error of a manifest request that `registry` answers.
+  http::Error manifest_error(FakeEngine<tcp>& registry);
+  // A cache that takes one upload: POST, PATCH, PUT.
+  FakeEngine<tcp>& accepting_cache() {
+    return fake({
+        {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
+        {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
+        {response(201, "Created", "")},
+    });
+  }
+  // `blob` of team/app copied from `origin` into `cache`, no credentials.
+  auto copy_blob(FakeEngine<tcp>& origin, FakeEngine<tcp>& cache, const Descriptor& blob) {
+    Registry from(address(origin), std::nullopt);
+    Registry into(address(cache), std::nullopt);
+    return run(into.copy_blob_from(from, "team/app", blob));
+  }
+
   net::io_context io_;
   std::vector<std::unique_ptr<FakeEngine<tcp>>> fakes_;
 };
@@ -84,26 +101,27 @@ TEST_F(RegistryClient, AManifestThatIsNotItsDigestIsABadResponse) {
   EXPECT_THAT(manifest.error().to_string(), HasSubstr("the body's digest is"));
 }
 
-TEST_F(RegistryClient, DistributionErrorsAreQuotedByCode) {
-  auto& registry =
-      fake({json(R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})", 404,
-                 "Not Found")});
+http::Error RegistryClient::manifest_error(FakeEngine<tcp>& registry) {
   Registry client(address(registry), std::nullopt);
   auto manifest = run(client.manifest("team/app", sha256_digest(kManifest)));
-  ASSERT_FALSE(manifest);
-  EXPECT_EQ(manifest.error().status, 404u);
-  EXPECT_THAT(manifest.error().to_string(), HasSubstr("MANIFEST_UNKNOWN: manifest unknown"));
+  EXPECT_FALSE(manifest);
+  return manifest ? http::Error{} : manifest.error();
+}
+
+TEST_F(RegistryClient, DistributionErrorsAreQuotedByCode) {
+  const auto error = manifest_error(
+      fake({json(R"({"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown"}]})", 404,
+                 "Not Found")}));
+  EXPECT_EQ(error.status, 404u);
+  EXPECT_THAT(error.to_string(), HasSubstr("MANIFEST_UNKNOWN: manifest unknown"));
 }
 
 TEST_F(RegistryClient, AnErrorBodyOfAnotherShapeStillSaysWhatFailed) {
   // Non-string fields once threw out of the copy, which then never ended.
-  auto& registry = fake(
-      {json(R"({"errors":[{"code":7,"message":{"text":"odd"}}]})", 500, "Internal Server Error")});
-  Registry client(address(registry), std::nullopt);
-  auto manifest = run(client.manifest("team/app", sha256_digest(kManifest)));
-  ASSERT_FALSE(manifest);
-  EXPECT_EQ(manifest.error().status, 500u);
-  EXPECT_THAT(manifest.error().to_string(), HasSubstr("odd"));
+  const auto error = manifest_error(fake(
+      {json(R"({"errors":[{"code":7,"message":{"text":"odd"}}]})", 500, "Internal Server Error")}));
+  EXPECT_EQ(error.status, 500u);
+  EXPECT_THAT(error.to_string(), HasSubstr("odd"));
 }
 
 TEST_F(RegistryClient, ARedirectToStorageMeansTheRegistryHoldsIt) {
@@ -205,14 +223,8 @@ TEST_F(RegistryClient, ARelativeRedirectFromStorageStaysOnTheStorage) {
   auto& origin = fake({
       {response(307, "Temporary Redirect", "", "Location: " + url(storage) + "/blob\r\n")},
   });
-  auto& cache = fake({
-      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
-      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
-      {response(201, "Created", "")},
-  });
-  Registry from(address(origin), std::nullopt);
-  Registry into(address(cache), std::nullopt);
-  auto copied = run(into.copy_blob_from(from, "team/app", blob));
+  auto& cache = accepting_cache();
+  auto copied = copy_blob(origin, cache, blob);
   ASSERT_TRUE(copied) << copied.error().to_string();
   EXPECT_EQ(origin.requests().size(), 1u);
   ASSERT_EQ(storage.requests().size(), 2u);
@@ -223,14 +235,8 @@ TEST_F(RegistryClient, ABlobWhoseBytesAreNotItsDigestIsNeverCommitted) {
   const std::string expected = "right bytes";
   const Descriptor blob{"", sha256_digest(expected), expected.size(), {}, false};
   auto& origin = fake({{response(200, "OK", "wrong bytes", "")}});
-  auto& cache = fake({
-      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
-      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
-      {response(201, "Created", "")},
-  });
-  Registry from(address(origin), std::nullopt);
-  Registry into(address(cache), std::nullopt);
-  auto copied = run(into.copy_blob_from(from, "team/app", blob));
+  auto& cache = accepting_cache();
+  auto copied = copy_blob(origin, cache, blob);
   ASSERT_FALSE(copied);
   EXPECT_EQ(copied.error().code, http::errc::bad_response);
   EXPECT_THAT(copied.error().to_string(), HasSubstr("hash to sha256:"));
@@ -240,12 +246,8 @@ TEST_F(RegistryClient, ABlobWhoseBytesAreNotItsDigestIsNeverCommitted) {
 TEST_F(RegistryClient, AnOriginSendingMoreThanTheManifestSaysIsCutShort) {
   const Descriptor blob{"", sha256_digest("ab"), 2, {}, false};
   auto& origin = fake({{response(200, "OK", std::string(100000, 'x'), "")}});
-  auto& cache = fake({
-      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
-  });
-  Registry from(address(origin), std::nullopt);
-  Registry into(address(cache), std::nullopt);
-  auto copied = run(into.copy_blob_from(from, "team/app", blob));
+  auto& cache = accepting_cache();
+  auto copied = copy_blob(origin, cache, blob);
   ASSERT_FALSE(copied);
   EXPECT_EQ(copied.error().code, http::errc::too_large);
   EXPECT_EQ(cache.requests().size(), 1u);
