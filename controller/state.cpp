@@ -240,6 +240,7 @@ void State::publish(Changes& changes) {
   for (auto& [id, entry] : nodes_) {
     std::vector<api::DesiredImage> images;
     const auto& refs = wanted[id];
+    images.reserve(refs.size());
     for (std::size_t i = 0; i < refs.size(); ++i) {
       const auto& ref = refs[i];
       const auto digest = expected_digest(ref);

@@ -158,9 +158,66 @@ http::Limits bounded(const ClientOptions& options) {
   return {options.request_timeout, options.header_limit, options.body_limit};
 }
 
+// For Client::get: a body decoder that parses the JSON and hands the tree to
+// `decode`.
+template <class Decode>
+auto json_of(Decode decode) {
+  return [decode](std::string_view body) -> decltype(decode(std::declval<const json&>())) {
+    auto parsed = parse_json(body);
+    if (!parsed) return parsed.error();
+    return decode(*parsed);
+  };
+}
+
+// A top-level array whose elements are decoded as they are read, each then
+// dropped from the tree: 10,000 tasks are never one tree, and nlohmann's
+// callback parser, which looks through the parent for a dropped value after
+// every object, finds the array holding just that element (on the whole
+// array that look is quadratic in the tasks). `keep` (keep_only) picks the
+// members that are parsed at all.
 template <class T>
-reconcile::Expected<std::vector<T>> list_of(const json& array, reconcile::Decoder<T> decode) {
-  return reconcile::decode_list(array, decode);
+reconcile::Expected<std::vector<T>> parse_list(
+    std::string_view text, reconcile::Decoder<T> decode,
+    const std::vector<std::vector<std::string_view>>* keep,
+    const std::function<bool(const T&)>& wanted) {
+  std::vector<T> items;
+  std::optional<reconcile::Error> failed;
+  std::size_t index = 0;  // of the element being read
+  bool array = false;
+  const json::parser_callback_t keep_members = keep != nullptr ? keep_only(*keep) : nullptr;
+  const json::parser_callback_t each = [&](int depth, json::parse_event_t event, json& parsed) {
+    using enum json::parse_event_t;
+    if (depth == 0 && event == array_start) array = true;
+    const bool element_read =
+        array && depth == 1 && (event == object_end || event == array_end || event == value);
+    if (!element_read) return keep_members ? keep_members(depth, event, parsed) : true;
+    if (!failed) {
+      auto item = decode(parsed);
+      if (item) {
+        if (!wanted || wanted(*item)) items.push_back(std::move(item).value());
+      } else {
+        failed = reconcile::Error{"element " + std::to_string(index) + ": " + item.error().message};
+      }
+    }
+    ++index;
+    return false;
+  };
+  auto top = parse_json(text, each);
+  if (!top) return top.error();
+  if (!array)
+    return reconcile::Error{"expected a JSON array, got " + std::string(top->type_name())};
+  if (failed) return *failed;
+  return items;
+}
+
+// For Client::get: a list, of which `wanted` (when set) picks the elements kept.
+template <class T>
+auto list_of(reconcile::Decoder<T> decode,
+             const std::vector<std::vector<std::string_view>>* keep = nullptr,
+             std::function<bool(const T&)> wanted = {}) {
+  return [decode, keep, wanted = std::move(wanted)](std::string_view body) {
+    return parse_list(body, decode, keep, wanted);
+  };
 }
 
 }  // namespace
@@ -210,10 +267,8 @@ net::awaitable<Result<std::string>> Client::versioned(std::string_view path) {
   co_return "/v" + version_->to_string() + std::string(path);
 }
 
-template <class T>
-net::awaitable<Result<T>> Client::get(std::string path, JsonDecoder<T> decode,
-                                      std::string registry_auth,
-                                      const std::vector<std::vector<std::string_view>>* keep) {
+template <class T, class Decode>
+net::awaitable<Result<T>> Client::get(std::string path, Decode decode, std::string registry_auth) {
   auto target = co_await versioned(path);
   if (!target) co_return target.error();
   const auto context = call("GET", *target);
@@ -221,11 +276,7 @@ net::awaitable<Result<T>> Client::get(std::string path, JsonDecoder<T> decode,
   if (!registry_auth.empty()) request.set("X-Registry-Auth", registry_auth);
   auto response = co_await send(context, std::move(request));
   if (!response) co_return response.error();
-  auto body = parse_json(response->body, keep != nullptr ? keep_only(*keep) : nullptr);
-  if (!body) {
-    co_return context.fail(engine_errc::bad_response, body.error().message, response->status);
-  }
-  auto decoded = decode(*body);
+  auto decoded = decode(response->body);
   if (!decoded) {
     co_return context.fail(engine_errc::bad_response, decoded.error().message, response->status);
   }
@@ -234,47 +285,48 @@ net::awaitable<Result<T>> Client::get(std::string path, JsonDecoder<T> decode,
 
 net::awaitable<Result<json>> Client::get_json(std::string_view path) {
   return get<json>(std::string(path),
-                   [](const json& body) -> reconcile::Expected<json> { return body; });
+                   json_of([](const json& body) -> reconcile::Expected<json> { return body; }));
 }
 
 net::awaitable<Result<std::vector<reconcile::Node>>> Client::nodes(const Filters& filters) {
   return get<std::vector<reconcile::Node>>(
       "/nodes" + query_string({{"filters", filters_json(filters)}}),
-      [](const json& body) { return list_of(body, &reconcile::decode_node); });
+      list_of(&reconcile::decode_node));
 }
 
 net::awaitable<Result<std::vector<reconcile::Service>>> Client::services(const Filters& filters) {
   return get<std::vector<reconcile::Service>>(
       "/services" + query_string({{"filters", filters_json(filters)}}),
-      [](const json& body) { return list_of(body, &reconcile::decode_service); });
+      list_of(&reconcile::decode_service));
 }
 
-net::awaitable<Result<std::vector<reconcile::Task>>> Client::tasks(const Filters& filters) {
+net::awaitable<Result<std::vector<reconcile::Task>>> Client::tasks(const Filters& filters,
+                                                                   TaskFilter keep) {
   return get<std::vector<reconcile::Task>>(
       "/tasks" + query_string({{"filters", filters_json(filters)}}),
-      [](const json& body) { return list_of(body, &reconcile::decode_task); }, {},
-      &reconcile::task_members);
+      list_of(&reconcile::decode_task, &reconcile::task_members, std::move(keep)));
 }
 
 net::awaitable<Result<std::vector<reconcile::Config>>> Client::configs(const Filters& filters) {
   return get<std::vector<reconcile::Config>>(
       "/configs" + query_string({{"filters", filters_json(filters)}}),
-      [](const json& body) { return list_of(body, &reconcile::decode_config); });
+      list_of(&reconcile::decode_config));
 }
 
 net::awaitable<Result<NodeSpec>> Client::node_spec(std::string_view id) {
-  return get<NodeSpec>(
-      "/nodes/" + encode_path_name(id), [](const json& body) -> reconcile::Expected<NodeSpec> {
-        const auto* index =
-            body.is_object() && body.contains("Version") ? &body["Version"]["Index"] : nullptr;
-        if (index == nullptr || !index->is_number_unsigned()) {
-          return reconcile::Error{"a node without Version.Index"};
-        }
-        if (!body.contains("Spec") || !body["Spec"].is_object()) {
-          return reconcile::Error{"a node without a Spec object"};
-        }
-        return NodeSpec{index->get<std::uint64_t>(), body["Spec"]};
-      });
+  return get<NodeSpec>("/nodes/" + encode_path_name(id),
+                       json_of([](const json& body) -> reconcile::Expected<NodeSpec> {
+                         const auto* index = body.is_object() && body.contains("Version")
+                                                 ? &body["Version"]["Index"]
+                                                 : nullptr;
+                         if (index == nullptr || !index->is_number_unsigned()) {
+                           return reconcile::Error{"a node without Version.Index"};
+                         }
+                         if (!body.contains("Spec") || !body["Spec"].is_object()) {
+                           return reconcile::Error{"a node without a Spec object"};
+                         }
+                         return NodeSpec{index->get<std::uint64_t>(), body["Spec"]};
+                       }));
 }
 
 net::awaitable<Result<void>> Client::update_node(std::string_view id, const NodeSpec& node) {
@@ -291,26 +343,24 @@ net::awaitable<Result<void>> Client::update_node(std::string_view id, const Node
 }
 
 net::awaitable<Result<std::vector<reconcile::Image>>> Client::images() {
-  return get<std::vector<reconcile::Image>>(
-      "/images/json", [](const json& body) { return list_of(body, &reconcile::decode_image); });
+  return get<std::vector<reconcile::Image>>("/images/json", list_of(&reconcile::decode_image));
 }
 
 net::awaitable<Result<std::vector<reconcile::Container>>> Client::containers() {
-  return get<std::vector<reconcile::Container>>("/containers/json?all=true", [](const json& body) {
-    return list_of(body, &reconcile::decode_container);
-  });
+  return get<std::vector<reconcile::Container>>("/containers/json?all=true",
+                                                list_of(&reconcile::decode_container));
 }
 
 net::awaitable<Result<reconcile::Image>> Client::inspect_image(std::string_view name) {
   // The inspect object has the list entry's Id, RepoTags and RepoDigests.
   return get<reconcile::Image>("/images/" + encode_path_name(name) + "/json",
-                               &reconcile::decode_image);
+                               json_of(&reconcile::decode_image));
 }
 
 net::awaitable<Result<Distribution>> Client::distribution(std::string_view reference,
                                                           std::string_view registry_auth) {
   return get<Distribution>("/distribution/" + encode_path_name(reference) + "/json",
-                           &decode_distribution, std::string(registry_auth));
+                           json_of(&decode_distribution), std::string(registry_auth));
 }
 
 // Paths are built before the co_await in these coroutines: GCC 12 rejects

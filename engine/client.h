@@ -121,7 +121,11 @@ class Client {
   boost::asio::awaitable<Result<std::vector<reconcile::Service>>> services(
       const Filters& filters = {});
   // e.g. {{"service", {"web"}}, {"node", {node_id}}, {"desired-state", {"running"}}}
-  boost::asio::awaitable<Result<std::vector<reconcile::Task>>> tasks(const Filters& filters = {});
+  // `keep`, when set: only the tasks it takes are kept, the others dropped as
+  // they are read (a swarm lists every running task; a caller may want few).
+  using TaskFilter = std::function<bool(const reconcile::Task&)>;
+  boost::asio::awaitable<Result<std::vector<reconcile::Task>>> tasks(const Filters& filters = {},
+                                                                     TaskFilter keep = {});
   boost::asio::awaitable<Result<std::vector<reconcile::Config>>> configs(
       const Filters& filters = {});
 
@@ -160,15 +164,12 @@ class Client {
   boost::asio::awaitable<Error> follow_events(EventOptions options, EventHandler on_event);
 
  private:
-  template <class T>
-  using JsonDecoder = reconcile::Expected<T> (*)(const nlohmann::json&);
-
   boost::asio::awaitable<Result<std::string>> versioned(std::string_view path);
-  template <class T>
-  // `keep`: parse only these members of each listed object (keep_only).
-  boost::asio::awaitable<Result<T>> get(
-      std::string path, JsonDecoder<T> decode, std::string registry_auth = {},
-      const std::vector<std::vector<std::string_view>>* keep = nullptr);
+  // GET `path` and `decode` its body: (std::string_view) -> Expected<T>, as
+  // json_of and list_of in client.cpp make them.
+  template <class T, class Decode>
+  boost::asio::awaitable<Result<T>> get(std::string path, Decode decode,
+                                        std::string registry_auth = {});
   http::Call call(std::string_view method, std::string_view target) const;
   // A bounded request through the HTTP layer, its errors in engine words.
   boost::asio::awaitable<Result<http::Reply>> send(const http::Call& call, http::Request request);

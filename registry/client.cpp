@@ -1,6 +1,13 @@
 #include "registry/client.h"
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/experimental/channel.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <utility>
 
 #include "http/base64.h"
 #include "http/url.h"
@@ -10,6 +17,7 @@ namespace swarm_prepull::registry {
 namespace {
 
 namespace net = boost::asio;
+using namespace net::experimental::awaitable_operators;
 using http::errc;
 using http::field;
 using http::verb;
@@ -17,6 +25,9 @@ using http::verb;
 // Bytes sent per PATCH of an upload: bounded memory per blob in flight, few
 // enough requests for a large layer.
 constexpr std::size_t kUploadChunk = 8 * 1024 * 1024;
+// Chunks handed from a blob's download to its upload.
+using Chunks = net::experimental::channel<void(boost::system::error_code, std::string)>;
+constexpr auto use_tuple = net::as_tuple(net::use_awaitable);
 // Redirects followed for one blob (a registry hands blobs to its storage).
 constexpr int kMaxRedirects = 5;
 
@@ -341,45 +352,72 @@ net::awaitable<http::Result<std::uint64_t>> Registry::copy_blob_from(Registry& o
   std::string upload = header(*started, field::location);
   if (upload.empty()) co_return call.fail(errc::bad_response, "an upload without a Location");
 
+  // The reader fills a chunk from the origin while the writer PATCHes the one
+  // before into this registry: the two links are busy at once, and at most
+  // two chunks of a blob are in memory. The channel has no buffer, so a send
+  // waits for the writer to take the chunk; closing it ends the other side.
+  Chunks chunks(co_await net::this_coro::executor);
+  std::optional<http::Error> read_failure;
+  std::optional<http::Error> write_failure;
   Sha256 hash;
   std::uint64_t bytes = 0;
-  std::uint64_t uploaded = 0;
-  std::string pending;
-  // One PATCH of the bytes read so far; the registry names the next location.
-  const auto flush = [&]() -> net::awaitable<http::Result<void>> {
-    http::Fields fields;
-    fields.set(field::content_type, "application/octet-stream");
-    // Distribution's form (no "bytes " unit): what registries that insist on
-    // ordered chunks check.
-    fields.set(field::content_range,
-               std::to_string(uploaded) + "-" + std::to_string(uploaded + pending.size() - 1));
-    uploaded += pending.size();
-    auto appended = co_await send(verb::patch, upload, scope, std::move(pending), std::move(fields),
-                                  http::Answers::success);
-    pending.clear();
-    if (!appended) co_return appended.error();
-    upload = header(*appended, field::location);
-    if (upload.empty())
-      co_return call.fail(errc::bad_response, "a PATCH answer without a Location");
-    co_return http::Result<void>();
+  const auto read = [&]() -> net::awaitable<void> {
+    std::string pending;
+    const auto hand_over = [&]() -> net::awaitable<http::Result<void>> {
+      auto [error] = co_await chunks.async_send({}, std::exchange(pending, {}), use_tuple);
+      // Closed by the writer, which keeps its own error.
+      if (error) co_return call.fail(errc::cancelled, "the upload stopped");
+      co_return http::Result<void>();
+    };
+    const http::ChunkSink sink = [&](std::string_view piece) -> net::awaitable<http::Result<void>> {
+      bytes += piece.size();
+      if (bytes > blob.size) {
+        co_return call.fail(errc::too_large, "the origin sent more than the " +
+                                                 std::to_string(blob.size) +
+                                                 " bytes the manifest gives");
+      }
+      hash.update(piece);
+      pending.append(piece);
+      if (pending.size() >= kUploadChunk) co_return co_await hand_over();
+      co_return http::Result<void>();
+    };
+    auto downloaded = co_await origin.download_blob(repository, blob.digest, sink);
+    if (downloaded && !pending.empty()) downloaded = co_await hand_over();
+    if (!downloaded) read_failure = downloaded.error();
+    chunks.close();
   };
-  const http::ChunkSink sink = [&](std::string_view piece) -> net::awaitable<http::Result<void>> {
-    bytes += piece.size();
-    if (bytes > blob.size) {
-      co_return call.fail(errc::too_large, "the origin sent more than the " +
-                                               std::to_string(blob.size) +
-                                               " bytes the manifest gives");
+  const auto write = [&]() -> net::awaitable<void> {
+    std::uint64_t uploaded = 0;
+    for (;;) {
+      auto [closed, chunk] = co_await chunks.async_receive(use_tuple);
+      if (closed) co_return;  // the reader is done, or failed
+      http::Fields fields;
+      fields.set(field::content_type, "application/octet-stream");
+      // Distribution's form (no "bytes " unit): what registries that insist on
+      // ordered chunks check.
+      fields.set(field::content_range,
+                 std::to_string(uploaded) + "-" + std::to_string(uploaded + chunk.size() - 1));
+      uploaded += chunk.size();
+      auto appended = co_await send(verb::patch, upload, scope, std::move(chunk), std::move(fields),
+                                    http::Answers::success);
+      if (appended) {
+        upload = header(*appended, field::location);
+        if (upload.empty()) {
+          appended = call.fail(errc::bad_response, "a PATCH answer without a Location");
+        }
+      }
+      if (!appended) {
+        write_failure = appended.error();
+        chunks.close();
+        co_return;
+      }
     }
-    hash.update(piece);
-    pending.append(piece);
-    if (pending.size() >= kUploadChunk) co_return co_await flush();
-    co_return http::Result<void>();
   };
-  auto downloaded = co_await origin.download_blob(repository, blob.digest, sink);
-  if (!downloaded) co_return downloaded.error();
-  if (!pending.empty()) {
-    if (auto flushed = co_await flush(); !flushed) co_return flushed.error();
-  }
+  co_await (read() && write());
+  // A failed PATCH also fails the reader (its chunk has nowhere to go): the
+  // PATCH's error is the cause.
+  if (write_failure) co_return *write_failure;
+  if (read_failure) co_return *read_failure;
   if (const auto actual = hash.digest(); actual != blob.digest || bytes != blob.size) {
     co_return call.fail(errc::bad_response, "the origin's " + std::to_string(bytes) +
                                                 " bytes hash to " + actual + ", not the " +

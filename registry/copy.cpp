@@ -1,5 +1,6 @@
 #include "registry/copy.h"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <nlohmann/json.hpp>
 #include <optional>
 
@@ -7,6 +8,7 @@ namespace swarm_prepull::registry {
 namespace {
 
 namespace net = boost::asio;
+using namespace net::experimental::awaitable_operators;
 
 // `index` with only the `kept` entries, or itself when it keeps them all.
 http::Result<Manifest> index_of(const Manifest& index, const std::vector<Descriptor>& kept) {
@@ -33,24 +35,42 @@ http::Result<Manifest> index_of(const Manifest& index, const std::vector<Descrip
   return std::move(*reduced);
 }
 
+// One blob, unless the cache holds it.
+net::awaitable<http::Result<void>> copy_blob(Registry& origin, Registry& cache,
+                                             const std::string& repository, const Descriptor& blob,
+                                             CopyReport& report) {
+  auto present = co_await cache.has_blob(repository, blob.digest);
+  if (!present) co_return present.error();
+  if (*present) {
+    ++report.blobs_present;
+    co_return http::Result<void>();
+  }
+  auto copied = co_await cache.copy_blob_from(origin, repository, blob);
+  if (!copied) co_return copied.error();
+  report.bytes_copied += *copied;
+  ++report.blobs_copied;
+  co_return http::Result<void>();
+}
+
 // One image manifest (not an index) and its blobs, unless the cache holds it.
 net::awaitable<http::Result<void>> copy_image_manifest(Registry& origin, Registry& cache,
                                                        const std::string& repository,
                                                        const Manifest& manifest,
                                                        CopyReport& report) {
-  for (const auto& blob : manifest.blobs) {
-    if (blob.foreign) continue;
-    auto present = co_await cache.has_blob(repository, blob.digest);
-    if (!present) co_return present.error();
-    if (*present) {
-      ++report.blobs_present;
-      continue;
+  std::size_t next = 0;
+  std::optional<http::Error> failure;  // the first; the others stop taking blobs
+  const auto copier = [&]() -> net::awaitable<void> {
+    while (!failure && next < manifest.blobs.size()) {
+      const Descriptor& blob = manifest.blobs[next++];
+      if (blob.foreign) continue;
+      auto copied = co_await copy_blob(origin, cache, repository, blob, report);
+      if (!copied && !failure) failure = copied.error();
     }
-    auto copied = co_await cache.copy_blob_from(origin, repository, blob);
-    if (!copied) co_return copied.error();
-    report.bytes_copied += *copied;
-    ++report.blobs_copied;
-  }
+  };
+  // Three blobs at once, as the engine pulls three layers at once: one blob's
+  // copy is bound by one connection and by hashing, not by the links.
+  co_await (copier() && copier() && copier());
+  if (failure) co_return *failure;
   co_return co_await cache.push_manifest(repository, manifest);
 }
 

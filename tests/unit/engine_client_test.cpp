@@ -144,6 +144,25 @@ TEST_F(EngineClient, TaskFiltersGoInTheQueryAsJson) {
                                   "%22%5D%2C%22service%22%3A%5B%22web%22%5D%7D HTTP/1.1\r\n"));
 }
 
+// The controller keeps only the tasks it reads (starting ones, the agents'):
+// the others are dropped as they are read, yet still checked.
+TEST_F(EngineClient, TasksNotWantedAreDroppedButStillChecked) {
+  Client& client = serve({ping(), json(R"([
+    {"ID": "t1", "NodeID": "n1", "DesiredState": "running", "Status": {"State": "running"}},
+    {"ID": "t2", "NodeID": "n1", "DesiredState": "running", "Status": {"State": "preparing"}},
+    {"ID": "t3", "NodeID": "n2", "DesiredState": "running", "Status": {"State": "running"}}])"),
+                          json(R"([{"ID": "t1", "Status": {"State": "running"}},
+    {"ID": "t2", "Status": {"State": 5}}])")});
+  const auto starting = [](const reconcile::Task& task) { return task.state == "preparing"; };
+  const auto tasks = run(client.tasks({}, starting));
+  ASSERT_TRUE(tasks) << tasks.error().to_string();
+  ASSERT_EQ(tasks->size(), 1u);
+  EXPECT_EQ(tasks->at(0).id, "t2");
+  const auto malformed = run(client.tasks({}, starting));
+  ASSERT_FALSE(malformed);
+  EXPECT_THAT(malformed.error().message, HasSubstr("element 1: "));
+}
+
 // A swarm's task list is kilobytes of spec per task; only what decode_task
 // reads is kept (reconcile::task_members), and that is still checked.
 TEST_F(EngineClient, TaskListsKeepOnlyTheMembersATaskIsDecodedFrom) {
@@ -270,6 +289,20 @@ TEST_F(EngineClient, ObjectWhereAListIsExpectedIsABadResponse) {
   ASSERT_FALSE(nodes);
   EXPECT_EQ(nodes.error().code, engine_errc::bad_response);
   EXPECT_THAT(nodes.error().message, HasSubstr("expected a JSON array"));
+}
+
+// Lists are decoded element by element as they are read (engine/client.cpp,
+// parse_list): the one that is wrong is still named, whatever its shape.
+TEST_F(EngineClient, AMalformedElementOfAListIsNamedByItsIndex) {
+  Client& client = serve({ping(), json(R"([{"ID": "n1"}, {"ID": "n2"}, 7, {"ID": "n4"}])"),
+                          json(R"([{"ID": "n1"}, [{"ID": "n2"}]])")});
+  const auto scalar = run(client.nodes());
+  ASSERT_FALSE(scalar);
+  EXPECT_EQ(scalar.error().code, engine_errc::bad_response);
+  EXPECT_THAT(scalar.error().message, HasSubstr("element 2: "));
+  const auto nested = run(client.nodes());
+  ASSERT_FALSE(nested);
+  EXPECT_THAT(nested.error().message, HasSubstr("element 1: "));
 }
 
 TEST_F(EngineClient, WrongFieldTypeNamesThePath) {

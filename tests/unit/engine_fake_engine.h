@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -16,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -24,6 +26,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
@@ -87,12 +90,32 @@ class FakeEngine {
     }
   }
 
+  static std::size_t content_length(std::string_view head) {
+    std::string lower(head);
+    std::transform(lower.begin(), lower.end(), lower.begin(),
+                   [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    const auto at = lower.find("\r\ncontent-length:");
+    if (at == std::string::npos) return 0;
+    return std::strtoull(lower.c_str() + at + 17, nullptr, 10);
+  }
+
   template <class Stream>
   static net::awaitable<void> answer(State& state, Stream& stream, const Reply& reply) {
     std::string head;
     co_await net::async_read_until(stream, net::dynamic_buffer(head), "\r\n\r\n",
                                    net::use_awaitable);
-    state.requests.push_back(head.substr(0, head.find("\r\n\r\n")));
+    const std::size_t head_end = head.find("\r\n\r\n") + 4;
+    state.requests.push_back(head.substr(0, head_end - 4));
+    // The body is read, not kept, before answering: a socket closed with bytes
+    // unread is reset, and the client would see that instead of the answer.
+    std::size_t unread = content_length(state.requests.back());
+    unread -= std::min(unread, head.size() - head_end);
+    std::string body(std::min<std::size_t>(unread, 64 * 1024), '\0');
+    while (unread > 0) {
+      const std::size_t read = co_await stream.async_read_some(
+          net::buffer(body.data(), std::min(unread, body.size())), net::use_awaitable);
+      unread -= read;
+    }
     co_await net::async_write(stream, net::buffer(reply.bytes), net::use_awaitable);
   }
 

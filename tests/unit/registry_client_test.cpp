@@ -253,5 +253,57 @@ TEST_F(RegistryClient, AnOriginSendingMoreThanTheManifestSaysIsCutShort) {
   EXPECT_EQ(cache.requests().size(), 1u);
 }
 
+// Over one upload chunk (8 MiB): the chunks go up in order, each PATCH at the
+// Location the one before named, while the next is read from the origin.
+TEST_F(RegistryClient, ABlobOverOneChunkGoesUpInOrderedChunks) {
+  const std::string bytes = std::string(3 * 8 * 1024 * 1024, 'x') + "tail!";
+  const Descriptor blob{"", sha256_digest(bytes), bytes.size(), {}, false};
+  auto& origin = fake({{response(200, "OK", bytes, "")}});
+  std::vector<Reply> answers;
+  for (int state = 0; state < 5; ++state) {
+    answers.push_back({response(
+        202, "Accepted", "",
+        "Location: /v2/team/app/blobs/uploads/u1?_state=s" + std::to_string(state) + "\r\n")});
+  }
+  answers.push_back({response(201, "Created", "")});
+  auto& cache = fake(std::move(answers));
+  auto copied = copy_blob(origin, cache, blob);
+  ASSERT_TRUE(copied) << copied.error().to_string();
+  EXPECT_EQ(*copied, bytes.size());
+  // Chunks end where the origin's reads do (at 8 MiB or a little over).
+  const auto& requests = cache.requests();
+  ASSERT_GE(requests.size(), 5u) << "POST, three PATCHes or more, PUT";
+  std::uint64_t next = 0;
+  for (std::size_t patch = 1; patch + 1 < requests.size(); ++patch) {
+    EXPECT_THAT(requests[patch], HasSubstr("PATCH /v2/team/app/blobs/uploads/u1?_state=s" +
+                                           std::to_string(patch - 1) + " "));
+    const auto range = requests[patch].find("Content-Range: ");
+    ASSERT_NE(range, std::string::npos) << requests[patch];
+    EXPECT_EQ(std::stoull(requests[patch].substr(range + 15)), next) << requests[patch];
+    next = std::stoull(requests[patch].substr(requests[patch].find('-', range + 15) + 1)) + 1;
+  }
+  EXPECT_EQ(next, bytes.size());
+  EXPECT_THAT(requests.back(), HasSubstr("PUT /v2/team/app/blobs/uploads/u1?_state=s" +
+                                         std::to_string(requests.size() - 2)));
+}
+
+// The reader is stopped by a PATCH that failed, and the error says why: the
+// cache's answer, not the reader's stop.
+TEST_F(RegistryClient, AFailedPatchIsTheCauseAndNothingIsCommitted) {
+  const std::string bytes = std::string(3 * 8 * 1024 * 1024, 'x');
+  const Descriptor blob{"", sha256_digest(bytes), bytes.size(), {}, false};
+  auto& origin = fake({{response(200, "OK", bytes, "")}});
+  auto& cache = fake({
+      {response(202, "Accepted", "", "Location: /v2/team/app/blobs/uploads/u1\r\n")},
+      {response(500, "Internal Server Error",
+                R"({"errors":[{"code":"UNKNOWN","message":"disk full"}]})", "")},
+  });
+  auto copied = copy_blob(origin, cache, blob);
+  ASSERT_FALSE(copied);
+  EXPECT_EQ(copied.error().status, 500u);
+  EXPECT_THAT(copied.error().to_string(), HasSubstr("disk full"));
+  EXPECT_EQ(cache.requests().size(), 2u) << "no PUT: nothing committed";
+}
+
 }  // namespace
 }  // namespace swarm_prepull::registry
