@@ -186,10 +186,11 @@ reconcile::Expected<std::vector<T>> parse_list(
   bool array = false;
   const json::parser_callback_t keep_members = keep != nullptr ? keep_only(*keep) : nullptr;
   const json::parser_callback_t each = [&](int depth, json::parse_event_t event, json& parsed) {
-    using enum json::parse_event_t;
-    if (depth == 0 && event == array_start) array = true;
+    using event_t = json::parse_event_t;
+    if (depth == 0 && event == event_t::array_start) array = true;
     const bool element_read =
-        array && depth == 1 && (event == object_end || event == array_end || event == value);
+        array && depth == 1 &&
+        (event == event_t::object_end || event == event_t::array_end || event == event_t::value);
     if (!element_read) return keep_members ? keep_members(depth, event, parsed) : true;
     if (!failed) {
       auto item = decode(parsed);

@@ -260,6 +260,7 @@ TEST_F(RegistryClient, ABlobOverOneChunkGoesUpInOrderedChunks) {
   const Descriptor blob{"", sha256_digest(bytes), bytes.size(), {}, false};
   auto& origin = fake({{response(200, "OK", bytes, "")}});
   std::vector<Reply> answers;
+  answers.reserve(6);
   for (int state = 0; state < 5; ++state) {
     answers.push_back({response(
         202, "Accepted", "",
