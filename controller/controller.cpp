@@ -299,8 +299,7 @@ net::awaitable<void> Controller::reconcile_once() {
     }
     auto wanted = [agent_services](const reconcile::Task& task) {
       return reconcile::task_starting(task) ||
-             std::find(agent_services.begin(), agent_services.end(), task.service_id) !=
-                 agent_services.end();
+             std::ranges::find(agent_services, task.service_id) != agent_services.end();
     };
     requests_tasks_.Increment();
     auto result = co_await (client_.tasks(filters, wanted) || stopped());
@@ -308,7 +307,7 @@ net::awaitable<void> Controller::reconcile_once() {
     if (auto& list = std::get<0>(result)) {
       tasks = std::move(list).value();
       if (options_.report_binding == ReportBinding::task_address)
-        bind_agent_tasks(*services, *tasks);
+        bind_agent_tasks(agent_services, *tasks);
     } else {
       failure = list.error().to_string();
     }
@@ -376,10 +375,9 @@ net::awaitable<void> Controller::reconcile_once() {
   }
 }
 
-void Controller::bind_agent_tasks(const std::vector<reconcile::Service>& services,
+void Controller::bind_agent_tasks(const std::vector<std::string>& agent_services,
                                   const std::vector<reconcile::Task>& tasks) {
-  const auto ids = agent_service_ids(services, options_.agent_service);
-  if (ids.empty()) {
+  if (agent_services.empty()) {
     // Every report is refused until the agents are deployed.
     if (!agent_service_missing_logged_) {
       logger_->warn(
@@ -396,7 +394,7 @@ void Controller::bind_agent_tasks(const std::vector<reconcile::Service>& service
   agent_service_missing_logged_ = false;
   std::vector<reconcile::Task> agent_tasks;
   for (const auto& task : tasks) {
-    if (std::find(ids.begin(), ids.end(), task.service_id) != ids.end())
+    if (std::ranges::find(agent_services, task.service_id) != agent_services.end())
       agent_tasks.push_back(task);
   }
   apply_agent_tasks(agent_tasks);

@@ -223,9 +223,9 @@ class Controller {
   // Re-reads --registry-auth-file at most once a second.
   void reload_credentials();
   net::awaitable<void> reconcile_once();
-  // Keeps the addresses of the agent services' tasks among `tasks`
-  // (--report-binding task-address).
-  void bind_agent_tasks(const std::vector<reconcile::Service>& services,
+  // Keeps the addresses of the tasks of `agent_services` (their ids) among
+  // `tasks` (--report-binding task-address).
+  void bind_agent_tasks(const std::vector<std::string>& agent_services,
                         const std::vector<reconcile::Task>& tasks);
   // nullopt when the report for `node_id` from `peer` counts (--report-binding).
   std::optional<std::string> report_refusal(const std::string& node_id, const std::string& peer);

@@ -197,7 +197,7 @@ reconcile::Expected<std::vector<T>> parse_list(
       if (item) {
         if (!wanted || wanted(*item)) items.push_back(std::move(item).value());
       } else {
-        failed = reconcile::Error{"element " + std::to_string(index) + ": " + item.error().message};
+        failed = reconcile::in_element(index, item.error());
       }
     }
     ++index;
@@ -205,8 +205,7 @@ reconcile::Expected<std::vector<T>> parse_list(
   };
   auto top = parse_json(text, each);
   if (!top) return top.error();
-  if (!array)
-    return reconcile::Error{"expected a JSON array, got " + std::string(top->type_name())};
+  if (!array) return reconcile::not_a_list(*top);
   if (failed) return *failed;
   return items;
 }

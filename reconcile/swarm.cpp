@@ -376,15 +376,22 @@ Expected<Event> decode_event(const json& object) {
   return event;
 }
 
+Error not_a_list(const json& value) {
+  return Error{"expected a JSON array, got " + std::string(value.type_name())};
+}
+
+Error in_element(std::size_t index, const Error& error) {
+  return Error{"element " + std::to_string(index) + ": " + error.message};
+}
+
 template <class T>
 Expected<std::vector<T>> decode_list(const json& array, Decoder<T> decode) {
-  if (!array.is_array())
-    return Error{"expected a JSON array, got " + std::string(array.type_name())};
+  if (!array.is_array()) return not_a_list(array);
   std::vector<T> result;
   result.reserve(array.size());
   for (std::size_t index = 0; index < array.size(); ++index) {
     auto item = decode(array[index]);
-    if (!item) return Error{"element " + std::to_string(index) + ": " + item.error().message};
+    if (!item) return in_element(index, item.error());
     result.push_back(std::move(item).value());
   }
   return result;

@@ -188,6 +188,10 @@ template <class T>
 using Decoder = Expected<T> (*)(const nlohmann::json&);
 template <class T>
 Expected<std::vector<T>> decode_list(const nlohmann::json& array, Decoder<T> decode);
+// The two errors of a list, for every reader of one (decode_list, and the
+// engine client's, which decodes elements as it reads them).
+Error not_a_list(const nlohmann::json& value);
+Error in_element(std::size_t index, const Error& error);
 
 // RFC 4648 base64 (the engine's encoding of config data); nullopt when invalid.
 std::optional<std::string> base64_decode(std::string_view text);

@@ -41,7 +41,8 @@ class RegistryProxy {
     std::string target;
     unsigned status = 0;
     std::uint64_t bytes = 0;  // of the response body sent
-    Clock::time_point started, ended;
+    Clock::time_point started;
+    Clock::time_point ended;  // none while the answer is still being sent
     bool is_manifest() const { return target.find("/manifests/") != std::string::npos; }
     bool is_blob() const { return target.find("/blobs/") != std::string::npos; }
   };
@@ -112,6 +113,13 @@ class RegistryProxy {
     return requests_;
   }
 
+  // Whether every request recorded has its answer sent (its `ended` set).
+  bool all_answered() const {
+    std::lock_guard lock(mutex_);
+    return std::ranges::all_of(
+        requests_, [](const Request& request) { return request.ended != Clock::time_point{}; });
+  }
+
  private:
   static boost::asio::ip::tcp::endpoint endpoint_of(const std::string& host_port) {
     const auto colon = host_port.rfind(':');
@@ -175,11 +183,19 @@ class RegistryProxy {
       response.keep_alive(keep_alive);
       record.status = response.result_int();
       record.bytes = response.body().size();
-      write_paced(socket, response, error);
-      record.ended = Clock::now();
+      // Recorded before the answer goes out: an engine that has its answer
+      // (a `docker pull`, /distribution) finds its request in requests(), and
+      // a count a test takes afterwards never gains a late one.
+      std::size_t recorded = 0;
       {
         std::lock_guard lock(mutex_);
+        recorded = requests_.size();
         requests_.push_back(record);
+      }
+      write_paced(socket, response, error);
+      {
+        std::lock_guard lock(mutex_);
+        requests_[recorded].ended = Clock::now();
       }
       if (error || !keep_alive) return;
     }
