@@ -94,6 +94,11 @@ std::vector<OptionSpec> controller_option_specs() {
        .help = "a copy into a --pull-through cache not done within this fails (its nodes pull "
                "from the origin) and is tried again later",
        .default_value = "30m"},
+      {.name = "cache-recheck",
+       .value_name = "DURATION",
+       .help = "an image copied into a --pull-through cache is checked there again this long "
+               "after (a HEAD), and copied again if the cache lost it",
+       .default_value = "5m"},
       {.name = "read-timeout",
        .value_name = "DURATION",
        .help = "an HTTP request not read completely within this is dropped",
@@ -169,6 +174,9 @@ reconcile::Expected<controller::ControllerOptions> controller_options(
   auto copy_timeout = duration("cache-copy-timeout");
   if (!copy_timeout) return copy_timeout.error();
   result.cache_copy_timeout = *copy_timeout;
+  auto recheck = duration("cache-recheck");
+  if (!recheck) return recheck.error();
+  result.cache_recheck_interval = *recheck;
   auto stale = duration("agent-stale-after");
   if (!stale) return stale.error();
   result.agent_stale_after = *stale;

@@ -34,8 +34,9 @@ reconcile::Expected<PullThrough> parse_pull_through(std::string_view text) {
   return PullThrough{std::move(*origin), std::move(*cache)};
 }
 
-CacheFills::CacheFills(std::vector<PullThrough> routes, std::chrono::milliseconds retry_after)
-    : routes_(std::move(routes)), retry_after_(retry_after) {}
+CacheFills::CacheFills(std::vector<PullThrough> routes, std::chrono::milliseconds retry_after,
+                       std::chrono::milliseconds recheck_after)
+    : routes_(std::move(routes)), retry_after_(retry_after), recheck_after_(recheck_after) {}
 
 std::optional<std::pair<std::size_t, std::string>> CacheFills::route_of(
     const std::string& ref) const {
@@ -78,7 +79,7 @@ std::vector<CacheCopy> CacheFills::start_due(const CacheWants& wanted, TimePoint
   // Images no longer desired are forgotten (a copy under way ends first): a
   // cache that holds one again costs its copy a HEAD.
   std::erase_if(fills_, [&](const auto& entry) {
-    return entry.second.stage != Fill::Stage::copying && !wanted_copies.contains(entry.first);
+    return !entry.second.under_way() && !wanted_copies.contains(entry.first);
   });
   std::vector<CacheCopy> due;
   std::size_t running = in_flight();
@@ -86,9 +87,10 @@ std::vector<CacheCopy> CacheFills::start_due(const CacheWants& wanted, TimePoint
     if (running >= max_in_flight) break;
     auto [fill, inserted] = fills_.try_emplace(copy);
     if (!inserted) {
-      const bool retry = fill->second.stage == Fill::Stage::failed && now >= fill->second.retry_at;
-      if (!retry) continue;
-      fill->second.stage = Fill::Stage::copying;
+      auto& known = fill->second;
+      const bool due_now = !known.under_way() && now >= known.due_at;
+      if (!due_now) continue;
+      known.stage = known.stage == Fill::Stage::done ? Fill::Stage::checking : Fill::Stage::copying;
     }
     due.push_back(std::move(copy));
     ++running;
@@ -100,7 +102,7 @@ void CacheFills::finished(const CacheCopy& copy, std::optional<std::string> cach
                           TimePoint now) {
   auto& fill = fills_[copy];
   if (cache_digest) {
-    fill = Fill{Fill::Stage::done, std::move(*cache_digest), {}, 0};
+    fill = Fill{Fill::Stage::done, std::move(*cache_digest), now + recheck_after_, 0};
   } else {
     const unsigned failures = fill.failures + 1;
     fill = Fill{Fill::Stage::failed, {}, now + backoff(failures), failures};
@@ -111,7 +113,13 @@ std::optional<std::chrono::milliseconds> CacheFills::retry_in(const CacheCopy& c
                                                               TimePoint now) const {
   const auto fill = fills_.find(copy);
   if (fill == fills_.end() || fill->second.stage != Fill::Stage::failed) return std::nullopt;
-  return std::chrono::duration_cast<std::chrono::milliseconds>(fill->second.retry_at - now);
+  return std::chrono::duration_cast<std::chrono::milliseconds>(fill->second.due_at - now);
+}
+
+std::optional<std::string> CacheFills::checking(const CacheCopy& copy) const {
+  const auto fill = fills_.find(copy);
+  if (fill == fills_.end() || fill->second.stage != Fill::Stage::checking) return std::nullopt;
+  return fill->second.cache_digest;
 }
 
 CacheView CacheFills::view(const CacheWants& wanted) const {
@@ -130,7 +138,7 @@ CacheView CacheFills::view(const CacheWants& wanted) const {
       view.filling.insert(ref);
       continue;
     }
-    if (fill->second.stage == Fill::Stage::done) {
+    if (fill->second.copied()) {
       view.via.emplace(ref, routes_[copy->route].cache.host + "/" + copy->repository + "@" +
                                 fill->second.cache_digest);
     }
@@ -140,13 +148,13 @@ CacheView CacheFills::view(const CacheWants& wanted) const {
 
 std::size_t CacheFills::in_flight() const {
   std::size_t count = 0;
-  for (const auto& [copy, fill] : fills_) count += fill.stage == Fill::Stage::copying ? 1 : 0;
+  for (const auto& [copy, fill] : fills_) count += fill.under_way() ? 1 : 0;
   return count;
 }
 
 std::size_t CacheFills::filled() const {
   std::size_t count = 0;
-  for (const auto& [copy, fill] : fills_) count += fill.stage == Fill::Stage::done ? 1 : 0;
+  for (const auto& [copy, fill] : fills_) count += fill.copied() ? 1 : 0;
   return count;
 }
 

@@ -7,7 +7,10 @@
 //
 // While an image's copy is under way no node is granted its pull; a copy that
 // fails leaves the nodes to pull from the origin (never worse than without a
-// cache) and is tried again after a while.
+// cache) and is tried again after a while. A copy done is checked again now
+// and then (a HEAD when the cache still holds it): a cache that lost its
+// volume, moved to another node or was cleaned by hand is filled again rather
+// than sending every node to the origin after a failed pull from it.
 //
 // Without I/O or clock: which copies are due, in flight, done or failed.
 // Times come in as arguments.
@@ -75,8 +78,10 @@ class CacheFills {
 
   // A failed copy is tried again after `retry_after`, doubling with each
   // failure in a row up to 32 times that: a copy failing late costs the
-  // origin its blobs again each time.
-  CacheFills(std::vector<PullThrough> routes, std::chrono::milliseconds retry_after);
+  // origin its blobs again each time. A copy done is due again (a check)
+  // `recheck_after` after it ended.
+  CacheFills(std::vector<PullThrough> routes, std::chrono::milliseconds retry_after,
+             std::chrono::milliseconds recheck_after);
 
   bool enabled() const { return !routes_.empty(); }
   const std::vector<PullThrough>& routes() const { return routes_; }
@@ -86,23 +91,26 @@ class CacheFills {
   std::optional<CacheCopy> copy_for(const std::string& ref, const std::string& digest) const;
 
   // Of `wanted`, the copies to start now, most urgent first: never tried,
-  // or failed and past their backoff; at most `max_in_flight` under way in
-  // all. They count as started. Copies of images no longer wanted are
-  // forgotten.
+  // failed and past their backoff, or done and due for a check; at most
+  // `max_in_flight` under way in all. They count as started. Copies of images
+  // no longer wanted are forgotten.
   std::vector<CacheCopy> start_due(const CacheWants& wanted, TimePoint now,
                                    std::size_t max_in_flight);
   // A copy ended: the digest nodes pull from the cache, or nullopt (failed).
   void finished(const CacheCopy& copy, std::optional<std::string> cache_digest, TimePoint now);
   // How long until a failed copy is tried again; nullopt unless it failed.
   std::optional<std::chrono::milliseconds> retry_in(const CacheCopy& copy, TimePoint now) const;
+  // When `copy`, under way, checks a copy done before (nodes keep pulling
+  // through the cache meanwhile): the digest the cache held it by.
+  std::optional<std::string> checking(const CacheCopy& copy) const;
 
   // Whether `ref`'s registry has a cache.
   bool routed(const std::string& ref) const;
 
   // What nodes are told about `wanted`: an image waiting for its copy (under
   // way or not started yet) or for its tag's digest is filling, one copied
-  // has its cache reference, one whose copy failed has neither (the origin
-  // serves it).
+  // (being checked or not) has its cache reference, one whose copy failed
+  // has neither (the origin serves it).
   CacheView view(const CacheWants& wanted) const;
 
   std::size_t in_flight() const;
@@ -111,16 +119,20 @@ class CacheFills {
 
  private:
   struct Fill {
-    enum class Stage { copying, done, failed } stage = Stage::copying;
-    std::string cache_digest;  // done
-    TimePoint retry_at{};      // failed
+    // checking: a copy under way of one done before.
+    enum class Stage { copying, done, checking, failed } stage = Stage::copying;
+    std::string cache_digest;  // done, checking
+    TimePoint due_at{};        // failed: the retry; done: the check
     unsigned failures = 0;     // in a row
+    bool under_way() const { return stage == Stage::copying || stage == Stage::checking; }
+    bool copied() const { return stage == Stage::done || stage == Stage::checking; }
   };
   std::chrono::milliseconds backoff(unsigned failures) const;
   // The route of `ref`'s registry and the repository's path in it.
   std::optional<std::pair<std::size_t, std::string>> route_of(const std::string& ref) const;
   std::vector<PullThrough> routes_;
   std::chrono::milliseconds retry_after_;
+  std::chrono::milliseconds recheck_after_;
   std::map<CacheCopy, Fill> fills_;
 };
 

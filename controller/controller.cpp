@@ -100,7 +100,8 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
       warm_(options_.max_warm_requests),
       registry_recovery_(options_.registry_probe_interval),
       holds_(options_.hold_new_nodes),
-      cache_fills_(options_.pull_through, options_.cache_copy_retry),
+      cache_fills_(options_.pull_through, options_.cache_copy_retry,
+                   options_.cache_recheck_interval),
       stop_signal_(context, Clock::time_point::max()),
       loops_done_(context, Clock::time_point::max()),
       reconcile_timer_(context) {
@@ -757,21 +758,51 @@ net::awaitable<void> Controller::fill_cache(CacheCopy copy) {
   registry::Registry origin(route.origin, credential_of(route.origin));
   registry::Registry cache(route.cache, credential_of(route.cache));
   const std::string image = route.origin.host + "/" + copy.repository + "@" + copy.digest;
-  logger_->info("cache fill started image={} cache={}", image, route.cache.to_string());
+  // A check asks the cache alone: the origin is read only when the cache lost
+  // the image (Docker Hub counts every manifest GET as a pull).
+  const auto held_digest = cache_fills_.checking(copy);
+  if (!held_digest) {
+    logger_->info("cache fill started image={} cache={}", image, route.cache.to_string());
+  }
   const auto started = Clock::now();
   net::steady_timer deadline(context_, options_.cache_copy_timeout);
-  auto outcome = co_await (
-      registry::copy_image(origin, cache, copy.repository, copy.digest, std::move(platforms)) ||
-      deadline.async_wait(use_tuple) || stopped());
-  if (stopping_) co_return;
-  const auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
-  auto result = [&]() -> http::Result<registry::CopyReport> {
-    if (auto* copied = std::get_if<0>(&outcome)) return std::move(*copied);
+  const auto timed_out = [&] {
     const auto limit =
         std::chrono::duration_cast<std::chrono::seconds>(options_.cache_copy_timeout).count();
     return http::Call{route.cache.to_string(), "copy " + image}.fail(
         http::errc::timeout, "not done within --cache-copy-timeout " + std::to_string(limit) + "s");
-  }();
+  };
+  std::optional<http::Result<bool>> held;
+  if (held_digest) {
+    auto outcome = co_await (cache.has_manifest(copy.repository, *held_digest) ||
+                             deadline.async_wait(use_tuple) || stopped());
+    if (stopping_) co_return;
+    auto* answer = std::get_if<0>(&outcome);
+    held = answer != nullptr ? std::move(*answer) : http::Result<bool>(timed_out());
+    if (*held && **held) {
+      logger_->debug("cache still holds image={} cache={}", image, route.cache.to_string());
+      cache_fills_.finished(copy, *held_digest, Clock::now());
+      fill_caches();
+      co_return;
+    }
+    if (*held) {
+      logger_->warn("cache had lost image={} cache={}: copying it again", image,
+                    route.cache.to_string());
+    }
+  }
+  http::Result<registry::CopyReport> result = registry::CopyReport{};
+  if (held && !*held) {
+    result = held->error();  // the cache did not answer: nodes go to the origin
+  } else {
+    auto outcome = co_await (
+        registry::copy_image(origin, cache, copy.repository, copy.digest, std::move(platforms)) ||
+        deadline.async_wait(use_tuple) || stopped());
+    if (stopping_) co_return;
+    auto* copied = std::get_if<0>(&outcome);
+    result =
+        copied != nullptr ? std::move(*copied) : http::Result<registry::CopyReport>(timed_out());
+  }
+  const auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
   if (result) {
     metrics_.cache_fills.at("copied").Increment();
     metrics_.cache_fill_bytes.Increment(static_cast<double>(result->bytes_copied));

@@ -109,6 +109,9 @@ struct ControllerOptions {
   std::size_t max_cache_copies = 2;                                     // copies under way at once
   std::chrono::milliseconds cache_copy_retry{std::chrono::minutes(1)};  // after a failed copy
   std::chrono::milliseconds cache_copy_timeout{std::chrono::minutes(30)};  // one copy, all blobs
+  // A copy done is checked again this long after (a HEAD of its manifest),
+  // and made again when the cache lost it.
+  std::chrono::milliseconds cache_recheck_interval{std::chrono::minutes(5)};
 };
 
 class Controller {

@@ -512,6 +512,50 @@ TEST_F(PullThroughTest, NodesFallBackToTheOriginWhenTheCacheIsGone) {
       1);
 }
 
+// The cache loses what it held (its store wiped, as the new, empty volume of a
+// cache moved to another node would be): the controller's next check finds
+// the image gone and copies it again. Until then a check asks the cache
+// alone: the origin, which may count each manifest request as a pull, sees
+// none.
+TEST_F(PullThroughTest, ACacheThatLostAnImageGetsItAgainAtTheNextCheck) {
+  RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
+  const std::string image = through_proxy(fresh_image(2));
+  const std::string origin_ref = pinned(image);
+  pulled_.push_back(in_cache(origin_ref));
+  start_with_cache({"--cache-recheck", "1s", "--log-level", "debug"});
+  if (HasFatalFailure()) return;
+  create_service("lost", image);
+  ASSERT_TRUE(copied(1)) << read_text(controller_.log);
+
+  const auto before_checks = proxy.requests().size();
+  const auto checks = [&] {
+    const std::string log = read_text(controller_.log);
+    int count = 0;
+    for (auto at = log.find("cache still holds"); at != std::string::npos;
+         at = log.find("cache still holds", at + 1)) {
+      ++count;
+    }
+    return count;
+  };
+  ASSERT_TRUE(wait_until("two checks of the copy", 30s, [&] { return checks() >= 2; }))
+      << read_text(controller_.log);
+  const auto by_checks = transfer(proxy.requests(), before_checks, controller_client());
+  EXPECT_EQ(by_checks.manifest_requests, 0) << "a check asks the cache, not the origin";
+  EXPECT_EQ(by_checks.blob_gets, 0);
+
+  // The registry keeps running on an empty store.
+  run_command("rm -rf " + dir_ + "/cache-data");
+  ASSERT_TRUE(copied(2)) << read_text(controller_.log);
+  EXPECT_NE(read_text(controller_.log).find("cache had lost image="), std::string::npos);
+  const auto reference = reconcile::parse_reference(origin_ref).value();
+  const std::string manifest_url = "http://" + box_->test_cache_registry + "/v2/" + reference.path +
+                                   "/manifests/" + reference.digest;
+  const auto head =
+      run_command("curl -sf -I -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' " +
+                  manifest_url);
+  EXPECT_EQ(head.status, 0) << "the cache holds the image again: " << manifest_url;
+}
+
 // The origin refuses the nodes' pull of its name (429) right after their pull
 // from the cache: the agents drop the cache's name all the same, so that no
 // node keeps a name swarm's tasks never ask for.

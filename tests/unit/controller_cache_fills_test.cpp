@@ -24,7 +24,7 @@ const std::string kTagged = "origin.test/team/web:1";
 const std::string kElsewhere = "other.test/tool@" + kOther;
 
 CacheFills fills() {
-  return CacheFills({parse_pull_through("origin.test=http://10.0.0.5:5000").value()}, 60s);
+  return CacheFills({parse_pull_through("origin.test=http://10.0.0.5:5000").value()}, 60s, 5min);
 }
 
 TEST(CacheFillsTest, PullThroughNamesBothRegistries) {
@@ -113,6 +113,52 @@ TEST(CacheFillsTest, AFailedCopyLeavesNodesToTheOriginAndIsRetriedLater) {
   EXPECT_TRUE(view.via.empty());
   EXPECT_TRUE(table.start_due(wanted, start + 59s, 4).empty());
   EXPECT_EQ(table.start_due(wanted, start + 60s, 4).size(), 1u);
+}
+
+TEST(CacheFillsTest, ACopyDoneIsCheckedAgainWhileNodesKeepPullingThroughTheCache) {
+  auto table = fills();
+  const TimePoint start{};
+  const CacheWants wanted = {{kPinned, {kDigest}}};
+  const auto first = table.start_due(wanted, start, 4);
+  ASSERT_EQ(first.size(), 1u);
+  table.finished(first[0], kDigest, start + 10s);
+  EXPECT_FALSE(table.checking(first[0]).has_value());
+  EXPECT_TRUE(table.start_due(wanted, start + 10s + 299s, 4).empty()) << "not due yet";
+
+  const auto check = table.start_due(wanted, start + 10s + 5min, 4);
+  ASSERT_EQ(check.size(), 1u) << "due again 5 min after it was done";
+  EXPECT_EQ(check[0], first[0]);
+  EXPECT_EQ(table.checking(check[0]), kDigest) << "by the digest the cache holds";
+  EXPECT_EQ(table.in_flight(), 1u) << "a check takes a copy's slot";
+  EXPECT_TRUE(table.start_due(wanted, start + 20min, 4).empty()) << "under way: not twice";
+  const auto view = table.view(wanted);
+  EXPECT_TRUE(view.filling.empty()) << "no node is held for a check";
+  EXPECT_EQ(view.via.at(kPinned), "10.0.0.5:5000/team/app@" + kDigest);
+  EXPECT_EQ(table.filled(), 1u);
+
+  table.finished(check[0], kDigest, start + 20min);
+  EXPECT_FALSE(table.checking(check[0]).has_value());
+  EXPECT_TRUE(table.start_due(wanted, start + 24min, 4).empty()) << "the next check 5 min on";
+  EXPECT_EQ(table.start_due(wanted, start + 25min, 4).size(), 1u);
+}
+
+TEST(CacheFillsTest, ACheckThatFailsLeavesNodesToTheOriginUntilACopySucceeds) {
+  auto table = fills();
+  const TimePoint start{};
+  const CacheWants wanted = {{kPinned, {kDigest}}};
+  table.finished(table.start_due(wanted, start, 4).at(0), kDigest, start);
+  const auto check = table.start_due(wanted, start + 5min, 4);
+  ASSERT_EQ(check.size(), 1u);
+  table.finished(check[0], std::nullopt, start + 5min);
+  const auto view = table.view(wanted);
+  EXPECT_TRUE(view.via.empty()) << "the cache failed its check: the origin serves the nodes";
+  EXPECT_TRUE(view.filling.empty());
+  EXPECT_EQ(table.filled(), 0u);
+  EXPECT_EQ(table.retry_in(check[0], start + 5min), 60s);
+  const auto retry = table.start_due(wanted, start + 6min, 4);
+  ASSERT_EQ(retry.size(), 1u);
+  EXPECT_FALSE(table.checking(retry[0]).has_value()) << "a copy again: nodes wait for it";
+  EXPECT_EQ(table.view(wanted).filling.size(), 1u);
 }
 
 TEST(CacheFillsTest, CopiesFailingInARowWaitLongerEachTime) {
