@@ -772,36 +772,36 @@ net::awaitable<void> Controller::fill_cache(CacheCopy copy) {
     return http::Call{route.cache.to_string(), "copy " + image}.fail(
         http::errc::timeout, "not done within --cache-copy-timeout " + std::to_string(limit) + "s");
   };
-  std::optional<http::Result<bool>> held;
+  std::optional<http::Result<registry::CopyReport>> ended;  // set early by a failed check
   if (held_digest) {
     auto outcome = co_await (cache.has_manifest(copy.repository, *held_digest) ||
                              deadline.async_wait(use_tuple) || stopped());
     if (stopping_) co_return;
     auto* answer = std::get_if<0>(&outcome);
-    held = answer != nullptr ? std::move(*answer) : http::Result<bool>(timed_out());
-    if (*held && **held) {
+    auto held = answer != nullptr ? std::move(*answer) : http::Result<bool>(timed_out());
+    if (held && *held) {
       logger_->debug("cache still holds image={} cache={}", image, route.cache.to_string());
       cache_fills_.finished(copy, *held_digest, Clock::now());
       fill_caches();
       co_return;
     }
-    if (*held) {
+    if (held) {
       logger_->warn("cache had lost image={} cache={}: copying it again", image,
                     route.cache.to_string());
+    } else {
+      ended = held.error();  // the cache did not answer: nodes go to the origin
     }
   }
-  http::Result<registry::CopyReport> result = registry::CopyReport{};
-  if (held && !*held) {
-    result = held->error();  // the cache did not answer: nodes go to the origin
-  } else {
+  if (!ended) {
     auto outcome = co_await (
         registry::copy_image(origin, cache, copy.repository, copy.digest, std::move(platforms)) ||
         deadline.async_wait(use_tuple) || stopped());
     if (stopping_) co_return;
     auto* copied = std::get_if<0>(&outcome);
-    result =
+    ended =
         copied != nullptr ? std::move(*copied) : http::Result<registry::CopyReport>(timed_out());
   }
+  const auto& result = *ended;
   const auto seconds = std::chrono::duration<double>(Clock::now() - started).count();
   if (result) {
     metrics_.cache_fills.at("copied").Increment();
