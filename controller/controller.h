@@ -242,7 +242,9 @@ class Controller {
   // Sleeps until `deadline` or until stop(); false when stopped.
   net::awaitable<bool> sleep_until(Clock::time_point deadline);
   // Waits until the node's generation may have moved, `deadline`, or stop().
-  net::awaitable<void> wait_for_change(const std::string& node_id, Clock::time_point deadline);
+  // When wake() cut the wait short: when it did.
+  net::awaitable<std::optional<Clock::time_point>> wait_for_change(const std::string& node_id,
+                                                                   Clock::time_point deadline);
   void wake(const std::string& node_id);
 
   // Wakes long polls and counts hits and misses after State changed (readiness
@@ -290,9 +292,17 @@ class Controller {
   net::steady_timer loops_done_;       // never expires; cancelled when the last loop ends
   net::steady_timer reconcile_timer_;  // when the next pass is due
   Clock::time_point last_pass_started_{};
-  // Reports changed what readiness counts since the gauges were last set.
+  // Reports or a publish changed what readiness counts since the gauges were
+  // last set: refreshed once a second and before a scrape, never between a
+  // publish and the answers of the long polls it wakes.
   bool readiness_stale_ = false;
-  std::multimap<std::string, net::steady_timer*> waiters_;  // long polls by node id
+  // A long poll being held: its timer, and when wake() first cut it short
+  // (swarm_prepull_long_poll_wake_seconds counts from then).
+  struct Waiter {
+    net::steady_timer* timer;
+    std::optional<Clock::time_point> woken{};
+  };
+  std::multimap<std::string, Waiter> waiters_;  // long polls by node id
   std::vector<std::string> last_plan_errors_;
   std::set<std::string> registries_paused_;  // as update_registries() last logged them
   int consecutive_failures_ = 0;

@@ -204,6 +204,14 @@ ControllerMetrics::ControllerMetrics(prometheus::Registry& registry)
               .Register(registry)
               .Add({}, prometheus::Histogram::BucketBoundaries{1, 2, 5, 10, 20, 30, 60, 120, 300,
                                                                600, 1800})),
+      long_poll_wake(
+          BuildHistogram()
+              .Name("swarm_prepull_long_poll_wake_seconds")
+              .Help("Seconds from a node's new desired set being published to the "
+                    "answer of its agent's held long poll")
+              .Register(registry)
+              .Add({}, prometheus::Histogram::BucketBoundaries{0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                                               0.25, 0.5, 1, 2.5})),
       cache_fills(BuildCounter()
                       .Name("swarm_prepull_cache_fills_total")
                       .Help("Images copied into the cluster's cache registry, by outcome")

@@ -106,6 +106,9 @@ struct ControllerMetrics {
   prometheus::Gauge& nodes_held;             // swarm_prepull_nodes_held
   prometheus::Counter& node_hold_timeouts;   // swarm_prepull_node_hold_timeouts_total
   prometheus::Histogram& node_warm_seconds;  // swarm_prepull_node_warm_seconds: join -> warm
+  // swarm_prepull_long_poll_wake_seconds: a node's new set published -> its
+  // held long poll's answer built (the fan-out of a change to the agents).
+  prometheus::Histogram& long_poll_wake;
   // Copies into the cluster's cache (--pull-through): by outcome
   // (swarm_prepull_cache_fills_total{outcome="copied|failed"}), and the blob
   // bytes read from origins for them (swarm_prepull_cache_fill_bytes_total).

@@ -1,5 +1,6 @@
 #include "bench/load/fake_swarm.h"
 
+#include <algorithm>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -194,9 +195,12 @@ net::awaitable<void> answer(std::shared_ptr<State> state, tcp::socket socket) {
   }
   response.prepare_payload();
   co_await bhttp::async_write(stream, response, net::use_awaitable);
-  if (path == "/configs") {
+  if (path == "/nodes" || path == "/services" || path == "/tasks" || path == "/configs") {
     std::lock_guard lock(state->mutex);
-    if (!state->passes.empty()) state->passes.back().configs_answered = Clock::now();
+    if (!state->passes.empty()) {
+      auto& answered = state->passes.back().reads_answered;
+      answered = std::max(answered, Clock::now());
+    }
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);

@@ -32,11 +32,12 @@ struct SwarmShape {
 };
 
 // What the engine saw of one pass of the controller after a rollout: when
-// its GET /nodes arrived (the pass started) and when its GET /configs (the
-// pass's last read) was answered.
+// its GET /nodes arrived (the pass started) and when the last of its reads
+// (nodes, services, tasks, configs: the controller sends them at once) had
+// its answer written.
 struct PassTimes {
   Clock::time_point nodes_requested{};
-  Clock::time_point configs_answered{};
+  Clock::time_point reads_answered{};
 };
 
 class FakeSwarm {

@@ -28,6 +28,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <cmath>
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
@@ -477,6 +478,60 @@ struct Progress {
   }
 };
 
+// The controller's own account of the fan-out: its histogram
+// swarm_prepull_long_poll_wake_seconds (publish -> answer built), as counts
+// at or below each bucket bound, read from GET /metrics.
+struct WakeHistogram {
+  std::vector<std::pair<double, double>> at_or_below;  // (bound in s, count), "+Inf" last
+  double count() const { return at_or_below.empty() ? 0 : at_or_below.back().second; }
+};
+
+WakeHistogram parse_wake_histogram(const std::string& metrics) {
+  WakeHistogram histogram;
+  const std::string prefix = "swarm_prepull_long_poll_wake_seconds_bucket{le=\"";
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) != 0) continue;
+    const auto close = line.find('"', prefix.size());
+    if (close == std::string::npos) continue;
+    const std::string bound = line.substr(prefix.size(), close - prefix.size());
+    const double le = bound == "+Inf" ? HUGE_VAL : std::strtod(bound.c_str(), nullptr);
+    histogram.at_or_below.emplace_back(le,
+                                       std::strtod(line.c_str() + line.rfind(' ') + 1, nullptr));
+  }
+  return histogram;
+}
+
+net::awaitable<WakeHistogram> scrape_wake_histogram(const api::ControllerClientOptions& options) {
+  http::Client client(
+      options.url.endpoint,
+      http::Limits{.timeout = 30s, .header_limit = 16 * 1024, .body_limit = 64 * 1024 * 1024});
+  auto reply = co_await client.request(client.prepare({http::verb::get, "/metrics", 11}));
+  if (!reply) co_return WakeHistogram{};
+  co_return parse_wake_histogram(reply->body);
+}
+
+// "P% within 0.005 s, ..., 100% within 0.1 s (n=N)" for the answers counted
+// between two scrapes: the share at or below each bound, up to the first
+// that holds them all.
+std::string wake_counts(const WakeHistogram& before, const WakeHistogram& after) {
+  if (after.at_or_below.size() != before.at_or_below.size() || after.count() == before.count()) {
+    return "no samples";
+  }
+  const double total = after.count() - before.count();
+  std::string text;
+  for (std::size_t i = 0; i + 1 < after.at_or_below.size(); ++i) {
+    const double within = after.at_or_below[i].second - before.at_or_below[i].second;
+    if (within == 0) continue;
+    char part[96];
+    std::snprintf(part, sizeof part, "%s%.0f%% within %g s", text.empty() ? "" : ", ",
+                  100 * within / total, after.at_or_below[i].first);
+    text += part;
+    if (within == total) break;
+  }
+  return text + " (n=" + std::to_string(static_cast<long long>(total)) + ")";
+}
+
 struct Run {
   Options options;
   Fleet& fleet;
@@ -485,10 +540,13 @@ struct Run {
   ControllerProcess& controller;
   Progress& progress;
   std::vector<std::unique_ptr<Agent>>& agents;
+  const api::ControllerClientOptions& client_options;
   std::vector<Rollout> rollouts;
   std::vector<double> cpu_per_rollout;
   ProcessTimes steady{};
   ProcessTimes last{};
+  WakeHistogram wake_before{};
+  WakeHistogram wake_after{};
   bool ok = false;
 };
 
@@ -524,6 +582,7 @@ net::awaitable<void> drive(Run& run) {
   // client sends them; a quiet second lets them all be held.
   co_await sleep_for(1s);
   run.steady = read_process(run.controller.pid());
+  run.wake_before = co_await scrape_wake_histogram(run.client_options);
   run.probes.recording = true;
   run.rollouts.resize(run.options.rollouts);
   for (std::size_t index = 0; index < run.options.rollouts; ++index) {
@@ -561,14 +620,15 @@ net::awaitable<void> drive(Run& run) {
         "after the event; controller CPU %.2f s; from the event to the last wake-up (%.2f s) "
         "the controller used %.2f s of CPU, the harness %.2f s\n",
         index + 1, distribution(wake).c_str(), ms_between(rollout.event, pass.nodes_requested),
-        ms_between(pass.nodes_requested, pass.configs_answered),
-        ms_between(pass.configs_answered, *first), ms_between(*first, *last),
+        ms_between(pass.nodes_requested, pass.reads_answered),
+        ms_between(pass.reads_answered, *first), ms_between(*first, *last),
         ms_between(rollout.event, rollout.all_present), run.cpu_per_rollout.back(), window,
         rollout.controller_all_woken.cpu_seconds - rollout.controller_at_event.cpu_seconds,
         rollout.harness_all_woken.cpu_seconds - rollout.harness_at_event.cpu_seconds);
     std::fflush(stdout);
   }
   run.probes.recording = false;
+  run.wake_after = co_await scrape_wake_histogram(run.client_options);
   run.ok = true;
 }
 
@@ -697,7 +757,8 @@ int main_load(int argc, char** argv) {
         net::co_spawn(context, run_agent(fleet, *agents.back()), net::detached);
       }
       start_probes(context, probes, client_options);
-      Run run{options, fleet, probes, swarm, *controller, progress, agents, {}, {}, {}, {}, false};
+      Run run{options, fleet, probes, swarm, *controller, progress, agents, client_options,
+              {},      {},    {},     {},    {},          {},       false};
       auto driven = net::co_spawn(context, drive(run), net::use_future);
       while (driven.wait_for(0s) != std::future_status::ready) context.run_for(50ms);
       driven.get();
@@ -709,7 +770,7 @@ int main_load(int argc, char** argv) {
           const auto pass = swarm.pass_after(rollout.event);
           for (auto time : rollout.woken) {
             wake.push_back(ms_between(rollout.event, time));
-            fan_out.push_back(ms_between(pass.configs_answered, time));
+            fan_out.push_back(ms_between(pass.reads_answered, time));
           }
         }
         double cpu_total = 0;
@@ -719,6 +780,10 @@ int main_load(int argc, char** argv) {
         std::printf(
             "figure: wake-up after the pass's last engine read (plan, publish, answers): %s\n",
             distribution(fan_out).c_str());
+        std::printf(
+            "figure: the controller's swarm_prepull_long_poll_wake_seconds (publish -> answer "
+            "built), over the rollouts: %s\n",
+            wake_counts(run.wake_before, run.wake_after).c_str());
         std::printf("figure: GET /healthz during the rollouts: %s, %zu failed\n",
                     distribution(probes.healthz.ms).c_str(), probes.healthz.failures);
         std::printf("figure: GET /v1/images during the rollouts: %s, %zu failed\n",

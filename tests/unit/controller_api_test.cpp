@@ -92,6 +92,9 @@ TEST_F(ControllerApiTest, LongPollWakesOnABump) {
   ASSERT_EQ(reply.status, 200);
   EXPECT_GT(next, generation);
   EXPECT_EQ(json::parse(reply.body)["generation"], next);
+  // The controller counts the wake from its publish to the answer.
+  EXPECT_NE(metrics_text().find("swarm_prepull_long_poll_wake_seconds_count 1\n"),
+            std::string::npos);
 }
 
 TEST_F(ControllerApiTest, LongPollAnswersWhenTheWaitRunsOut) {
@@ -107,6 +110,9 @@ TEST_F(ControllerApiTest, LongPollAnswersWhenTheWaitRunsOut) {
       http_call(port_, verb::get, "/v1/nodes/id1/desired?after=0&wait=60", {}, token);
   EXPECT_EQ(fresh.status, 200);
   EXPECT_LT(fresh.took, std::chrono::seconds(60));
+  // Neither was woken by a publish.
+  EXPECT_NE(metrics_text().find("swarm_prepull_long_poll_wake_seconds_count 0\n"),
+            std::string::npos);
   std::printf("[ figures  ] held poll %.1f ms (wait 0.3 s), fresh poll %.1f ms\n",
               std::chrono::duration<double, std::milli>(reply.took).count(),
               std::chrono::duration<double, std::milli>(fresh.took).count());
