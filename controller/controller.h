@@ -293,8 +293,8 @@ class Controller {
   net::steady_timer reconcile_timer_;  // when the next pass is due
   Clock::time_point last_pass_started_{};
   // Reports or a publish changed what readiness counts since the gauges were
-  // last set: refreshed once a second and before a scrape, never between a
-  // publish and the answers of the long polls it wakes.
+  // last set: refreshed once a second and before a scrape, not inside the
+  // publish, ahead of the answers of the long polls it wakes.
   bool readiness_stale_ = false;
   // A long poll being held: its timer, and when wake() first cut it short
   // (swarm_prepull_long_poll_wake_seconds counts from then).

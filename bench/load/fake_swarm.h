@@ -33,8 +33,8 @@ struct SwarmShape {
 
 // What the engine saw of one pass of the controller after a rollout: when
 // its GET /nodes arrived (the pass started) and when the last of its reads
-// (nodes, services, tasks, configs: the controller sends them at once) had
-// its answer written.
+// (nodes, services, tasks, configs, in that order today) had its answer
+// written.
 struct PassTimes {
   Clock::time_point nodes_requested{};
   Clock::time_point reads_answered{};

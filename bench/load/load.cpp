@@ -515,17 +515,20 @@ net::awaitable<WakeHistogram> scrape_wake_histogram(const api::ControllerClientO
 // between two scrapes: the share at or below each bound, up to the first
 // that holds them all.
 std::string wake_counts(const WakeHistogram& before, const WakeHistogram& after) {
-  if (after.at_or_below.size() != before.at_or_below.size() || after.count() == before.count()) {
-    return "no samples";
-  }
+  // A failed first scrape reads as a controller that had counted nothing yet.
+  const auto counted_before = [&](std::size_t i) {
+    return i < before.at_or_below.size() ? before.at_or_below[i].second : 0.0;
+  };
+  if (after.count() == 0 || after.count() == before.count()) return "no samples";
   const double total = after.count() - before.count();
   std::string text;
-  for (std::size_t i = 0; i + 1 < after.at_or_below.size(); ++i) {
-    const double within = after.at_or_below[i].second - before.at_or_below[i].second;
+  for (std::size_t i = 0; i < after.at_or_below.size(); ++i) {
+    const double within = after.at_or_below[i].second - counted_before(i);
     if (within == 0) continue;
+    // Floored: 99.96% is not "100%", which means every answer.
     char part[96];
     std::snprintf(part, sizeof part, "%s%.0f%% within %g s", text.empty() ? "" : ", ",
-                  100 * within / total, after.at_or_below[i].first);
+                  std::floor(100 * within / total), after.at_or_below[i].first);
     text += part;
     if (within == total) break;
   }
