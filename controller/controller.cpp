@@ -104,7 +104,8 @@ Controller::Controller(net::io_context& context, engine::Client& client, Control
                    options_.cache_recheck_interval),
       stop_signal_(context, Clock::time_point::max()),
       loops_done_(context, Clock::time_point::max()),
-      reconcile_timer_(context) {
+      reconcile_timer_(context),
+      due_reads_(options_.resync_interval) {
   options_.server.bearer_token = options_.token;
   options_.server.on_answered = [this](const http::Answered& answered) {
     api_requests_.record(answered);
@@ -225,10 +226,20 @@ void Controller::wake(const std::string& node_id) {
   }
 }
 
+void Controller::move_next_pass(Clock::time_point at) {
+  if (at < reconcile_timer_.expiry()) reconcile_timer_.expires_at(at);  // wakes the loop
+}
+
 void Controller::request_reconcile(std::chrono::milliseconds delay) {
   if (stopping_) return;
   const auto at = Clock::now() + delay;
-  if (at < reconcile_timer_.expiry()) reconcile_timer_.expires_at(at);  // wakes the loop
+  due_reads_.mark_all_at(at);
+  move_next_pass(at);
+}
+
+std::chrono::milliseconds Controller::busy_resync_delay() const {
+  return std::max(options_.busy_resync_interval,
+                  std::chrono::ceil<std::chrono::milliseconds>(4 * last_full_pass_took_));
 }
 
 Clock::time_point event_pass_due(Clock::time_point now, Clock::time_point last_pass_started,
@@ -236,10 +247,10 @@ Clock::time_point event_pass_due(Clock::time_point now, Clock::time_point last_p
   return std::max(now, last_pass_started + debounce);
 }
 
-void Controller::request_event_reconcile() {
-  const auto now = Clock::now();
-  const auto at = event_pass_due(now, last_pass_started_, options_.event_debounce);
-  request_reconcile(std::chrono::ceil<std::chrono::milliseconds>(at - now));
+void Controller::request_event_reconcile(const SwarmReads& reads) {
+  if (stopping_) return;
+  due_reads_.mark(reads);
+  move_next_pass(event_pass_due(Clock::now(), last_pass_started_, options_.event_debounce));
 }
 
 net::awaitable<void> Controller::reconcile_loop() {
@@ -256,14 +267,29 @@ net::awaitable<void> Controller::reconcile_loop() {
   }
 }
 
+template <class List>
+net::awaitable<std::optional<List>> Controller::read_list(prometheus::Counter& requests,
+                                                          net::awaitable<engine::Result<List>> call,
+                                                          std::string& failure) {
+  requests.Increment();
+  auto result = co_await (std::move(call) || stopped());
+  if (stopping_) co_return std::nullopt;
+  auto& list = std::get<0>(result);
+  if (!list) {
+    failure = list.error().to_string();
+    co_return std::nullopt;
+  }
+  co_return std::move(list).value();
+}
+
 net::awaitable<void> Controller::reconcile_once() {
   const auto started = Clock::now();
   last_pass_started_ = started;
+  const SwarmReads reads = due_reads_.take(started, snapshot_.has_value());
   std::string failure;
-  std::optional<reconcile::Snapshot> snapshot;
-  // Four list calls (nodes, services, tasks, configs), whatever the size of
-  // the swarm; each also ends when stop() is called. The first failure ends
-  // the pass.
+  // At most four list calls (nodes, services, tasks, configs), whatever the
+  // size of the swarm, one after the other; each also ends when stop() is
+  // called. The first failure ends the pass.
   if (!client_.api_version()) {
     requests_ping_.Increment();
     auto version = co_await (client_.negotiate() || stopped());
@@ -271,66 +297,45 @@ net::awaitable<void> Controller::reconcile_once() {
     if (auto& result = std::get<0>(version); !result) failure = result.error().to_string();
   }
   std::optional<std::vector<reconcile::Node>> nodes;
-  std::optional<std::vector<reconcile::Service>> services;
-  if (failure.empty()) {
-    requests_nodes_.Increment();
-    auto result = co_await (client_.nodes() || stopped());
-    if (stopping_) co_return;
-    if (auto& list = std::get<0>(result)) {
-      nodes = std::move(list).value();
-    } else {
-      failure = list.error().to_string();
-    }
+  if (failure.empty() && reads.nodes) {
+    nodes = co_await read_list(requests_nodes_, client_.nodes(), failure);
   }
-  if (failure.empty()) {
-    requests_services_.Increment();
-    auto result = co_await (client_.services() || stopped());
-    if (stopping_) co_return;
-    if (auto& list = std::get<0>(result)) {
-      services = std::move(list).value();
-    } else {
-      failure = list.error().to_string();
-    }
+  std::optional<std::vector<reconcile::Service>> services;
+  if (failure.empty() && reads.services && !stopping_) {
+    services = co_await read_list(requests_services_, client_.services(), failure);
   }
   std::optional<std::vector<reconcile::Task>> tasks;
-  if (failure.empty()) {
+  std::vector<std::string> agent_services;
+  if (failure.empty() && reads.tasks && !stopping_) {
     // The tasks that should run: which ones swarm is starting (their nodes'
     // agents pull those images first) and where the agents run. Only those
     // are kept: the engine lists every running task (10,000 on 1,000 nodes
     // with ten global services), and nothing else here reads them.
     engine::Filters filters;
     filters["desired-state"] = {std::string("running")};
-    std::vector<std::string> agent_services;
     if (options_.report_binding == ReportBinding::task_address) {
-      agent_services = agent_service_ids(*services, options_.agent_service);
+      agent_services =
+          agent_service_ids(services ? *services : snapshot_->services, options_.agent_service);
     }
     auto wanted = [agent_services](const reconcile::Task& task) {
       return reconcile::task_starting(task) ||
              std::ranges::find(agent_services, task.service_id) != agent_services.end();
     };
-    requests_tasks_.Increment();
-    auto result = co_await (client_.tasks(filters, wanted) || stopped());
-    if (stopping_) co_return;
-    if (auto& list = std::get<0>(result)) {
-      tasks = std::move(list).value();
-      if (options_.report_binding == ReportBinding::task_address)
-        bind_agent_tasks(agent_services, *tasks);
-    } else {
-      failure = list.error().to_string();
-    }
+    tasks = co_await read_list(requests_tasks_, client_.tasks(filters, wanted), failure);
   }
-  if (failure.empty()) {
-    requests_configs_.Increment();
-    auto result = co_await (client_.configs() || stopped());
-    if (stopping_) co_return;
-    if (auto& list = std::get<0>(result)) {
-      snapshot = reconcile::Snapshot{std::move(*nodes), std::move(*services),
-                                     std::move(list).value(), std::move(*tasks)};
-    } else {
-      failure = list.error().to_string();
-    }
+  std::optional<std::vector<reconcile::Config>> configs;
+  if (failure.empty() && reads.configs && !stopping_) {
+    configs = co_await read_list(requests_configs_, client_.configs(), failure);
   }
-  if (!snapshot) {
+  if (stopping_) co_return;
+  due_reads_.pass_ended(reads, failure.empty());
+  // The next full read (the resync, an event's follow-up) is due by then;
+  // after a failure, not sooner than now: a failing engine is asked again at
+  // the resync or an event, never in a loop.
+  if (failure.empty() || due_reads_.full_read_at() > Clock::now()) {
+    move_next_pass(due_reads_.full_read_at());
+  }
+  if (!failure.empty()) {
     metrics_.common.reconcile_duration.Observe(
         std::chrono::duration<double>(Clock::now() - started).count());
     metrics_.common.reconcile_errors.Increment();
@@ -342,10 +347,19 @@ net::awaitable<void> Controller::reconcile_once() {
     }
     co_return;
   }
+  if (tasks && options_.report_binding == ReportBinding::task_address) {
+    bind_agent_tasks(agent_services, *tasks);
+  }
+  // The lists not read are the last snapshot's, moved: this one replaces it.
+  auto snapshot = reads.is_full() ? reconcile::Snapshot{} : std::move(*snapshot_);
+  if (nodes) snapshot.nodes = std::move(*nodes);
+  if (services) snapshot.services = std::move(*services);
+  if (tasks) snapshot.tasks = std::move(*tasks);
+  if (configs) snapshot.configs = std::move(*configs);
   const bool first = !state_.has_plan();
-  const std::size_t service_count = snapshot->services.size();
+  const std::size_t service_count = snapshot.services.size();
   warm_.expire(Clock::now());
-  const auto changes = apply_snapshot(std::move(*snapshot));
+  const auto changes = apply_snapshot(std::move(snapshot));
   auto errors = error_lines(state_.plan());
   const std::size_t image_count = state_.plan().images.size();
   const std::size_t node_count = state_.plan().nodes.size();
@@ -356,13 +370,11 @@ net::awaitable<void> Controller::reconcile_once() {
   const auto took = Clock::now() - started;
   const double seconds = std::chrono::duration<double>(took).count();
   metrics_.common.reconcile_duration.Observe(seconds);
+  if (reads.is_full()) last_full_pass_took_ = took;
   // Tasks have no events: while swarm starts tasks or rolls a service over,
   // passes come often enough for nodes to learn what their starting tasks
-  // need, but take at most a fifth of the controller's time on a big swarm.
-  if (swarm_busy(*snapshot_)) {
-    request_reconcile(std::max(options_.busy_resync_interval,
-                               std::chrono::ceil<std::chrono::milliseconds>(4 * took)));
-  }
+  // need.
+  if (swarm_busy(*snapshot_)) request_reconcile(busy_resync_delay());
   metrics_.common.last_reconcile_success.Set(unix_now());
   if (first || !changes.bumped_nodes.empty()) {
     // A rollout on a big swarm changes every node: the line names a few.
@@ -379,9 +391,10 @@ net::awaitable<void> Controller::reconcile_once() {
                    (desired != nullptr && !desired->hostname.empty() ? desired->hostname : id);
     }
     logger_->info(
-        "reconcile changed nodes={} changed=[{}] services={} images={} generation={} "
+        "reconcile changed nodes={} changed=[{}] services={} images={} generation={} read={} "
         "took_ms={:.1f}",
-        node_count, hostnames, service_count, image_count, state_.generation(), seconds * 1000);
+        node_count, hostnames, service_count, image_count, state_.generation(), to_string(reads),
+        seconds * 1000);
   }
   if (errors != last_plan_errors_) {
     for (const auto& line : errors) logger_->warn("plan error {}", line);
@@ -424,7 +437,9 @@ std::optional<std::string> Controller::report_refusal(const std::string& node_id
   if (refusal && Clock::now() - last_binding_refresh_ > std::chrono::seconds(5)) {
     // A task swarm just started is not in the last pass's list yet.
     last_binding_refresh_ = Clock::now();
-    request_event_reconcile();
+    SwarmReads agent_tasks;
+    agent_tasks.tasks = true;
+    request_event_reconcile(agent_tasks);
   }
   return refusal;
 }
@@ -496,7 +511,10 @@ net::awaitable<void> Controller::events_loop() {
       since = event.time_nano;
       seen = true;
       logger_->debug("event type={} action={} id={}", event.type, event.action, event.actor_id);
-      request_event_reconcile();
+      request_event_reconcile(SwarmReads::for_event(event.type));
+      // Swarm starts or moves tasks after such a change, and tasks have no
+      // events: a pass that reads everything follows, as while swarm is busy.
+      request_reconcile(busy_resync_delay());
     }) || stopped());
     if (stopping_) break;
     if (!seen && !since) since = connected_nano;
@@ -545,8 +563,12 @@ net::awaitable<void> Controller::hold_new_nodes() {
   const auto steps = holds_.steps(snapshot_->nodes, state_, now);
   for (const auto& step : steps) {
     if (stopping_) break;
-    if (!co_await apply_hold(step)) continue;
+    const auto applied = co_await apply_hold(step);
+    if (applied == HoldApplied::failed) continue;
     holds_.done(step);
+    // Counted once per node: a release seen again in a snapshot older than
+    // the release finds the node released.
+    if (applied == HoldApplied::not_called_for) continue;
     using reconcile::HoldStep;
     if (step.step == HoldStep::release_timeout) metrics_.node_hold_timeouts.Increment();
     if (step.warm &&
@@ -561,14 +583,14 @@ net::awaitable<void> Controller::hold_new_nodes() {
   holding_ = false;
 }
 
-net::awaitable<bool> Controller::apply_hold(const NodeHolds::Step& step) {
+net::awaitable<Controller::HoldApplied> Controller::apply_hold(const NodeHolds::Step& step) {
   using reconcile::HoldStep;
   const std::string label(reconcile::kHoldLabel);
   const std::string name = step.hostname.empty() ? step.node_id : step.hostname;
   if (step.step == HoldStep::stop_watching) {
     logger_->info("new node not held node={} warm={} seconds_since_join={}", name, step.warm,
                   unix_seconds() - step.joined_at);
-    co_return true;
+    co_return HoldApplied::done;
   }
   // The spec as the engine has it now: the snapshot may be a second old, and
   // an operator may have changed the node meanwhile. Swarm refuses the update
@@ -576,7 +598,7 @@ net::awaitable<bool> Controller::apply_hold(const NodeHolds::Step& step) {
   auto current = co_await client_.node_spec(step.node_id);
   if (!current) {
     logger_->warn("node hold: cannot read node={}: {}", name, current.error().to_string());
-    co_return false;
+    co_return HoldApplied::failed;
   }
   auto& spec = current->spec;
   const std::string availability = spec.value("Availability", std::string());
@@ -585,36 +607,36 @@ net::awaitable<bool> Controller::apply_hold(const NodeHolds::Step& step) {
   std::string action;
   switch (step.step) {
     case HoldStep::pause:
-      if (availability != "active" || labelled) co_return true;  // someone else decided
+      if (availability != "active" || labelled) co_return HoldApplied::not_called_for;
       spec["Availability"] = "pause";
       spec["Labels"][label] = std::to_string(step.joined_at);
       action = "paused until warm";
       break;
     case HoldStep::release_warm:
     case HoldStep::release_timeout:
-      if (!labelled) co_return true;
+      if (!labelled) co_return HoldApplied::not_called_for;
       if (availability == "pause") spec["Availability"] = "active";
       spec["Labels"].erase(label);
       action = step.step == HoldStep::release_warm ? "released: warm" : "released: hold ran out";
       break;
     case HoldStep::forget:
-      if (!labelled) co_return true;
+      if (!labelled) co_return HoldApplied::not_called_for;
       spec["Labels"].erase(label);
       action = "hold dropped: availability set by someone else (" + availability + ")";
       break;
     case HoldStep::none:
     case HoldStep::stop_watching:
-      co_return true;
+      co_return HoldApplied::done;
   }
   auto updated = co_await client_.update_node(step.node_id, *current);
   if (!updated) {
     logger_->warn("node hold: cannot update node={} ({}): {}", name, to_string(step.step),
                   updated.error().to_string());
-    co_return false;
+    co_return HoldApplied::failed;
   }
   logger_->info("node {} node={} seconds_since_join={}", action, name,
                 unix_seconds() - step.joined_at);
-  co_return true;
+  co_return HoldApplied::done;
 }
 
 net::awaitable<void> Controller::tag_refresh_loop() {

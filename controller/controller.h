@@ -1,9 +1,9 @@
 // The controller's loops and its HTTP API, a thin layer around State: a
-// reconcile loop (four engine list calls per pass, a periodic resync, passes
-// requested by swarm events), an events loop (reconnects with backoff and
-// reconciles at once after a reconnect), and the agent API of
-// docs/agent-api.md on http::Server. Everything runs on one io_context
-// thread; nothing here needs a lock.
+// reconcile loop (at most four engine list calls per pass, a periodic resync
+// of all four, passes requested by swarm events that read what they name),
+// an events loop (reconnects with backoff and reconciles at once after a
+// reconnect), and the agent API of docs/agent-api.md on http::Server.
+// Everything runs on one io_context thread; nothing here needs a lock.
 #pragma once
 
 #include <prometheus/registry.h>
@@ -27,6 +27,7 @@
 #include "controller/registry_recovery.h"
 #include "controller/report_binding.h"
 #include "controller/state.h"
+#include "controller/swarm_reads.h"
 #include "controller/tag_refresh.h"
 #include "controller/warm.h"
 #include "engine/client.h"
@@ -201,9 +202,14 @@ class Controller {
   // report says it is warm, and reports start no pass).
   net::awaitable<void> hold_loop();
   net::awaitable<void> hold_new_nodes();
+  // What apply_hold did: the step took effect now (stop_watching always
+  // does), the node's spec no longer called for it (someone else decided, or
+  // this controller did a moment ago from a snapshot older than the node), or
+  // the engine refused or failed.
+  enum class HoldApplied { done, not_called_for, failed };
   // Applies one step to the node's spec as the engine has it now, if that
-  // spec still calls for it; false when the engine refused or failed.
-  net::awaitable<bool> apply_hold(const NodeHolds::Step& step);
+  // spec still calls for it.
+  net::awaitable<HoldApplied> apply_hold(const NodeHolds::Step& step);
   // A resolution of tag `ref` to `digest`: counts and logs a move; true when
   // the table changed what nodes are given (publish_tag_digests() then).
   bool note_tag_digest(const std::string& ref, const std::string& digest);
@@ -232,10 +238,24 @@ class Controller {
                         const std::vector<reconcile::Task>& tasks);
   // nullopt when the report for `node_id` from `peer` counts (--report-binding).
   std::optional<std::string> report_refusal(const std::string& node_id, const std::string& peer);
-  // Moves the next pass earlier: to now + delay unless one is due sooner.
+  // One list call of a pass, counted; nullopt with `failure` set when it
+  // failed, nullopt when stop() was called.
+  template <class List>
+  net::awaitable<std::optional<List>> read_list(prometheus::Counter& requests,
+                                                net::awaitable<engine::Result<List>> call,
+                                                std::string& failure);
+  // Moves the next pass earlier, to `at` unless one is due sooner.
+  void move_next_pass(Clock::time_point at);
+  // Moves the next pass earlier, to now + delay unless one is due sooner, and
+  // has it read every list.
   void request_reconcile(std::chrono::milliseconds delay);
-  // For an event: at once (leading edge), or at the end of the debounce window.
-  void request_event_reconcile();
+  // When the next full pass comes while swarm starts tasks: every
+  // --busy-resync-interval, but at most a fifth of the controller's time
+  // goes to full reads of a big swarm.
+  std::chrono::milliseconds busy_resync_delay() const;
+  // For an event, or whatever needs only `reads`: at once (leading edge), or
+  // at the end of the debounce window.
+  void request_event_reconcile(const SwarmReads& reads);
 
   // Completes when stop() is called (at once if it was).
   net::awaitable<void> stopped();
@@ -291,6 +311,8 @@ class Controller {
   net::steady_timer stop_signal_;      // never expires; cancelled by stop()
   net::steady_timer loops_done_;       // never expires; cancelled when the last loop ends
   net::steady_timer reconcile_timer_;  // when the next pass is due
+  DueReads due_reads_;                 // what it reads
+  Clock::duration last_full_pass_took_{};
   Clock::time_point last_pass_started_{};
   // Reports or a publish changed what readiness counts since the gauges were
   // last set: refreshed once a second and before a scrape, not inside the

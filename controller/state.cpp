@@ -8,6 +8,13 @@
 namespace swarm_prepull::controller {
 namespace {
 
+// What a node is published for a ref. No node pulls an image being copied
+// into the cache: the origin then serves its layers to the copy alone. A
+// present image is always pull: true; any other as the grants say.
+bool pull_flag(bool filling, PullGrants::Input input, bool granted) {
+  return !filling && (input == PullGrants::Input::present || granted);
+}
+
 // The registry a canonical reference is pulled from ("docker.io",
 // "10.0.0.1:5000"); "" for one that does not parse (no plan holds such a ref).
 std::string registry_of(std::string_view ref) {
@@ -72,11 +79,8 @@ PullGrants::Input State::grant_input(const NodeEntry& entry, std::string_view re
 
 bool State::may_pull(const std::string& node_id, const NodeEntry& entry, std::string_view ref,
                      std::string_view expected_digest) const {
-  // No node pulls an image being copied into the cache: the origin then
-  // serves its layers to the copy alone.
-  if (cache_.filling.contains(ref)) return false;
-  return grant_input(entry, ref, expected_digest) == PullGrants::Input::present ||
-         grants_.granted(node_id, ref);
+  return pull_flag(cache_.filling.contains(ref), grant_input(entry, ref, expected_digest),
+                   grants_.granted(node_id, ref));
 }
 
 std::string_view State::expected_digest(std::string_view ref) const {
@@ -194,68 +198,80 @@ void State::publish_grants(std::vector<PullGrants::Pair> touched, Changes& chang
 }
 
 void State::publish(Changes& changes) {
-  // node id -> desired refs (sorted, since plan images are sorted by ref).
-  std::map<std::string, std::vector<std::string>, std::less<>> wanted;
-  std::set<std::string, std::less<>> desired;  // by some node
-  // node id -> how urgent each of its desired refs is, in that order.
+  // What each node wants, in one place: its refs (sorted, since plan images
+  // are sorted by ref), how urgent each is, and each one's grant input.
   struct Urgency {
     reconcile::PullPriority priority;
     bool starting;  // a task swarm is starting there needs it
   };
-  std::map<std::string, std::vector<Urgency>, std::less<>> urgencies;
+  struct Wanted {
+    std::vector<std::string> refs;
+    std::vector<Urgency> urgency;
+    std::vector<PullGrants::Input> input;
+  };
+  std::map<std::string, Wanted, std::less<>> wanted;
+  std::set<std::string, std::less<>> desired;  // by some node
   for (const auto& node : plan_.nodes) {
-    auto& urgency = urgencies[node.node_id];
+    auto& want = wanted[node.node_id];
     for (const std::uint32_t id : node.images) {
       const bool starting = std::binary_search(node.starting.begin(), node.starting.end(), id);
-      urgency.push_back(Urgency{plan_.images[id].priority, starting});
+      want.urgency.push_back(Urgency{plan_.images[id].priority, starting});
     }
-    auto refs = reconcile::desired_refs(plan_, node);
-    desired.insert(refs.begin(), refs.end());
-    wanted[node.node_id] = std::move(refs);
+    want.refs = reconcile::desired_refs(plan_, node);
+    desired.insert(want.refs.begin(), want.refs.end());
+  }
+
+  // What holds for a ref on every node, looked up once per ref rather than
+  // once per node: 1,000 nodes share each.
+  struct RefFacts {
+    std::string_view digest;  // the tag's resolved digest, or empty
+    bool filling = false;     // being copied into the cache: no node pulls it
+    std::uint64_t retry = 0;  // its registry's retry epoch (none while all answered)
+    std::string_view via;     // its cache reference, or empty
+  };
+  std::map<std::string_view, RefFacts, std::less<>> facts;
+  for (const auto& ref : desired) {
+    RefFacts fact{expected_digest(ref), cache_.filling.contains(ref), 0, {}};
+    if (!retry_epochs_.empty()) {
+      const auto epoch = retry_epochs_.find(registry_of(ref));
+      if (epoch != retry_epochs_.end()) fact.retry = epoch->second;
+    }
+    if (const auto via = cache_.via.find(ref); via != cache_.via.end()) fact.via = via->second;
+    facts.emplace(ref, fact);
   }
 
   // Grants, level-triggered from the last grants and the reports.
   grants_.begin_pass();
-  for (const auto& [id, refs] : wanted) {
+  for (auto& [id, want] : wanted) {
     const auto& entry = nodes_.at(id);
-    const auto& urgency = urgencies[id];
-    for (std::size_t i = 0; i < refs.size(); ++i) {
-      const auto& ref = refs[i];
-      grants_.set(id, ref, grant_input(entry, ref, expected_digest(ref)), urgency[i].starting);
+    want.input.reserve(want.refs.size());
+    for (std::size_t i = 0; i < want.refs.size(); ++i) {
+      const auto& ref = want.refs[i];
+      want.input.push_back(grant_input(entry, ref, facts.at(ref).digest));
+      grants_.set(id, ref, want.input.back(), want.urgency[i].starting);
     }
   }
   grants_.end_pass();
   grants_.settle();  // every node's set is compared below
 
-  // Each desired image carries its registry's retry epoch (none, and no
-  // parsing, while every registry answered).
-  std::map<std::string, std::uint64_t, std::less<>> retry_of;
-  if (!retry_epochs_.empty()) {
-    for (const auto& ref : desired) {
-      const auto epoch = retry_epochs_.find(registry_of(ref));
-      if (epoch != retry_epochs_.end()) retry_of.emplace(ref, epoch->second);
-    }
-  }
-
+  const Wanted nothing;
   for (auto& [id, entry] : nodes_) {
+    const auto found = wanted.find(id);
+    const Wanted& want = found == wanted.end() ? nothing : found->second;
     std::vector<api::DesiredImage> images;
-    const auto& refs = wanted[id];
-    images.reserve(refs.size());
-    for (std::size_t i = 0; i < refs.size(); ++i) {
-      const auto& ref = refs[i];
-      const auto digest = expected_digest(ref);
-      const bool pull = may_pull(id, entry, ref, digest);
-      const auto retry = retry_of.find(ref);
-      const Urgency& urgency = urgencies[id][i];
-      const auto via = cache_.via.find(ref);
-      images.push_back(api::DesiredImage{ref, pull, retry == retry_of.end() ? 0 : retry->second,
-                                         std::string(digest), urgency.priority, urgency.starting,
-                                         via == cache_.via.end() ? std::string() : via->second});
+    images.reserve(want.refs.size());
+    for (std::size_t i = 0; i < want.refs.size(); ++i) {
+      const auto& ref = want.refs[i];
+      const RefFacts& fact = facts.at(ref);
+      const bool pull = pull_flag(fact.filling, want.input[i], grants_.granted(id, ref));
+      images.push_back(api::DesiredImage{ref, pull, fact.retry, std::string(fact.digest),
+                                         want.urgency[i].priority, want.urgency[i].starting,
+                                         std::string(fact.via)});
     }
     if (entry.published.generation != 0 && images == entry.published.images) continue;
     // Forget hit/miss observations of images no longer desired here.
     for (auto it = entry.observed_present.begin(); it != entry.observed_present.end();) {
-      const bool still = std::binary_search(wanted[id].begin(), wanted[id].end(), it->first);
+      const bool still = std::binary_search(want.refs.begin(), want.refs.end(), it->first);
       it = still ? std::next(it) : entry.observed_present.erase(it);
     }
     const auto generation = next_generation();

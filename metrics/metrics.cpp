@@ -13,7 +13,7 @@ using prometheus::BuildCounter;
 using prometheus::BuildGauge;
 using prometheus::BuildHistogram;
 
-// A reconcile pass is four list calls and a diff: milliseconds on a small
+// A reconcile pass is up to four list calls and a diff: milliseconds on a small
 // swarm, seconds on a very large one.
 const prometheus::Histogram::BucketBoundaries reconcile_buckets = {
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30};

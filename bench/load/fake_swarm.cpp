@@ -1,6 +1,7 @@
 #include "bench/load/fake_swarm.h"
 
 #include <algorithm>
+#include <array>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -14,6 +15,7 @@
 #include <boost/beast/http/write.hpp>
 #include <cstdio>
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace swarm_prepull::load {
 namespace {
@@ -98,6 +100,13 @@ json spec_json(const std::string& name, const std::string& image, bool global,
   return spec;
 }
 
+// A pass's list reads in the order it makes them; 0 for other paths.
+std::size_t list_order(std::string_view path) {
+  constexpr std::array<std::string_view, 4> lists{"/nodes", "/services", "/tasks", "/configs"};
+  const auto* found = std::find(lists.begin(), lists.end(), path);
+  return found == lists.end() ? 0 : static_cast<std::size_t>(found - lists.begin()) + 1;
+}
+
 std::string chunk(const std::string& line) {
   char size[20];
   std::snprintf(size, sizeof size, "%zx\r\n", line.size() + 1);
@@ -122,6 +131,7 @@ struct FakeSwarm::State {
   std::uint64_t rollouts = 0;
   std::vector<std::string> events;
   std::vector<PassTimes> passes;
+  std::size_t last_read = 0;  // the list order of the last read (1-4), 0 before any
   std::size_t requests = 0;
   bool stopped = false;
 
@@ -173,14 +183,22 @@ net::awaitable<void> answer(std::shared_ptr<State> state, tcp::socket socket) {
   response.set(bhttp::field::content_type, "application/json");
   response.set("Api-Version", api_version);
   response.keep_alive(false);
+  const std::size_t read = list_order(path);
   {
     std::lock_guard lock(state->mutex);
     ++state->requests;
+    if (read != 0) {
+      if (read <= state->last_read || state->passes.empty()) state->passes.push_back({});
+      state->last_read = read;
+      auto& pass = state->passes.back();
+      if (pass.lists.empty()) pass.started = Clock::now();
+      pass.lists += (pass.lists.empty() ? "" : ",") + path.substr(1);
+      if (path == "/services") pass.services_requested = Clock::now();
+    }
     if (path == "/_ping") {
       response.set(bhttp::field::content_type, "text/plain");
       response.body() = "OK";
     } else if (path == "/nodes") {
-      state->passes.push_back({Clock::now(), {}});
       response.body() = state->nodes_body;
     } else if (path == "/services") {
       response.body() = state->services_body;
@@ -195,12 +213,10 @@ net::awaitable<void> answer(std::shared_ptr<State> state, tcp::socket socket) {
   }
   response.prepare_payload();
   co_await bhttp::async_write(stream, response, net::use_awaitable);
-  if (path == "/nodes" || path == "/services" || path == "/tasks" || path == "/configs") {
+  if (read != 0) {
     std::lock_guard lock(state->mutex);
-    if (!state->passes.empty()) {
-      auto& answered = state->passes.back().reads_answered;
-      answered = std::max(answered, Clock::now());
-    }
+    auto& answered = state->passes.back().reads_answered;
+    answered = std::max(answered, Clock::now());
   }
   beast::error_code ignored;
   stream.socket().shutdown(tcp::socket::shutdown_send, ignored);
@@ -244,7 +260,7 @@ FakeSwarm::FakeSwarm(net::io_context& context, SwarmShape shape)
   }
   state_->services_body = services.dump();
   // Each global service's running task on every node: the controller lists
-  // them every pass (which tasks swarm is starting). Running, so a rollout
+  // them in every full pass (which tasks swarm is starting). Running, so a rollout
   // here marks nothing as starting.
   json tasks = json::array();
   for (std::size_t service = 0; service < shape.global_services; ++service) {
@@ -307,7 +323,7 @@ std::pair<std::string, Clock::time_point> FakeSwarm::rollout() {
 PassTimes FakeSwarm::pass_after(Clock::time_point after) const {
   std::lock_guard lock(state_->mutex);
   for (const auto& pass : state_->passes) {
-    if (pass.nodes_requested >= after) return pass;
+    if (pass.services_requested >= after) return pass;
   }
   return {};
 }

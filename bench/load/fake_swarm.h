@@ -31,13 +31,19 @@ struct SwarmShape {
   std::size_t replicated_services = 30;  // one image each, placed by zone
 };
 
-// What the engine saw of one pass of the controller after a rollout: when
-// its GET /nodes arrived (the pass started) and when the last of its reads
-// (nodes, services, tasks, configs, in that order today) had its answer
-// written.
+// What the engine saw of one pass of the controller: when its first list
+// request arrived, when its GET /services did (the read that sees a
+// rollout), when the last of its reads had its answer written, and which
+// lists it read. A pass reads its lists in a fixed order (nodes, services,
+// tasks, configs; all four, or only what events named), so a request for a
+// list that does not come after the last one's begins the next pass. (A
+// services-only pass and a tasks-only one right after it would count as one:
+// this swarm has no node events, and its rollouts are service events.)
 struct PassTimes {
-  Clock::time_point nodes_requested{};
+  Clock::time_point started{};
+  Clock::time_point services_requested{};
   Clock::time_point reads_answered{};
+  std::string lists;  // "nodes,services,tasks,configs", "services", ...
 };
 
 class FakeSwarm {
@@ -59,7 +65,8 @@ class FakeSwarm {
   // events stream. Returns the new image and the time the event was queued.
   std::pair<std::string, Clock::time_point> rollout();
 
-  // Thread-safe: the controller's first pass that began after `after`.
+  // Thread-safe: the controller's first pass whose GET /services came at or
+  // after `after` (the first to see a rollout at `after`); empty if none did.
   PassTimes pass_after(Clock::time_point after) const;
   // Thread-safe: requests served so far, by path ("/nodes", ...).
   std::size_t requests() const;

@@ -618,14 +618,16 @@ net::awaitable<void> drive(Run& run) {
     const auto [first, last] = std::minmax_element(rollout.woken.begin(), rollout.woken.end());
     const double window = ms_between(rollout.event, *last) / 1000;
     std::printf(
-        "rollout %zu: woken %s; event -> controller's GET /nodes %.1f ms, its engine reads "
-        "%.1f ms, -> first answer %.1f ms, first -> last answer %.1f ms; all present %.1f ms "
+        "rollout %zu: woken %s; event -> controller's GET /services %.1f ms (its pass read %s "
+        "from %.1f ms), its reads answered %.1f ms after the event, -> first answer %.1f ms, "
+        "first -> last answer %.1f ms; all present %.1f ms "
         "after the event; controller CPU %.2f s; from the event to the last wake-up (%.2f s) "
         "the controller used %.2f s of CPU, the harness %.2f s\n",
-        index + 1, distribution(wake).c_str(), ms_between(rollout.event, pass.nodes_requested),
-        ms_between(pass.nodes_requested, pass.reads_answered),
-        ms_between(pass.reads_answered, *first), ms_between(*first, *last),
-        ms_between(rollout.event, rollout.all_present), run.cpu_per_rollout.back(), window,
+        index + 1, distribution(wake).c_str(), ms_between(rollout.event, pass.services_requested),
+        pass.lists.c_str(), ms_between(rollout.event, pass.started),
+        ms_between(rollout.event, pass.reads_answered), ms_between(pass.reads_answered, *first),
+        ms_between(*first, *last), ms_between(rollout.event, rollout.all_present),
+        run.cpu_per_rollout.back(), window,
         rollout.controller_all_woken.cpu_seconds - rollout.controller_at_event.cpu_seconds,
         rollout.harness_all_woken.cpu_seconds - rollout.harness_at_event.cpu_seconds);
     std::fflush(stdout);
