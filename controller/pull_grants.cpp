@@ -15,17 +15,18 @@ bool is_failure(PullGrants::Input input) {
 
 PullGrants::PullGrants(PullGrantsOptions options) : options_(options) {}
 
-PullGrants::Image& PullGrants::image_of(const std::string& ref) {
-  const auto found = images_.find(ref);
-  if (found != images_.end()) return found->second;
-  auto& image = images_[ref];
-  // "" for a ref that does not parse (no plan holds one): a registry of its own.
-  const auto reference = reconcile::parse_reference(ref);
-  auto& registry = registries_[reference ? reference->domain : std::string()];
-  if (registry.next_pause == Clock::duration{}) registry.next_pause = options_.backoff_base;
-  registry.images.emplace(ref, &image);
-  image.registry = &registry;
-  return image;
+PullGrants::ImageHandle PullGrants::image(const std::string& ref) {
+  const auto [found, added] = images_.try_emplace(ref);
+  if (added) {
+    auto& image = found->second;
+    // "" for a ref that does not parse (no plan holds one): a registry of its own.
+    const auto reference = reconcile::parse_reference(ref);
+    auto& registry = registries_[reference ? reference->domain : std::string()];
+    if (registry.next_pause == Clock::duration{}) registry.next_pause = options_.backoff_base;
+    registry.images.emplace(ref, &image);
+    image.registry = &registry;
+  }
+  return ImageHandle(&*found);
 }
 
 void PullGrants::enqueue(Image& image, const std::string& node, const PairState& pair) {
@@ -56,11 +57,21 @@ void PullGrants::grant(Image& image, const std::string& ref, const std::string& 
 }
 
 void PullGrants::set(const std::string& node, const std::string& ref, Input input, bool starting) {
-  auto& image = image_of(ref);
+  (void)set(image(ref), node, input, starting);
+}
+
+PullGrants::PairHandle PullGrants::set(ImageHandle handle, const std::string& node, Input input,
+                                       bool starting) {
+  const std::string& ref = handle.entry_->first;
+  auto& image = handle.entry_->second;
   auto [it, added] = image.pairs.try_emplace(node);
   auto& pair = it->second;
-  pair.seen = true;
-  if (!added && pair.input == input && pair.starting == starting) return;
+  if (added || pair.seen_in_pass != pass_) {
+    pair.seen_in_pass = pass_;
+    ++image.seen;
+  }
+  const PairHandle handle_of_pair(&pair);
+  if (!added && pair.input == input && pair.starting == starting) return handle_of_pair;
   pair.input = input;
   pair.starting = starting;
   dequeue(image, node);
@@ -75,6 +86,7 @@ void PullGrants::set(const std::string& node, const std::string& ref, Input inpu
     grant(image, ref, node, pair, false);
   }
   enqueue(image, node, pair);
+  return handle_of_pair;
 }
 
 void PullGrants::rate_limited(const std::string& registry_name, Clock::time_point now) {
@@ -104,16 +116,15 @@ void PullGrants::resume(Clock::time_point now) {
 }
 
 void PullGrants::begin_pass() {
-  for (auto& [ref, image] : images_) {
-    for (auto& [node, pair] : image.pairs) pair.seen = false;
-  }
+  ++pass_;
+  for (auto& [ref, image] : images_) image.seen = 0;
 }
 
 void PullGrants::end_pass() {
   for (auto image_it = images_.begin(); image_it != images_.end();) {
     auto& image = image_it->second;
-    for (auto it = image.pairs.begin(); it != image.pairs.end();) {
-      if (it->second.seen) {
+    for (auto it = image.pairs.begin(); image.seen != image.pairs.size();) {
+      if (it->second.seen_in_pass == pass_) {
         ++it;
         continue;
       }
@@ -168,6 +179,8 @@ bool PullGrants::granted(std::string_view node, std::string_view ref) const {
   const auto pair = image->second.pairs.find(node);
   return pair != image->second.pairs.end() && pair->second.granted;
 }
+
+bool PullGrants::granted(PairHandle pair) { return pair.pair_->granted; }
 
 std::map<std::string, RegistryBackoff> PullGrants::backoffs(Clock::time_point now) const {
   std::map<std::string, RegistryBackoff> result;

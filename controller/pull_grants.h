@@ -60,10 +60,40 @@ class PullGrants {
 
   explicit PullGrants(PullGrantsOptions options);
 
+ private:
+  struct Image;
+  struct PairState;
+
+ public:
+  // One ref's pairs, looked up once for the many set()/granted() of a pass
+  // (1,000 nodes share each ref, and refs are long and share their prefixes).
+  // Valid until end_pass() drops the ref's last pair.
+  class ImageHandle {
+   public:
+    const std::string& ref() const { return entry_->first; }
+
+   private:
+    friend PullGrants;
+    explicit ImageHandle(std::pair<const std::string, Image>* entry) : entry_(entry) {}
+    std::pair<const std::string, Image>* entry_;
+  };
+  // The ref's entry, added if new.
+  ImageHandle image(const std::string& ref);
+  // One (node, image) pair, as set() left it: whether it holds a grant can be
+  // read after settle() without looking it up again. Valid until end_pass()
+  // drops the pair.
+  class PairHandle {
+   private:
+    friend PullGrants;
+    explicit PairHandle(const PairState* pair) : pair_(pair) {}
+    const PairState* pair_;
+  };
+
   // The pair is desired, its node's last report says `input` of it, and
   // `starting`: a task swarm is starting on the node needs it (a new pair is
   // added). Hands nothing out: settle() does, once per batch.
   void set(const std::string& node, const std::string& ref, Input input, bool starting);
+  PairHandle set(ImageHandle image, const std::string& node, Input input, bool starting);
   // A node's report turned one of `registry`'s images to rate_limited: new
   // grants there pause (grants of nodes not pulling yet are taken back) unless
   // a pause already runs, which a 429 of a pull started before it does not
@@ -82,6 +112,7 @@ class PullGrants {
   std::vector<Pair> settle();
 
   bool granted(std::string_view node, std::string_view ref) const;
+  static bool granted(PairHandle pair);
   // Registries paused, or whose next pause is longer than the base.
   std::map<std::string, RegistryBackoff> backoffs(Clock::time_point now) const;
   // Grants held now, by registry (every registry with a desired image).
@@ -92,12 +123,15 @@ class PullGrants {
     Input input = Input::other;
     bool starting = false;
     bool granted = false;
-    bool seen = true;  // in the current full pass
+    std::uint64_t seen_in_pass = 0;  // the last full pass that set it
   };
   struct Registry;
   struct Image {
     Registry* registry = nullptr;
     std::map<std::string, PairState, std::less<>> pairs;  // by node id
+    // Pairs set in the current full pass: when all were, end_pass() has
+    // nothing to drop and need not walk them.
+    std::size_t seen = 0;
     // Pairs neither present nor granted, by node id, in three queues: those
     // of starting tasks ahead, those whose last try failed behind the others.
     std::set<std::string, std::less<>> starting, waiting, failed;
@@ -111,7 +145,6 @@ class PullGrants {
     Clock::duration next_pause{};
   };
 
-  Image& image_of(const std::string& ref);
   // Queues a pair that holds no grant (or takes it out of the queues).
   void enqueue(Image& image, const std::string& node, const PairState& pair);
   void dequeue(Image& image, const std::string& node);
@@ -125,6 +158,7 @@ class PullGrants {
   std::map<std::string, Registry, std::less<>> registries_;  // by host ("docker.io")
   std::set<Registry*> dirty_;                                // to fill at settle()
   std::map<Pair, bool> changed_;                             // pair -> grant before
+  std::uint64_t pass_ = 0;                                   // full passes begun
 };
 
 }  // namespace swarm_prepull::controller

@@ -28,6 +28,17 @@ std::uint64_t system_wall_ms() {
                                         .count());
 }
 
+// A published set's entry for `ref`; sets are sorted by ref.
+template <typename Images>
+auto find_image(Images& images, std::string_view ref) -> decltype(images.data()) {
+  const auto found = std::lower_bound(images.begin(), images.end(), ref,
+                                      [](const api::DesiredImage& image, std::string_view wanted) {
+                                        return std::string_view(image.ref) < wanted;
+                                      });
+  if (found == images.end() || found->ref != ref) return nullptr;
+  return &*found;
+}
+
 const std::string& node_label(const NodeDesired& node) {
   return node.hostname.empty() ? node.node_id : node.hostname;
 }
@@ -50,7 +61,11 @@ std::uint64_t State::next_generation() {
 
 bool State::is_present(const NodeEntry& entry, std::string_view ref,
                        std::string_view expected_digest) const {
-  const auto* state = state_of(entry, ref);
+  return is_present(entry, state_of(entry, ref), ref, expected_digest);
+}
+
+bool State::is_present(const NodeEntry& entry, const api::ImageStatus* state, std::string_view ref,
+                       std::string_view expected_digest) const {
   if (state == nullptr || state->state != ImageState::present) return false;
   if (expected_digest.empty()) return true;
   if (!state->digest.empty()) return state->digest == expected_digest;
@@ -60,12 +75,17 @@ bool State::is_present(const NodeEntry& entry, std::string_view ref,
 
 PullGrants::Input State::grant_input(const NodeEntry& entry, std::string_view ref,
                                      std::string_view expected_digest) const {
+  return grant_input(entry, ref, expected_digest, cache_.filling.contains(ref));
+}
+
+PullGrants::Input State::grant_input(const NodeEntry& entry, std::string_view ref,
+                                     std::string_view expected_digest, bool filling) const {
   using Input = PullGrants::Input;
   // Waiting for the cache's copy, the pair takes no grant (no slot of a cap).
-  if (cache_.filling.contains(ref)) return Input::present;
+  if (filling) return Input::present;
   const auto* state = state_of(entry, ref);
   if (state == nullptr) return Input::other;
-  if (is_present(entry, ref, expected_digest)) return Input::present;
+  if (is_present(entry, state, ref, expected_digest)) return Input::present;
   switch (state->state) {
     case ImageState::failed:
       return state->reason == api::FailureReason::rate_limited ? Input::rate_limited
@@ -180,12 +200,8 @@ void State::publish_grants(std::vector<PullGrants::Pair> touched, Changes& chang
   for (const auto& [node_id, ref] : touched) {
     const auto entry = nodes_.find(node_id);
     if (entry == nodes_.end()) continue;
-    auto& images = entry->second.published.images;
-    // Published sets are sorted by ref.
-    const auto image = std::lower_bound(
-        images.begin(), images.end(), ref,
-        [](const api::DesiredImage& old, const std::string& wanted) { return old.ref < wanted; });
-    if (image == images.end() || image->ref != ref) continue;
+    auto* image = find_image(entry->second.published.images, ref);
+    if (image == nullptr) continue;
     const bool pull = may_pull(node_id, entry->second, ref, image->digest);
     if (pull == image->pull) continue;
     image->pull = pull;
@@ -198,99 +214,92 @@ void State::publish_grants(std::vector<PullGrants::Pair> touched, Changes& chang
 }
 
 void State::publish(Changes& changes) {
-  // What each node wants, in one place: its refs (sorted, since plan images
-  // are sorted by ref), how urgent each is, and each one's grant input.
-  struct Urgency {
-    reconcile::PullPriority priority;
-    bool starting;  // a task swarm is starting there needs it
-  };
-  struct Wanted {
-    std::vector<std::string> refs;
-    std::vector<Urgency> urgency;
-    std::vector<PullGrants::Input> input;
-  };
-  std::map<std::string, Wanted, std::less<>> wanted;
-  std::set<std::string, std::less<>> desired;  // by some node
-  for (const auto& node : plan_.nodes) {
-    auto& want = wanted[node.node_id];
-    for (const std::uint32_t id : node.images) {
-      const bool starting = std::binary_search(node.starting.begin(), node.starting.end(), id);
-      want.urgency.push_back(Urgency{plan_.images[id].priority, starting});
-    }
-    want.refs = reconcile::desired_refs(plan_, node);
-    desired.insert(want.refs.begin(), want.refs.end());
-  }
-
-  // What holds for a ref on every node, looked up once per ref rather than
-  // once per node: 1,000 nodes share each.
-  struct RefFacts {
+  // What holds for a plan image on every node, looked up once per image
+  // rather than once per node and image: 1,000 nodes share each, and refs are
+  // long and share their prefixes.
+  struct ImageFacts {
     std::string_view digest;  // the tag's resolved digest, or empty
     bool filling = false;     // being copied into the cache: no node pulls it
     std::uint64_t retry = 0;  // its registry's retry epoch (none while all answered)
     std::string_view via;     // its cache reference, or empty
+    PullGrants::ImageHandle grants;
   };
-  std::map<std::string_view, RefFacts, std::less<>> facts;
-  for (const auto& ref : desired) {
-    RefFacts fact{expected_digest(ref), cache_.filling.contains(ref), 0, {}};
+  std::vector<std::optional<ImageFacts>> facts(plan_.images.size());
+  const auto facts_of = [&](std::uint32_t id) -> const ImageFacts& {
+    auto& fact = facts[id];
+    if (fact) return *fact;
+    const std::string& ref = plan_.images[id].ref;
+    fact.emplace(
+        ImageFacts{expected_digest(ref), cache_.filling.contains(ref), 0, {}, grants_.image(ref)});
     if (!retry_epochs_.empty()) {
       const auto epoch = retry_epochs_.find(registry_of(ref));
-      if (epoch != retry_epochs_.end()) fact.retry = epoch->second;
+      if (epoch != retry_epochs_.end()) fact->retry = epoch->second;
     }
-    if (const auto via = cache_.via.find(ref); via != cache_.via.end()) fact.via = via->second;
-    facts.emplace(ref, fact);
-  }
+    if (const auto via = cache_.via.find(ref); via != cache_.via.end()) fact->via = via->second;
+    return *fact;
+  };
 
-  // Grants, level-triggered from the last grants and the reports.
+  // What each node wants (plan images are sorted by ref, so are its sets) and
+  // the grants' input of each, set level-triggered from the reports.
+  struct Wanted {
+    const reconcile::NodePlan* node;
+    NodeEntry* entry;
+    std::vector<PullGrants::Input> input;  // one per node->images
+    std::vector<bool> starting;            // a task swarm is starting there needs it
+    std::vector<PullGrants::PairHandle> grant;
+  };
+  std::vector<Wanted> wanted;
+  wanted.reserve(plan_.nodes.size());
   grants_.begin_pass();
-  for (auto& [id, want] : wanted) {
-    const auto& entry = nodes_.at(id);
-    want.input.reserve(want.refs.size());
-    for (std::size_t i = 0; i < want.refs.size(); ++i) {
-      const auto& ref = want.refs[i];
-      want.input.push_back(grant_input(entry, ref, facts.at(ref).digest));
-      grants_.set(id, ref, want.input.back(), want.urgency[i].starting);
+  for (const auto& node : plan_.nodes) {
+    auto& want = wanted.emplace_back(Wanted{&node, &nodes_.at(node.node_id), {}, {}, {}});
+    want.input.reserve(node.images.size());
+    want.starting.reserve(node.images.size());
+    want.grant.reserve(node.images.size());
+    for (const std::uint32_t id : node.images) {
+      const ImageFacts& fact = facts_of(id);
+      want.starting.push_back(std::binary_search(node.starting.begin(), node.starting.end(), id));
+      want.input.push_back(
+          grant_input(*want.entry, plan_.images[id].ref, fact.digest, fact.filling));
+      want.grant.push_back(
+          grants_.set(fact.grants, node.node_id, want.input.back(), want.starting.back()));
     }
   }
   grants_.end_pass();
   grants_.settle();  // every node's set is compared below
 
-  const Wanted nothing;
-  for (auto& [id, entry] : nodes_) {
-    const auto found = wanted.find(id);
-    const Wanted& want = found == wanted.end() ? nothing : found->second;
+  for (const auto& want : wanted) {
+    const auto& node = *want.node;
+    auto& entry = *want.entry;
     std::vector<api::DesiredImage> images;
-    images.reserve(want.refs.size());
-    for (std::size_t i = 0; i < want.refs.size(); ++i) {
-      const auto& ref = want.refs[i];
-      const RefFacts& fact = facts.at(ref);
-      const bool pull = pull_flag(fact.filling, want.input[i], grants_.granted(id, ref));
-      images.push_back(api::DesiredImage{ref, pull, fact.retry, std::string(fact.digest),
-                                         want.urgency[i].priority, want.urgency[i].starting,
-                                         std::string(fact.via)});
+    images.reserve(node.images.size());
+    for (std::size_t i = 0; i < node.images.size(); ++i) {
+      const auto& image = plan_.images[node.images[i]];
+      const ImageFacts& fact = *facts[node.images[i]];
+      const bool pull = pull_flag(fact.filling, want.input[i], PullGrants::granted(want.grant[i]));
+      images.push_back(api::DesiredImage{image.ref, pull, fact.retry, std::string(fact.digest),
+                                         image.priority, want.starting[i], std::string(fact.via)});
     }
     if (entry.published.generation != 0 && images == entry.published.images) continue;
     // Forget hit/miss observations of images no longer desired here.
     for (auto it = entry.observed_present.begin(); it != entry.observed_present.end();) {
-      const bool still = std::binary_search(want.refs.begin(), want.refs.end(), it->first);
-      it = still ? std::next(it) : entry.observed_present.erase(it);
+      it = find_image(images, it->first) != nullptr ? std::next(it)
+                                                    : entry.observed_present.erase(it);
     }
     const auto generation = next_generation();
     std::map<std::string, std::uint64_t, std::less<>> digest_since;
     for (const auto& image : images) {
       if (image.digest.empty()) continue;
-      // Published sets are sorted by ref.
-      const auto before = std::lower_bound(
-          entry.published.images.begin(), entry.published.images.end(), image.ref,
-          [](const api::DesiredImage& old, const std::string& ref) { return old.ref < ref; });
+      const auto* before = find_image(entry.published.images, image.ref);
       const auto since = entry.digest_since.find(image.ref);
-      const bool same = before != entry.published.images.end() && before->ref == image.ref &&
-                        before->digest == image.digest && since != entry.digest_since.end();
+      const bool same =
+          before != nullptr && before->digest == image.digest && since != entry.digest_since.end();
       digest_since.emplace(image.ref, same ? since->second : generation);
     }
     entry.digest_since = std::move(digest_since);
     entry.published.images = std::move(images);
     entry.published.generation = generation;
-    changes.bumped_nodes.push_back(id);
+    changes.bumped_nodes.push_back(node.node_id);
   }
 }
 
@@ -434,7 +443,7 @@ api::ImagesListing State::images(const std::vector<ResolveFailure>& resolve_fail
       auto& item = item_of(image.ref);
       ++item.nodes_desired;
       const auto* state = state_of(entry, image.ref);
-      if (is_present(entry, image.ref, image.digest)) {
+      if (is_present(entry, state, image.ref, image.digest)) {
         ++item.nodes_present;
         continue;
       }

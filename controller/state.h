@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "api/messages.h"
@@ -185,7 +186,9 @@ class State {
   struct NodeEntry {
     NodeDesired published;
     std::optional<NodeReport> report;
-    std::map<std::string, const api::ImageStatus*, std::less<>> by_ref;  // into report->images
+    // Views into report->images: hashed, since refs are long and share their
+    // prefixes, and every pass and listing looks up each (node, ref).
+    std::unordered_map<std::string_view, const api::ImageStatus*> by_ref;
     std::map<std::string, bool, std::less<>> observed_present;  // for hits/misses transitions
     // ref -> the generation that first published the tag's current digest here.
     std::map<std::string, std::uint64_t, std::less<>> digest_since;
@@ -207,9 +210,15 @@ class State {
   // an older set (the tag was checked against no digest, or an older one).
   bool is_present(const NodeEntry& entry, std::string_view ref,
                   std::string_view expected_digest) const;
-  // All that the grants read of one reported image.
+  // The same with the node's report of `ref` already looked up (state_of).
+  bool is_present(const NodeEntry& entry, const api::ImageStatus* state, std::string_view ref,
+                  std::string_view expected_digest) const;
+  // All that the grants read of one reported image; `filling`: the ref is
+  // being copied into the cache.
   PullGrants::Input grant_input(const NodeEntry& entry, std::string_view ref,
                                 std::string_view expected_digest) const;
+  PullGrants::Input grant_input(const NodeEntry& entry, std::string_view ref,
+                                std::string_view expected_digest, bool filling) const;
   // What the node is published for `ref`: present images always pull: true.
   bool may_pull(const std::string& node_id, const NodeEntry& entry, std::string_view ref,
                 std::string_view expected_digest) const;

@@ -40,7 +40,18 @@ std::string to_string(const SwarmReads& reads) {
 SwarmReads DueReads::take(Clock::time_point now, bool have_snapshot) {
   SwarmReads reads = marked_;
   marked_ = {};
-  if (!have_snapshot || !reads.any() || now >= full_read_at()) reads = SwarmReads::all();
+  if (!have_snapshot || !reads.any()) {
+    reads = SwarmReads::all();
+  } else if (now >= full_read_at() && !reads.is_full()) {
+    // The events' pass goes first, once, unless it lists the tasks anyway
+    // (the full read's cost).
+    if (full_read_put_off_ || reads.tasks) {
+      reads = SwarmReads::all();
+    } else {
+      full_read_put_off_ = true;
+    }
+  }
+  if (reads.is_full()) full_read_put_off_ = false;
   taken_at_ = now;
   asked_first_when_taken_ = asked_first_;
   asked_last_when_taken_ = asked_last_;

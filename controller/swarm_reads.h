@@ -10,8 +10,13 @@
 // a second later (swarm starts or moves tasks after them), the resync, a busy
 // swarm's follow-up, an events stream that reconnected, a first pass. Each of
 // those reads all four lists, and one is due at least every resync interval,
-// so whatever an event could miss is read again within it. Pure: the controller
-// marks, takes and reports how its passes ended.
+// so whatever an event could miss is read again within it. An event that
+// comes when a full read is due is read first, on its own, and the full read
+// follows at once when that pass succeeds: the agents learn of a `docker
+// service update` without waiting for 10,000 tasks to be listed; the next
+// pass reads every list whatever events came meanwhile, so events can delay
+// a full read by one pass at most. Pure: the controller marks, takes and reports how its passes
+// ended.
 #pragma once
 
 #include <algorithm>
@@ -64,9 +69,10 @@ class DueReads {
     return std::min(asked_first_, last_full_read_ + resync_interval_);
   }
 
-  // What a pass starting at `now` reads: every list when one is due, when
-  // there is no snapshot to keep lists from, or when nothing was marked (a
-  // pass no one asked for reads the swarm); else what events marked.
+  // What a pass starting at `now` reads: every list when there is no
+  // snapshot to keep lists from, when nothing was marked (a pass no one asked
+  // for reads the swarm) or when a full read is due and the last pass already
+  // put it off; else what events marked.
   SwarmReads take(Clock::time_point now, bool have_snapshot);
   // How the pass that took `reads` ended. A failed pass leaves its reads due.
   void pass_ended(const SwarmReads& reads, bool succeeded);
@@ -80,6 +86,7 @@ class DueReads {
   Clock::time_point asked_first_ = Clock::time_point::max();
   Clock::time_point asked_last_ = Clock::time_point::min();
   Clock::time_point last_full_read_ = Clock::time_point::min();  // the resync is due at once
+  bool full_read_put_off_ = false;  // by the last pass, for events: the next one makes it
   Clock::time_point taken_at_{};
   Clock::time_point asked_first_when_taken_ = Clock::time_point::max();
   Clock::time_point asked_last_when_taken_ = Clock::time_point::min();

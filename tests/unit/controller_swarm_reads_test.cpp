@@ -73,11 +73,54 @@ TEST(DueReads, APassNoOneAskedForReadsEveryList) {
   EXPECT_EQ(due.take(kStart + milliseconds(1000), true), SwarmReads::all());
 }
 
-TEST(DueReads, TheResyncReadsEveryListEvenWhenAnEventAlsoAsked) {
+TEST(DueReads, AnEventGoesBeforeADueResyncWhichFollowsAtOnce) {
   DueReads due = after_a_full_pass();
   EXPECT_EQ(due.full_read_at(), kStart + kResync);
   due.mark(services_only());
-  EXPECT_EQ(due.take(kStart + kResync, true), SwarmReads::all());
+  const auto event_pass = due.take(kStart + kResync, true);
+  EXPECT_EQ(event_pass, services_only());
+  due.pass_ended(event_pass, true);
+  EXPECT_EQ(due.full_read_at(), kStart + kResync);  // still due: the caller's timer fires now
+  // Another event meanwhile does not put it off again.
+  due.mark(services_only());
+  const auto resync = due.take(kStart + kResync + milliseconds(20), true);
+  EXPECT_EQ(resync, SwarmReads::all());
+  due.pass_ended(resync, true);
+  EXPECT_EQ(due.full_read_at(), kStart + kResync + milliseconds(20) + kResync);
+  // The next event's pass, the resync no longer due, reads its list alone.
+  due.mark(services_only());
+  EXPECT_EQ(due.take(kStart + kResync + milliseconds(500), true), services_only());
+}
+
+TEST(DueReads, AFailedEventsPassBeforeADueFullReadIsFollowedByTheFullRead) {
+  DueReads due = after_a_full_pass();
+  due.mark_all_at(kStart + milliseconds(1000));
+  due.mark(services_only());
+  const auto event_pass = due.take(kStart + milliseconds(1000), true);
+  ASSERT_EQ(event_pass, services_only());
+  due.pass_ended(event_pass, false);
+  EXPECT_EQ(due.take(kStart + milliseconds(1100), true), SwarmReads::all());
+}
+
+TEST(DueReads, ATasksReadMakesTheDueFullReadAtOnce) {
+  // Listing the tasks is what the full read costs: a pass that lists them
+  // anyway puts nothing off.
+  DueReads due = after_a_full_pass();
+  due.mark_all_at(kStart + milliseconds(1000));
+  SwarmReads tasks_only;
+  tasks_only.tasks = true;
+  due.mark(tasks_only);
+  EXPECT_EQ(due.take(kStart + milliseconds(1000), true), SwarmReads::all());
+}
+
+TEST(DueReads, AnEventOfAnUnfollowedTypeMakesTheDueFullReadAtOnce) {
+  DueReads due = after_a_full_pass();
+  due.mark_all_at(kStart + milliseconds(1000));
+  due.mark(SwarmReads::for_event("secret"));
+  const auto reads = due.take(kStart + milliseconds(1000), true);
+  ASSERT_EQ(reads, SwarmReads::all());
+  due.pass_ended(reads, true);
+  EXPECT_EQ(due.full_read_at(), kStart + milliseconds(1000) + kResync);
 }
 
 TEST(DueReads, EventsCannotPutTheFullReadOff) {
@@ -90,8 +133,14 @@ TEST(DueReads, EventsCannotPutTheFullReadOff) {
     due.pass_ended(reads, true);
     ASSERT_EQ(due.full_read_at(), kStart + kResync) << second;
   }
+  // At the resync the event's pass goes first, and the full read follows
+  // whatever came meanwhile.
   due.mark(services_only());
-  EXPECT_EQ(due.take(kStart + std::chrono::seconds(30), true), SwarmReads::all());
+  const auto event_pass = due.take(kStart + std::chrono::seconds(30), true);
+  ASSERT_EQ(event_pass, services_only());
+  due.pass_ended(event_pass, true);
+  due.mark(services_only());
+  EXPECT_EQ(due.take(kStart + milliseconds(30'010), true), SwarmReads::all());
 }
 
 TEST(DueReads, AFullReadAskedForLaterIsDueThenAndNotBefore) {
@@ -135,8 +184,12 @@ TEST(DueReads, AFullReadAskedForDuringAFullPassIsNotLost) {
   due.mark_all_at(kStart + kResync + milliseconds(50));
   due.pass_ended(reads, true);
   EXPECT_EQ(due.full_read_at(), kStart + kResync + milliseconds(50));
+  // An event then goes first; the full read follows it.
   due.mark(services_only());
-  EXPECT_EQ(due.take(kStart + kResync + milliseconds(60), true), SwarmReads::all());
+  const auto event_pass = due.take(kStart + kResync + milliseconds(60), true);
+  ASSERT_EQ(event_pass, services_only());
+  due.pass_ended(event_pass, true);
+  EXPECT_EQ(due.take(kStart + kResync + milliseconds(70), true), SwarmReads::all());
 }
 
 TEST(DueReads, AFullPassBeforeAnEventsFollowUpDoesNotStandForIt) {
@@ -164,6 +217,7 @@ TEST(DueReads, AFailedFullPassKeepsTheFullReadAskedFor) {
   ASSERT_EQ(reads, SwarmReads::all());
   due.pass_ended(reads, false);
   EXPECT_EQ(due.full_read_at(), kStart + milliseconds(1000));
+  // The failed pass's lists are all due again: an event puts nothing off.
   due.mark(services_only());
   EXPECT_EQ(due.take(kStart + milliseconds(1200), true), SwarmReads::all());
 }
