@@ -242,15 +242,15 @@ std::chrono::milliseconds Controller::busy_resync_delay() const {
                   std::chrono::ceil<std::chrono::milliseconds>(4 * last_full_pass_took_));
 }
 
-Clock::time_point event_pass_due(Clock::time_point now, Clock::time_point last_pass_started,
+Clock::time_point event_pass_due(Clock::time_point now, Clock::time_point last_event_pass_started,
                                  std::chrono::milliseconds debounce) {
-  return std::max(now, last_pass_started + debounce);
+  return std::max(now, last_event_pass_started + debounce);
 }
 
 void Controller::request_event_reconcile(const SwarmReads& reads) {
   if (stopping_) return;
   due_reads_.mark(reads);
-  move_next_pass(event_pass_due(Clock::now(), last_pass_started_, options_.event_debounce));
+  move_next_pass(event_pass_due(Clock::now(), last_event_pass_started_, options_.event_debounce));
 }
 
 net::awaitable<void> Controller::reconcile_loop() {
@@ -284,7 +284,7 @@ net::awaitable<std::optional<List>> Controller::read_list(prometheus::Counter& r
 
 net::awaitable<void> Controller::reconcile_once() {
   const auto started = Clock::now();
-  last_pass_started_ = started;
+  if (due_reads_.marked()) last_event_pass_started_ = started;
   const SwarmReads reads = due_reads_.take(started, snapshot_.has_value());
   std::string failure;
   // At most four list calls (nodes, services, tasks, configs), whatever the

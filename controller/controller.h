@@ -50,10 +50,12 @@ enum class ReportBinding { task_address, none };
 enum class StatusPage { off, open, token };
 
 // When a pass asked for by an event at `now` is due: at once when the last
-// pass started a debounce window or more ago (the leading edge: a change is
-// acted on without waiting), else when that window ends, so a burst of events
-// costs the pass at its start and at most one more per window.
-Clock::time_point event_pass_due(Clock::time_point now, Clock::time_point last_pass_started,
+// pass that events asked for started a debounce window or more ago (the
+// leading edge: a change is acted on without waiting), else when that window
+// ends, so a burst of events costs the pass at its start and at most one more
+// per window. Passes no event asked for (the resync, a busy swarm's every
+// second) do not count: they would hold an event back for nothing.
+Clock::time_point event_pass_due(Clock::time_point now, Clock::time_point last_event_pass_started,
                                  std::chrono::milliseconds debounce);
 
 struct ControllerOptions {
@@ -313,7 +315,7 @@ class Controller {
   net::steady_timer reconcile_timer_;  // when the next pass is due
   DueReads due_reads_;                 // what it reads
   Clock::duration last_full_pass_took_{};
-  Clock::time_point last_pass_started_{};
+  Clock::time_point last_event_pass_started_{};  // of the last pass that took events' reads
   // Reports or a publish changed what readiness counts since the gauges were
   // last set: refreshed once a second and before a scrape, not inside the
   // publish, ahead of the answers of the long polls it wakes.

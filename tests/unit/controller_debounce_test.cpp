@@ -35,7 +35,7 @@ TEST(EventPassDue, EventsWithinTheWindowCoalesceIntoOnePassAtItsEnd) {
 }
 
 TEST(EventPassDue, ControllerThatHasNotReconciledYetReactsAtOnce) {
-  // last_pass_started_ starts at the clock's epoch.
+  // last_event_pass_started_ starts at the clock's epoch.
   EXPECT_EQ(event_pass_due(kStart, Clock::time_point{}, kDebounce), kStart);
 }
 

@@ -48,6 +48,18 @@ TEST(SwarmReads, NamesTheListsItReads) {
   EXPECT_EQ(to_string(SwarmReads{}), "");
 }
 
+TEST(DueReads, SaysWhetherEventsMarkedReadsNoPassTookYet) {
+  // What the controller's debounce counts: a pass that took events' reads.
+  DueReads due = after_a_full_pass();
+  EXPECT_FALSE(due.marked());
+  due.mark(services_only());
+  EXPECT_TRUE(due.marked());
+  const auto reads = due.take(kStart + milliseconds(500), true);
+  EXPECT_FALSE(due.marked());
+  due.pass_ended(reads, false);  // a failed pass's reads are due again
+  EXPECT_TRUE(due.marked());
+}
+
 TEST(DueReads, APassWithoutASnapshotReadsEveryList) {
   // No resync is due: only the missing snapshot makes this pass full.
   DueReads due = after_a_full_pass();
