@@ -53,8 +53,9 @@ enum class StatusPage { off, open, token };
 // pass that events asked for started a debounce window or more ago (the
 // leading edge: a change is acted on without waiting), else when that window
 // ends, so a burst of events costs the pass at its start and at most one more
-// per window. Passes no event asked for (the resync, a busy swarm's every
-// second) do not count: they would hold an event back for nothing.
+// per window. Only passes that took marked reads count (events', a refused
+// report's tasks, a failed pass's left due): the resync and a busy swarm's
+// pass every second would hold an event back for nothing.
 Clock::time_point event_pass_due(Clock::time_point now, Clock::time_point last_event_pass_started,
                                  std::chrono::milliseconds debounce);
 
@@ -67,7 +68,8 @@ struct ControllerOptions {
   // tasks need. Never sooner than 4 times the last pass took.
   std::chrono::milliseconds busy_resync_interval{std::chrono::seconds(1)};
   // An event after a quiet spell reconciles at once; further events within
-  // this window of the last pass's start coalesce into one more pass at its end.
+  // this window of the start of the last pass that took marked reads
+  // coalesce into one more pass at its end.
   std::chrono::milliseconds event_debounce{std::chrono::milliseconds(150)};
   // Longest long poll (the agent's `wait` is capped to it).
   std::chrono::milliseconds max_wait{std::chrono::seconds(60)};
@@ -315,7 +317,7 @@ class Controller {
   net::steady_timer reconcile_timer_;  // when the next pass is due
   DueReads due_reads_;                 // what it reads
   Clock::duration last_full_pass_took_{};
-  Clock::time_point last_event_pass_started_{};  // of the last pass that took events' reads
+  Clock::time_point last_event_pass_started_{};  // of the last pass that took marked reads
   // Reports or a publish changed what readiness counts since the gauges were
   // last set: refreshed once a second and before a scrape, not inside the
   // publish, ahead of the answers of the long polls it wakes.

@@ -56,7 +56,8 @@ class DueReads {
 
   // An event named what changed.
   void mark(const SwarmReads& reads) { marked_ |= reads; }
-  // Events marked reads that no pass has taken yet.
+  // Reads were marked (by events, a refused report, a failed pass) that no
+  // pass has taken yet.
   bool marked() const { return marked_.any(); }
   // Every list is read by the first pass that starts at `at` or later (a
   // full pass that starts before it does not count: the follow-up of an
