@@ -239,30 +239,30 @@ void State::publish(Changes& changes) {
     return *fact;
   };
 
-  // What each node wants (plan images are sorted by ref, so are its sets) and
-  // the grants' input of each, set level-triggered from the reports.
+  // What each node wants (plan images are sorted by ref, so are its sets),
+  // each pair set in the grants level-triggered from the reports.
+  struct WantedImage {
+    PullGrants::Input input;
+    bool starting;  // a task swarm is starting there needs it
+    PullGrants::PairHandle grant;
+  };
   struct Wanted {
     const reconcile::NodePlan* node;
     NodeEntry* entry;
-    std::vector<PullGrants::Input> input;  // one per node->images
-    std::vector<bool> starting;            // a task swarm is starting there needs it
-    std::vector<PullGrants::PairHandle> grant;
+    std::vector<WantedImage> images;  // one per node->images
   };
   std::vector<Wanted> wanted;
   wanted.reserve(plan_.nodes.size());
   grants_.begin_pass();
   for (const auto& node : plan_.nodes) {
-    auto& want = wanted.emplace_back(Wanted{&node, &nodes_.at(node.node_id), {}, {}, {}});
-    want.input.reserve(node.images.size());
-    want.starting.reserve(node.images.size());
-    want.grant.reserve(node.images.size());
+    auto& want = wanted.emplace_back(Wanted{&node, &nodes_.at(node.node_id), {}});
+    want.images.reserve(node.images.size());
     for (const std::uint32_t id : node.images) {
       const ImageFacts& fact = facts_of(id);
-      want.starting.push_back(std::binary_search(node.starting.begin(), node.starting.end(), id));
-      want.input.push_back(
-          grant_input(*want.entry, plan_.images[id].ref, fact.digest, fact.filling));
-      want.grant.push_back(
-          grants_.set(fact.grants, node.node_id, want.input.back(), want.starting.back()));
+      const bool starting = std::binary_search(node.starting.begin(), node.starting.end(), id);
+      const auto input = grant_input(*want.entry, plan_.images[id].ref, fact.digest, fact.filling);
+      want.images.push_back(
+          WantedImage{input, starting, grants_.set(fact.grants, node.node_id, input, starting)});
     }
   }
   grants_.end_pass();
@@ -276,9 +276,12 @@ void State::publish(Changes& changes) {
     for (std::size_t i = 0; i < node.images.size(); ++i) {
       const auto& image = plan_.images[node.images[i]];
       const ImageFacts& fact = *facts[node.images[i]];
-      const bool pull = pull_flag(fact.filling, want.input[i], PullGrants::granted(want.grant[i]));
+      const WantedImage& wanted_image = want.images[i];
+      const bool pull =
+          pull_flag(fact.filling, wanted_image.input, PullGrants::granted(wanted_image.grant));
       images.push_back(api::DesiredImage{image.ref, pull, fact.retry, std::string(fact.digest),
-                                         image.priority, want.starting[i], std::string(fact.via)});
+                                         image.priority, wanted_image.starting,
+                                         std::string(fact.via)});
     }
     if (entry.published.generation != 0 && images == entry.published.images) continue;
     // Forget hit/miss observations of images no longer desired here.
