@@ -15,10 +15,12 @@
 #include <fcntl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -28,6 +30,9 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/string_body.hpp>
 #include <cmath>
 #include <condition_variable>
 #include <csignal>
@@ -35,17 +40,20 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include "api/controller_client.h"
 #include "bench/load/fake_swarm.h"
 #include "http/client.h"
+#include "http/url.h"
 
 #ifndef SWARM_PREPULL_BINARY
 #define SWARM_PREPULL_BINARY "swarm-prepull"
@@ -345,6 +353,96 @@ net::awaitable<void> work(Fleet& fleet, Agent& agent) {
   agent.working = false;
 }
 
+// The answer to one long poll and when it reached this host: the kernel's
+// receive timestamp of its last bytes (SO_TIMESTAMPNS), taken when the data
+// came in, not when this harness's one core got round to it. 1,000 agents are
+// 1,000 machines; here each answer's decoding, report and next poll take the
+// core from the answers behind it, which had added up to 150 ms.
+struct Answer {
+  api::DesiredSet set;
+  Clock::time_point arrived{};
+};
+
+// The kernel's realtime stamp as this harness's steady clock reads it.
+Clock::time_point steady_from(const timespec& stamp) {
+  const auto realtime = std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(stamp.tv_sec) + std::chrono::nanoseconds(stamp.tv_nsec)));
+  return Clock::now() - (std::chrono::system_clock::now() - realtime);
+}
+
+// GET /v1/nodes/{node}/desired?after=G&wait=S as the agent sends it
+// (api/controller_client.cpp), read by hand for the timestamp.
+net::awaitable<api::Result<Answer>> long_poll(const api::ControllerClientOptions& options,
+                                              std::uint64_t after) {
+  const std::string target =
+      options.url.base_path + "/v1/nodes/" + http::percent_encode(options.node_id) +
+      "/desired?after=" + std::to_string(after) + "&wait=" + std::to_string(options.wait.count());
+  const http::Call call{options.url.endpoint.to_string(),
+                        "GET " + target.substr(0, target.find('?'))};
+  const auto& endpoint = options.url.endpoint;
+  net::ip::tcp::socket socket(co_await net::this_coro::executor);
+  boost::system::error_code error;
+  const auto address = net::ip::make_address(endpoint.host, error);
+  if (error) co_return call.fail(http::errc::invalid_address, "not an address: " + endpoint.host);
+  std::tie(error) = co_await socket.async_connect(net::ip::tcp::endpoint(address, endpoint.port),
+                                                  net::as_tuple(net::use_awaitable));
+  if (error) co_return call.fail(http::errc::unavailable, "connecting: " + error.message());
+  const int on = 1;
+  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + endpoint.host_header() +
+                              "\r\nUser-Agent: swarm-prepull-load\r\nAccept: application/json" +
+                              "\r\nAuthorization: Bearer " + options.token +
+                              "\r\nConnection: close\r\n\r\n";
+  std::tie(error, std::ignore) =
+      co_await net::async_write(socket, net::buffer(request), net::as_tuple(net::use_awaitable));
+  if (error) co_return call.fail(http::errc::connection_lost, "sending: " + error.message());
+  // Until the controller closes the connection (Connection: close).
+  std::string data;
+  Answer answer;
+  std::array<char, 64 * 1024> chunk{};
+  alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec))> control{};
+  for (;;) {
+    std::tie(error) =
+        co_await socket.async_wait(net::socket_base::wait_read, net::as_tuple(net::use_awaitable));
+    if (error) co_return call.fail(http::errc::connection_lost, "waiting: " + error.message());
+    iovec vector{chunk.data(), chunk.size()};
+    msghdr message{};
+    message.msg_iov = &vector;
+    message.msg_iovlen = 1;
+    message.msg_control = control.data();
+    message.msg_controllen = control.size();
+    const ssize_t got = ::recvmsg(socket.native_handle(), &message, MSG_DONTWAIT);
+    if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
+    if (got < 0) co_return call.fail(http::errc::connection_lost, std::strerror(errno));
+    if (got == 0) break;
+    data.append(chunk.data(), static_cast<std::size_t>(got));
+    answer.arrived = Clock::now();  // without a stamp, when it was read
+    for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
+         header = CMSG_NXTHDR(&message, header)) {
+      if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_TIMESTAMPNS) {
+        timespec stamp{};
+        std::memcpy(&stamp, CMSG_DATA(header), sizeof stamp);
+        answer.arrived = steady_from(stamp);
+      }
+    }
+  }
+  boost::beast::http::response_parser<boost::beast::http::string_body> parser;
+  parser.eager(true);
+  parser.body_limit(options.body_limit);
+  parser.put(net::buffer(data), error);
+  if (!error && !parser.is_done()) parser.put_eof(error);
+  if (error) co_return call.fail(http::errc::bad_response, "parsing: " + error.message());
+  const auto& response = parser.get();
+  if (response.result_int() != 200) {
+    co_return call.fail(http::errc::status, response.body(), response.result_int());
+  }
+  auto set = api::decode_desired_set(response.body());
+  if (!set) co_return call.fail(http::errc::bad_response, set.error().to_string());
+  answer.set = std::move(*set);
+  co_return answer;
+}
+
 // What the real agent's poll loop does (agent/agent.cpp): long-poll the node's
 // set and hand every new one to the work, which runs beside the polls.
 net::awaitable<void> run_agent(Fleet& fleet, Agent& agent) {
@@ -352,15 +450,16 @@ net::awaitable<void> run_agent(Fleet& fleet, Agent& agent) {
     ++fleet.polling;
     ++fleet.polls;
     const auto asked = Clock::now();
-    auto set = co_await agent.client.desired(agent.generation);
+    auto answer = co_await long_poll(agent.client.options(), agent.generation);
     --fleet.polling;
-    const auto now = Clock::now();
     if (fleet.stopping) break;
-    if (!set) {
-      fleet.failed(set.error());
+    if (!answer) {
+      fleet.failed(answer.error());
       co_await sleep_for(500ms);
       continue;
     }
+    const auto now = answer->arrived;
+    auto* set = &answer->set;
     Rollout* rollout = fleet.current;
     if (rollout != nullptr && agent.woken_for != rollout &&
         std::any_of(set->images.begin(), set->images.end(),
@@ -398,9 +497,11 @@ struct Samples {
   std::size_t failures = 0;
 };
 
+// On a thread of their own, so that a probe's answer is timed when it comes,
+// not when the agents' work leaves the harness's core to it.
 struct Probes {
-  bool running = true;
-  bool recording = false;
+  std::atomic<bool> running = true;
+  std::atomic<bool> recording = false;
   Samples healthz;
   Samples images;
 };
@@ -435,11 +536,20 @@ void start_probes(net::io_context& context, Probes& probes,
                         co_return (co_await healthz->request(std::move(request))).has_value();
                       }),
                 net::detached);
-  auto images = std::make_shared<api::ControllerClient>(options);
+  // Read, not decoded: decoding 1,000 nodes' listing took the harness's core
+  // for tens of milliseconds, which held up the agents' answers it timed.
+  auto images = std::make_shared<http::Client>(
+      options.url.endpoint,
+      http::Limits{.timeout = 30s, .header_limit = 16 * 1024, .body_limit = options.body_limit});
+  const std::string target = options.url.base_path + "/v1/images";
+  const std::string authorization = "Bearer " + options.token;
   net::co_spawn(context,
                 probe(probes, probes.images, 250ms,
-                      [images]() -> net::awaitable<bool> {
-                        co_return (co_await images->images(30s)).has_value();
+                      [images, target, authorization]() -> net::awaitable<bool> {
+                        http::Request request{http::verb::get, target, 11};
+                        request.set(http::field::authorization, authorization);
+                        auto reply = co_await images->request(images->prepare(std::move(request)));
+                        co_return reply.has_value();
                       }),
                 net::detached);
 }
@@ -761,12 +871,23 @@ int main_load(int argc, char** argv) {
         agents.push_back(std::make_unique<Agent>(std::move(agent_options)));
         net::co_spawn(context, run_agent(fleet, *agents.back()), net::detached);
       }
-      start_probes(context, probes, client_options);
+      net::io_context probe_context(1);
+      start_probes(probe_context, probes, client_options);
+      std::thread probe_thread([&] { probe_context.run(); });
+      const auto stop_probes = [&] {
+        probes.running = false;
+        if (probe_thread.joinable()) probe_thread.join();
+      };
+      struct OnExit {
+        std::function<void()> run;
+        ~OnExit() { run(); }
+      } join_probes{stop_probes};  // also when the drive throws
       Run run{options, fleet, probes, swarm, *controller, progress, agents, client_options,
               {},      {},    {},     {},    {},          {},       false};
       auto driven = net::co_spawn(context, drive(run), net::use_future);
       while (driven.wait_for(0s) != std::future_status::ready) context.run_for(50ms);
       driven.get();
+      stop_probes();  // before their samples are read
 
       if (run.ok) {
         std::vector<double> wake;
@@ -814,7 +935,6 @@ int main_load(int argc, char** argv) {
       // Stop: the controller answers every long poll at once on SIGTERM.
       progress.set("stopping");
       fleet.stopping = true;
-      probes.running = false;
       controller->terminate();
       context.run_for(5s);
     }

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "http/client.h"
 #include "http/server.h"
 #include "tests/unit/controller_test_support.h"
 #include "tests/unit/http_test_support.h"
@@ -250,6 +251,27 @@ TEST_F(ServerFixture, SlowClientsAreDropped) {
   const auto read = socket.read_some(net::buffer(&byte, 1), ec);
   EXPECT_EQ(read, 0u);
   EXPECT_EQ(ec, net::error::eof);
+}
+
+// A literal address is connected to without a lookup, a name through the
+// resolver; the client reaches the server either way.
+TEST_F(ServerFixture, ClientReachesALiteralAddressAndAName) {
+  start();
+  for (const std::string host : {"127.0.0.1", "localhost"}) {
+    SCOPED_TRACE(host);
+    Endpoint endpoint;
+    endpoint.kind = Endpoint::Kind::tcp;
+    endpoint.host = host;
+    endpoint.port = port_;
+    Client client(endpoint);
+    net::io_context context;
+    auto reply = net::co_spawn(context, client.request(client.prepare({verb::get, "/hello", 11})),
+                               net::use_future);
+    context.run();
+    const auto answered = reply.get();
+    ASSERT_TRUE(answered) << answered.error().to_string();
+    EXPECT_EQ(answered->body, "hello");
+  }
 }
 
 TEST_F(ServerFixture, KeepsConnectionsAlive) {
