@@ -240,6 +240,7 @@ struct Fleet {
   std::map<std::string, std::size_t> error_kinds;  // the first few, by message
   std::size_t reports = 0;
   std::size_t polls = 0;
+  std::size_t unstamped = 0;  // answers timed when read, for want of the kernel's stamp
 
   // Counted by kind (method and message), not by node.
   void failed(const api::Error& error) {
@@ -361,6 +362,7 @@ net::awaitable<void> work(Fleet& fleet, Agent& agent) {
 struct Answer {
   api::DesiredSet set;
   Clock::time_point arrived{};
+  bool stamped = false;  // else `arrived` is when it was read: the kernel gave no stamp
 };
 
 // The kernel's realtime stamp as this harness's steady clock reads it.
@@ -389,7 +391,15 @@ net::awaitable<api::Result<Answer>> long_poll(const api::ControllerClientOptions
                                                   net::as_tuple(net::use_awaitable));
   if (error) co_return call.fail(http::errc::unavailable, "connecting: " + error.message());
   const int on = 1;
-  ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on);
+  if (::setsockopt(socket.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0) {
+    co_return call.fail(http::errc::unavailable,
+                        std::string("SO_TIMESTAMPNS: ") + std::strerror(errno));
+  }
+  // As the agent's client bounds a long poll: its hold and a request's timeout.
+  net::steady_timer deadline(socket.get_executor(), options.wait + options.request_timeout);
+  deadline.async_wait([&socket](boost::system::error_code aborted) {
+    if (!aborted) socket.cancel();
+  });
   const std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + endpoint.host_header() +
                               "\r\nUser-Agent: swarm-prepull-load\r\nAccept: application/json" +
                               "\r\nAuthorization: Bearer " + options.token +
@@ -400,11 +410,14 @@ net::awaitable<api::Result<Answer>> long_poll(const api::ControllerClientOptions
   // Until the controller closes the connection (Connection: close).
   std::string data;
   Answer answer;
-  std::array<char, 64 * 1024> chunk{};
+  std::array<char, 16 * 1024> chunk;  // in the coroutine's frame: 1,000 of them
   alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec))> control{};
   for (;;) {
     std::tie(error) =
         co_await socket.async_wait(net::socket_base::wait_read, net::as_tuple(net::use_awaitable));
+    if (error == net::error::operation_aborted) {
+      co_return call.fail(http::errc::timeout, "no answer within the long poll's bound");
+    }
     if (error) co_return call.fail(http::errc::connection_lost, "waiting: " + error.message());
     iovec vector{chunk.data(), chunk.size()};
     msghdr message{};
@@ -417,13 +430,19 @@ net::awaitable<api::Result<Answer>> long_poll(const api::ControllerClientOptions
     if (got < 0) co_return call.fail(http::errc::connection_lost, std::strerror(errno));
     if (got == 0) break;
     data.append(chunk.data(), static_cast<std::size_t>(got));
-    answer.arrived = Clock::now();  // without a stamp, when it was read
+    if (data.size() > options.body_limit + 64 * 1024) {
+      co_return call.fail(http::errc::too_large, "an answer over the body limit");
+    }
+    answer.arrived = Clock::now();
+    answer.stamped = false;
+    if ((message.msg_flags & MSG_CTRUNC) != 0) continue;
     for (cmsghdr* header = CMSG_FIRSTHDR(&message); header != nullptr;
          header = CMSG_NXTHDR(&message, header)) {
       if (header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_TIMESTAMPNS) {
         timespec stamp{};
         std::memcpy(&stamp, CMSG_DATA(header), sizeof stamp);
         answer.arrived = steady_from(stamp);
+        answer.stamped = true;
       }
     }
   }
@@ -459,6 +478,7 @@ net::awaitable<void> run_agent(Fleet& fleet, Agent& agent) {
       continue;
     }
     const auto now = answer->arrived;
+    if (!answer->stamped) ++fleet.unstamped;
     auto* set = &answer->set;
     Rollout* rollout = fleet.current;
     if (rollout != nullptr && agent.woken_for != rollout &&
@@ -925,8 +945,10 @@ int main_load(int argc, char** argv) {
             static_cast<double>(run.steady.rss_kib) / 1024,
             static_cast<double>(run.last.rss_kib) / 1024,
             static_cast<double>(run.last.hwm_kib) / 1024);
-        std::printf("load: %zu long polls, %zu reports, %zu failed requests; load average %s\n",
-                    fleet.polls, fleet.reports, fleet.errors, load_average().c_str());
+        std::printf(
+            "load: %zu long polls (%zu answers timed when read, without the kernel's stamp), %zu "
+            "reports, %zu failed requests; load average %s\n",
+            fleet.polls, fleet.unstamped, fleet.reports, fleet.errors, load_average().c_str());
         for (const auto& [message, times] : fleet.error_kinds) {
           std::printf("load:   %zux %s\n", times, message.c_str());
         }
