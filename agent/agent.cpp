@@ -324,6 +324,7 @@ net::awaitable<void> Agent::poll_loop() {
         const std::uint64_t generation = set->generation;
         const bool changed = state_.set_desired(std::move(*set));
         have_set_ = true;
+        cancel_withdrawn_pulls();
         logger_->info("desired set received node={} generation={} images={}{}", options_.node_id,
                       generation, count, changed || first ? "" : " (unchanged)");
         wake();
@@ -376,6 +377,7 @@ net::awaitable<void> Agent::check() {
   publish_hit_ratio();
   if (metrics_ != nullptr) metrics_->images_held_disk_low.Set(static_cast<double>(state_.held()));
   const auto executor = co_await net::this_coro::executor;
+  cancel_withdrawn_pulls();
   for (auto& ref : state_.start_pulls(Clock::now(), wall_seconds())) {
     auto& signal = pull_cancels_[ref];
     signal = std::make_unique<net::cancellation_signal>();
@@ -386,6 +388,16 @@ net::awaitable<void> Agent::check() {
   if (metrics_ != nullptr) {
     metrics_->common.reconcile_duration.Observe(seconds_between(started, Clock::now()));
     metrics_->common.last_reconcile_success.Set(wall_seconds());
+  }
+}
+
+void Agent::cancel_withdrawn_pulls() {
+  for (const auto& ref : state_.withdrawn_grants()) {
+    const auto signal = pull_cancels_.find(ref);
+    if (signal == pull_cancels_.end() || !withdrawing_.insert(ref).second) continue;
+    logger_->info("pull withdrawn node={} image={}: its grant went to a task swarm is starting",
+                  options_.node_id, ref);
+    signal->second->emit(net::cancellation_type::terminal);
   }
 }
 
@@ -426,6 +438,7 @@ net::awaitable<bool> Agent::pull_from_cache(const std::string& ref, const std::s
     }
     failure = PullFailure{classify_pull_failure(pulled.error()), pulled.error().message};
   }
+  if (withdrawing_.contains(ref)) co_return false;  // cancelled: no fallback to the origin
   if (metrics_ != nullptr) metrics_->cache_fallbacks.at(to_string(failure->reason)).Increment();
   logger_->warn("cache pull failed node={} image={} via={} reason={}, pulling from the origin: {}",
                 options_.node_id, ref, via, to_string(failure->reason), failure->message);
@@ -483,6 +496,24 @@ net::awaitable<void> Agent::pull(std::string ref, std::string via) {
   pull_cancels_.erase(ref);
   const auto now = Clock::now();
   const double seconds = seconds_between(started, now);
+  // Cancelled for a starting task elsewhere: no failure, pulled again once
+  // granted again. (One that finished anyway is finished as usual.)
+  if (withdrawing_.erase(ref) != 0 && failure) {
+    if (!via.empty() && !desires(via)) {
+      // The cache's name, if its pull got that far: the cancelled pull's
+      // own removal of it was skipped (every operation after the cancellation
+      // ends at once), and nothing else would remove it.
+      co_await net::this_coro::reset_cancellation_state();
+      count_engine_request("DELETE /images/{name}");
+      (void)co_await engine_.remove_image(via);
+      if (stopping_) co_return;
+    }
+    state_.withdraw_pull(ref);
+    if (metrics_ != nullptr) metrics_->pulls_withdrawn.Increment();
+    logger_->info("pull cancelled node={} image={} seconds={:.3f}", options_.node_id, ref, seconds);
+    wake();
+    co_return;
+  }
   const auto outcome = state_.finish_pull(ref, failure, present_after, now);
   if (outcome.success) {
     if (metrics_ != nullptr) {

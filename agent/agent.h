@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "agent/backoff.h"
@@ -108,6 +109,8 @@ class Agent {
   // image is gone. The engine refuses what a container uses.
   boost::asio::awaitable<bool> remove_image(const GcImage& image, const std::string& why);
   void wake();
+  // Cancels the pulls whose grant the controller took back (AgentState::withdrawn_grants).
+  void cancel_withdrawn_pulls();
   void count_engine_request(std::string_view endpoint);
   // Every exchange with the controller goes through here: the contact
   // metrics, the hit ratio that depends on them, and one log line per change.
@@ -130,6 +133,8 @@ class Agent {
   boost::asio::steady_timer* wake_timer_ = nullptr;  // the cycle loop's, while it runs
   boost::asio::cancellation_signal poll_cancel_;
   std::map<std::string, std::unique_ptr<boost::asio::cancellation_signal>> pull_cancels_;
+  // Pulls cancelled because the controller took their grant back.
+  std::set<std::string> withdrawing_;
 
   // Reports go out one at a time, in order; one asked for meanwhile is sent after.
   bool reporting_ = false;

@@ -214,6 +214,25 @@ PullOutcome AgentState::finish_pull(const std::string& ref, std::optional<PullFa
 
 void AgentState::abandon_pulls() { in_flight_.clear(); }
 
+std::vector<std::string> AgentState::withdrawn_grants() const {
+  std::vector<std::string> refs;
+  for (const auto& entry : desired_.images) {
+    if (!entry.pull && entry.withdraw && in_flight_.count(entry.ref) != 0) {
+      refs.push_back(entry.ref);
+    }
+  }
+  return refs;
+}
+
+void AgentState::withdraw_pull(const std::string& ref) {
+  in_flight_.erase(ref);
+  // Reported waiting, not failed with an earlier attempt's reason: an old
+  // rate_limited would read as a new 429 and pause the registry everywhere.
+  if (const auto record = records_.find(ref); record != records_.end()) {
+    record->second.last_failure.reset();
+  }
+}
+
 std::optional<TimePoint> AgentState::next_retry(TimePoint now) const {
   std::optional<TimePoint> earliest;
   // Nothing is due while held: the next check measures the disk again.

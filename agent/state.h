@@ -114,6 +114,16 @@ class AgentState {
   // Forget pulls in flight (the loop lost them, e.g. on shutdown).
   void abandon_pulls();
 
+  // Pulls in flight whose grant the controller took back: the image is still
+  // desired, its pull flag now false and withdraw set (a task swarm starts
+  // on another node needs the registry's slot). The loop cancels them, then
+  // calls withdraw_pull for each.
+  std::vector<std::string> withdrawn_grants() const;
+  // A pull cancelled because its grant was taken back: no longer in flight,
+  // and not a failure (no backoff; reported waiting, whatever an earlier
+  // attempt failed with). It starts again when the set grants it again.
+  void withdraw_pull(const std::string& ref);
+
   // The earliest time a retry becomes due, to wake the loop; nullopt if none.
   std::optional<TimePoint> next_retry(TimePoint now) const;
 

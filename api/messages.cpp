@@ -282,6 +282,7 @@ std::string encode(const DesiredSet& set) {
     }
     if (image.starting) entry["starting"] = true;
     if (!image.via.empty()) entry["via"] = image.via;
+    if (image.withdraw) entry["withdraw"] = true;
     images.push_back(std::move(entry));
   }
   return dump({{"node_id", set.node_id},
@@ -326,6 +327,7 @@ Decoded<DesiredSet> decode_desired_set(std::string_view body) {
       image.priority = *known;
     }
     if (auto error = get_bool(item, "starting", where, image.starting)) return *error;
+    if (auto error = get_bool(item, "withdraw", where, image.withdraw)) return *error;
     if (auto error = get_string(item, "via", where, image.via)) return *error;
     if (!image.via.empty()) {
       // Only ever by digest: a cache can then serve nothing but the origin's content.

@@ -111,6 +111,12 @@ struct DesiredImage {
   // cluster"). Empty: pull `ref` from its registry. Left out of the JSON when
   // empty.
   std::string via{};
+  // With pull false: the controller took this node's grant back for a node
+  // where swarm is starting a task (controller/pull_grants.h), and a pull of
+  // it under way is to be cancelled. Any other pull false (a restarted
+  // controller's first grants, a cache fill, a registry's pause) leaves a pull
+  // under way alone. Left out of the JSON when false.
+  bool withdraw = false;
   bool operator==(const DesiredImage&) const = default;
 };
 

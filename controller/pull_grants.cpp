@@ -49,9 +49,14 @@ void PullGrants::grant(Image& image, const std::string& ref, const std::string& 
   if (pair.granted == granted) return;
   changed_.try_emplace({node, ref}, pair.granted);
   pair.granted = granted;
+  if (granted) pair.taken_back = false;
   const int step = granted ? 1 : -1;
   image.grants += step;
   image.registry->grants += step;
+  if (!pair.starting) {
+    image.warming += step;
+    image.registry->warming += step;
+  }
   // A slot freed: someone may take it.
   if (!granted) dirty_.insert(image.registry);
 }
@@ -72,8 +77,14 @@ PullGrants::PairHandle PullGrants::set(ImageHandle handle, const std::string& no
   }
   const PairHandle handle_of_pair(&pair);
   if (!added && pair.input == input && pair.starting == starting) return handle_of_pair;
+  if (pair.granted && pair.starting != starting) {
+    const int step = starting ? -1 : 1;
+    image.warming += step;
+    image.registry->warming += step;
+  }
   pair.input = input;
   pair.starting = starting;
+  if (input != Input::pulling) pair.taken_back = false;
   dequeue(image, node);
   if (pair.granted && (input == Input::present || is_failure(input))) {
     // A pull granted here that ended with the image: the registry serves
@@ -145,21 +156,63 @@ bool PullGrants::has_room(const Image& image) const {
   return options_.per_image == 0 || image.grants < options_.per_image;
 }
 
+bool PullGrants::registry_full(const Registry& registry) const {
+  return options_.per_registry != 0 && registry.grants >= options_.per_registry;
+}
+
 void PullGrants::fill(Registry& registry) {
   if (registry.paused) return;
-  const auto registry_full = [&] {
-    return options_.per_registry != 0 && registry.grants >= options_.per_registry;
-  };
   for (const auto queue : {&Image::starting, &Image::waiting, &Image::failed}) {
     for (auto& [ref, image] : registry.images) {
       auto& waiting = image->*queue;
-      while (!waiting.empty() && has_room(*image)) {
-        if (registry_full()) return;
+      while (!waiting.empty() && has_room(*image) && !registry_full(registry)) {
         const auto node = waiting.extract(waiting.begin());
         grant(*image, ref, node.value(), image->pairs.at(node.value()), true);
       }
     }
   }
+  for (auto& [ref, image] : registry.images) {
+    while (!image->starting.empty() && take_back_for(registry, *image)) {
+      const auto node = image->starting.extract(image->starting.begin());
+      grant(*image, ref, node.value(), image->pairs.at(node.value()), true);
+    }
+  }
+}
+
+// A task swarm is starting waits for this pull, and the caps are full: a
+// grant that only warms a node gives its slot up. Else swarm's own pull on the
+// task's node shares the registry's link with ours, and a rolling update on a
+// capped registry ran slower than swarm alone (1.08-1.12x). A grant of the
+// same image if the image's cap is what is full, else any of the registry's;
+// one whose pull has not started before one that has; never a starting one's.
+bool PullGrants::take_back_for(Registry& registry, Image& starting) {
+  const bool image_full = !has_room(starting);
+  if (!image_full && !registry_full(registry)) return true;  // room: nothing to take back
+  // O(1) when every grant is a starting task's, as in a big capped rollout.
+  if ((image_full ? starting.warming : registry.warming) == 0) return false;
+  const auto victim_in = [](Image& image,
+                            bool pulling) -> std::pair<const std::string, PairState>* {
+    if (image.warming == 0) return nullptr;
+    for (auto& entry : image.pairs) {
+      const auto& pair = entry.second;
+      if (pair.granted && !pair.starting && (pair.input == Input::pulling) == pulling) {
+        return &entry;
+      }
+    }
+    return nullptr;
+  };
+  for (const bool pulling : {false, true}) {
+    for (auto& [ref, image] : registry.images) {
+      if (image_full && image != &starting) continue;
+      if (auto* victim = victim_in(*image, pulling)) {
+        grant(*image, ref, victim->first, victim->second, false);
+        victim->second.taken_back = true;  // its node may be pulling: withdraw
+        enqueue(*image, victim->first, victim->second);
+        return true;
+      }
+    }
+  }
+  return false;
 }
 
 std::vector<PullGrants::Pair> PullGrants::settle() {
@@ -173,14 +226,27 @@ std::vector<PullGrants::Pair> PullGrants::settle() {
   return changed;
 }
 
-bool PullGrants::granted(std::string_view node, std::string_view ref) const {
+const PullGrants::PairState* PullGrants::find_pair(std::string_view node,
+                                                   std::string_view ref) const {
   const auto image = images_.find(ref);
-  if (image == images_.end()) return false;
+  if (image == images_.end()) return nullptr;
   const auto pair = image->second.pairs.find(node);
-  return pair != image->second.pairs.end() && pair->second.granted;
+  return pair == image->second.pairs.end() ? nullptr : &pair->second;
+}
+
+bool PullGrants::granted(std::string_view node, std::string_view ref) const {
+  const auto* pair = find_pair(node, ref);
+  return pair != nullptr && pair->granted;
 }
 
 bool PullGrants::granted(PairHandle pair) { return pair.pair_->granted; }
+
+bool PullGrants::taken_back(PairHandle pair) { return pair.pair_->taken_back; }
+
+bool PullGrants::taken_back(std::string_view node, std::string_view ref) const {
+  const auto* pair = find_pair(node, ref);
+  return pair != nullptr && pair->taken_back;
+}
 
 std::map<std::string, RegistryBackoff> PullGrants::backoffs(Clock::time_point now) const {
   std::map<std::string, RegistryBackoff> result;

@@ -11,12 +11,17 @@
 // waits for: within the registry's budget it goes before warming the other
 // nodes), then nodes that did not fail, then the failed ones; within each, by
 // image ref, then by node id. A grant is kept until its node reports the
-// image present or failed. The order is total and grants
-// only ever free capacity by ending, so the grants are always "as many as the
-// caps allow, in that order": updating them incrementally (one report touches
-// one node's images, and only its registries are looked at again) gives the
-// same grants as handing them out from scratch. A report costs O(its changed
-// images + the images of their registries), not O(nodes x images).
+// image present or failed, with one exception: when the caps are full and a
+// starting task's pull waits, a grant that only warms a node is taken back
+// (published with `withdraw`, so that its agent cancels the pull) and the
+// starting one takes its slot. A grant goes only where the order puts it
+// and is taken back only for a starting pair, so a pass over unchanged
+// inputs changes no grant: updating them incrementally (one report touches
+// one node's images, and only its registries are looked at again) is all a
+// report needs. A report costs O(its changed images + the images of their
+// registries), not O(nodes x images); taking a grant back, O(the pairs of
+// the images that hold one). A restarted controller hands grants out anew,
+// and an agent's pull under way without a grant goes on (no `withdraw`).
 //
 // Pure: no clock but the `now` handed in, no I/O. State owns one and feeds it
 // each desired (node, image) pair with what the node's last report says.
@@ -113,6 +118,11 @@ class PullGrants {
 
   bool granted(std::string_view node, std::string_view ref) const;
   static bool granted(PairHandle pair);
+  // The pair's grant was taken back for a starting task while its node may
+  // be pulling: until its node reports the image anything but pulling, or
+  // the pair is granted again.
+  static bool taken_back(PairHandle pair);
+  bool taken_back(std::string_view node, std::string_view ref) const;
   // Registries paused, or whose next pause is longer than the base.
   std::map<std::string, RegistryBackoff> backoffs(Clock::time_point now) const;
   // Grants held now, by registry (every registry with a desired image).
@@ -123,6 +133,7 @@ class PullGrants {
     Input input = Input::other;
     bool starting = false;
     bool granted = false;
+    bool taken_back = false;
     std::uint64_t seen_in_pass = 0;  // the last full pass that set it
   };
   struct Registry;
@@ -136,10 +147,12 @@ class PullGrants {
     // of starting tasks ahead, those whose last try failed behind the others.
     std::set<std::string, std::less<>> starting, waiting, failed;
     std::uint32_t grants = 0;
+    std::uint32_t warming = 0;  // grants of pairs not starting: what may be taken back
   };
   struct Registry {
     std::map<std::string, Image*, std::less<>> images;  // by ref: the hand-out order
     std::uint32_t grants = 0;
+    std::uint32_t warming = 0;
     bool paused = false;
     Clock::time_point paused_until{};
     Clock::duration next_pause{};
@@ -151,7 +164,12 @@ class PullGrants {
   void grant(Image& image, const std::string& ref, const std::string& node, PairState& pair,
              bool granted);
   void fill(Registry& registry);
+  // Frees a slot for a starting pair of `starting` by taking a warming
+  // grant back; false when there is none to take.
+  bool take_back_for(Registry& registry, Image& starting);
   bool has_room(const Image& image) const;
+  bool registry_full(const Registry& registry) const;
+  const PairState* find_pair(std::string_view node, std::string_view ref) const;
 
   PullGrantsOptions options_;
   std::map<std::string, Image, std::less<>> images_;         // by ref

@@ -203,8 +203,10 @@ void State::publish_grants(std::vector<PullGrants::Pair> touched, Changes& chang
     auto* image = find_image(entry->second.published.images, ref);
     if (image == nullptr) continue;
     const bool pull = may_pull(node_id, entry->second, ref, image->digest);
-    if (pull == image->pull) continue;
+    const bool withdraw = !pull && grants_.taken_back(node_id, ref);
+    if (pull == image->pull && withdraw == image->withdraw) continue;
     image->pull = pull;
+    image->withdraw = withdraw;
     bumped.insert(node_id);
   }
   for (const auto& node_id : bumped) {
@@ -281,7 +283,8 @@ void State::publish(Changes& changes) {
           pull_flag(fact.filling, wanted_image.input, PullGrants::granted(wanted_image.grant));
       images.push_back(api::DesiredImage{image.ref, pull, fact.retry, std::string(fact.digest),
                                          image.priority, wanted_image.starting,
-                                         std::string(fact.via)});
+                                         std::string(fact.via),
+                                         !pull && PullGrants::taken_back(wanted_image.grant)});
     }
     if (entry.published.generation != 0 && images == entry.published.images) continue;
     // Forget hit/miss observations of images no longer desired here.

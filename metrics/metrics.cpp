@@ -317,7 +317,13 @@ AgentMetrics::AgentMetrics(prometheus::Registry& registry,
                           .Help("Pulls through the cache that fell back to the origin, by the "
                                 "cache pull's failure reason")
                           .Register(registry),
-                      "reason", to_strings(pull_failure_reasons)) {
+                      "reason", to_strings(pull_failure_reasons)),
+      pulls_withdrawn(BuildCounter()
+                          .Name("swarm_prepull_pulls_withdrawn_total")
+                          .Help("Pulls cancelled because the controller gave their grant to a "
+                                "node where swarm starts a task")
+                          .Register(registry)
+                          .Add({})) {
   // An agent without a current desired set does not know its ratio: NaN is
   // Prometheus' "unknown", where the common 1 would read healthy.
   common.cache_hit_ratio.Set(std::numeric_limits<double>::quiet_NaN());

@@ -154,6 +154,9 @@ struct AgentMetrics {
   // (swarm_prepull_cache_fallbacks_total{reason}).
   prometheus::Counter& cache_pulls;
   LabeledCounters cache_fallbacks;
+  // swarm_prepull_pulls_withdrawn_total: pulls cancelled because the
+  // controller gave their grant to a node where swarm starts a task.
+  prometheus::Counter& pulls_withdrawn;
 };
 
 // The Prometheus text format (0.0.4) of everything registered.

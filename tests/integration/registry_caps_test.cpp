@@ -3,8 +3,9 @@
 // registry of the test's own in front of the sandbox's
 // (tests/integration/registry_proxy.h), which records every request and, when
 // told to, answers 429 as Docker Hub does at its pull limit. With
-// --max-pulls-per-registry 1, no two nodes download from it at once; a 429
-// met by one node pauses new pulls from it on every node.
+// --max-pulls-per-registry 1, no two nodes download from it at once; a task
+// swarm starts takes the slot of a pull that only warms a node; a 429 met by
+// one node pauses new pulls from it on every node.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -132,6 +133,73 @@ TEST_F(RegistryCapTest, OneNodeAtATimeDownloadsFromACappedRegistry) {
           << read_text(controller_.log);
     }
   }
+}
+
+// A rolling update on a capped registry: the one slot went to a node that
+// only warms, then swarm starts a task on another node. The task's node takes
+// the slot (its agent's pull joins swarm's own in its engine), the warming
+// node's agent cancels its pull without a failure, and pulls once the slot
+// comes back.
+TEST_F(RegistryCapTest, ATaskSwarmStartsTakesTheSlotOfAWarmingPull) {
+  RegistryProxy proxy(box_->test_proxy_registry, box_->registry);
+  const auto image = fresh_proxied_image(16);
+  const std::string ref = pinned(image);
+  const auto service = create_service("starting", image);
+  proxy.hold_new_blobs(true);  // every pull stays under way until released
+  start_all({"--max-pulls-per-registry", "1"});
+
+  const auto state_on = [&](const std::string& hostname) {
+    const auto images = controller_images();
+    for (const auto& listed : images.value("images", nlohmann::json::array())) {
+      if (listed.value("ref", "") != ref) continue;
+      for (const auto& node : listed.value("nodes", nlohmann::json::array())) {
+        if (node.value("hostname", "") == hostname) return node.value("state", "");
+      }
+    }
+    return std::string();
+  };
+  std::string warming;
+  ASSERT_TRUE(wait_until("one node pulling, granted the registry's one slot", 60s, [&] {
+    for (const auto& node : box_->nodes) {
+      if (state_on(node.name) == "pulling") warming = node.name;
+    }
+    return !warming.empty();
+  })) << read_text(controller_.log);
+  const auto other = std::find_if(box_->nodes.begin(), box_->nodes.end(),
+                                  [&](const auto& node) { return node.name != warming; });
+  ASSERT_NE(other, box_->nodes.end());
+  const std::size_t warming_index = static_cast<std::size_t>(
+      std::find_if(box_->nodes.begin(), box_->nodes.end(),
+                   [&](const auto& node) { return node.name == warming; }) -
+      box_->nodes.begin());
+
+  // Swarm starts a task on another node: preparing while its pull is held.
+  const auto scaled =
+      run_command(docker(manager().docker_host,
+                         "service update --detach --quiet --replicas 1 --constraint-add "
+                         "node.hostname==" +
+                             other->name + " " + service));
+  ASSERT_EQ(scaled.status, 0) << scaled.output;
+  ASSERT_TRUE(wait_until(
+      "the task's node pulling and the warming node waiting", 60s,
+      [&] { return state_on(other->name) == "pulling" && state_on(warming) == "waiting"; }))
+      << warming << ": " << state_on(warming) << ", " << other->name << ": "
+      << state_on(other->name) << "\ncontroller:\n"
+      << read_text(controller_.log) << "agent on " << warming << ":\n"
+      << read_text(agents_[warming_index].log);
+  EXPECT_NE(read_text(agents_[warming_index].log).find("pull withdrawn"), std::string::npos);
+  ASSERT_TRUE(wait_until("the withdrawn pull counted", 30s, [&] {
+    return counter_value(metrics_of(warming_index), "swarm_prepull_pulls_withdrawn_total") == 1.0;
+  })) << metrics_of(warming_index);
+  EXPECT_LT(
+      counter_value(metrics_of(warming_index), "swarm_prepull_pulls_total{result=\"failure\"}"),
+      1.0)
+      << "a withdrawn pull counted as a failure";
+
+  proxy.hold_new_blobs(false);
+  ASSERT_TRUE(wait_until("the image on every node", 120s, [&] {
+    return present_everywhere({ref});
+  })) << read_text(controller_.log);
 }
 
 TEST_F(RegistryCapTest, ARateLimitedRegistryPausesPullsOnEveryNode) {

@@ -194,6 +194,56 @@ TEST_F(AgentStateTest, PullFlagFalseHoldsTheImageAsWaiting) {
   EXPECT_THAT(state_.start_pulls(t0_, 0), ElementsAre(small));
 }
 
+DesiredImage withdrawn(const std::string& ref) {
+  DesiredImage image;
+  image.ref = ref;
+  image.pull = false;
+  image.withdraw = true;
+  return image;
+}
+
+// The controller took the grant back for a task swarm starts elsewhere: the
+// pull is to be cancelled, is no failure, and starts again once granted.
+TEST_F(AgentStateTest, AGrantTakenBackWithdrawsThePullWithoutAFailure) {
+  state_.set_desired(set_of(1, {{small, true}, {medium, true}}));
+  state_.observe_present(none_);
+  EXPECT_THAT(state_.start_pulls(t0_, 0), ElementsAre(small, medium));
+  EXPECT_THAT(state_.withdrawn_grants(), IsEmpty());
+
+  // Pull false alone (a restarted controller's first grants, a cache fill)
+  // leaves a pull under way alone.
+  state_.set_desired(set_of(2, {{small, false}, {medium, true}}));
+  EXPECT_THAT(state_.withdrawn_grants(), IsEmpty());
+
+  state_.set_desired(set_of(3, {withdrawn(small), {medium, true}}));
+  EXPECT_THAT(state_.withdrawn_grants(), ElementsAre(small));
+  state_.withdraw_pull(small);
+  EXPECT_THAT(state_.withdrawn_grants(), IsEmpty());
+  EXPECT_EQ(state_.in_flight(), 1u);
+  EXPECT_EQ(state_.statuses()[0].state, ImageState::waiting);
+  EXPECT_EQ(state_.next_retry(t0_), std::nullopt);  // no backoff
+  EXPECT_THAT(state_.start_pulls(t0_, 0), IsEmpty());
+
+  state_.set_desired(set_of(4, {{small, true}, {medium, true}}));
+  EXPECT_THAT(state_.start_pulls(t0_, 0), ElementsAre(small));
+}
+
+// A retry after a 429, withdrawn: reported waiting, not failed rate_limited
+// again (the controller would read that as a new 429 and pause the registry).
+TEST_F(AgentStateTest, AWithdrawnRetryIsReportedWaitingNotWithItsOldFailure) {
+  state_.set_desired(set_of(1, {{small, true}}));
+  state_.observe_present(none_);
+  ASSERT_THAT(state_.start_pulls(t0_, 0), ElementsAre(small));
+  state_.finish_pull(small, PullFailure{Reason::rate_limited, "toomanyrequests"}, none_, t0_);
+  const auto due = state_.next_retry(t0_);
+  ASSERT_TRUE(due);
+  ASSERT_THAT(state_.start_pulls(*due, 0), ElementsAre(small));
+
+  state_.set_desired(set_of(2, {withdrawn(small)}));
+  state_.withdraw_pull(small);
+  EXPECT_EQ(state_.statuses()[0].state, ImageState::waiting);
+}
+
 TEST_F(AgentStateTest, SameSetWithNewGenerationIsNoChange) {
   EXPECT_TRUE(state_.set_desired(set_of(1, {{small, true}})));
   EXPECT_FALSE(state_.set_desired(set_of(2, {{small, true}})));

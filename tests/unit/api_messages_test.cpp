@@ -617,6 +617,18 @@ TEST(ApiPriority, ImagesOfStartingTasksAreMarked) {
   EXPECT_EQ(bad.error().where, "images[0].starting");
 }
 
+TEST(ApiGrants, AGrantTakenBackIsMarkedWithdraw) {
+  DesiredSet set{.node_id = "n1", .generation = 2};
+  set.images = {{.ref = "a:1", .pull = false, .withdraw = true}, {.ref = "b:1", .pull = false}};
+  expect_round_trip(set, decode_desired_set);
+  const auto body = nlohmann::json::parse(encode(set));
+  EXPECT_EQ(body["images"][0]["withdraw"], true);
+  EXPECT_FALSE(body["images"][1].contains("withdraw"));  // as older controllers meant
+  auto bad = decode_desired_set(R"({"generation": 1, "images": [{"ref": "a:1", "withdraw": 1}]})");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().where, "images[0].withdraw");
+}
+
 TEST(ApiCache, ACacheReferenceIsByDigestOnly) {
   const std::string digest = "sha256:" + std::string(64, 'a');
   DesiredSet set{.node_id = "n1", .generation = 2};

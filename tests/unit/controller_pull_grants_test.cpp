@@ -1,7 +1,8 @@
 // Pull grants' full passes (controller/pull_grants.h): a pass keeps the pairs
 // it set and drops the rest with their grants, whether the pair was added by
 // a pass or by a report between passes; handles read the grant that settle()
-// left. StateTest.IncrementalGrantsEqualGrantsFromScratch covers the caps'
+// left; a starting task's pull takes a warming grant back when the caps are
+// full. StateTest.IncrementalGrantsEqualGrantsFromScratch covers the caps'
 // order through controller::State.
 #include <gtest/gtest.h>
 
@@ -112,6 +113,72 @@ TEST(PullGrants, AHandleReadsTheGrantSettleLeft) {
   grants.settle();
   EXPECT_FALSE(PullGrants::granted(first));
   EXPECT_TRUE(PullGrants::granted(second));
+}
+
+PullGrants capped(std::uint32_t per_image, std::uint32_t per_registry) {
+  PullGrantsOptions options;
+  options.per_image = per_image;
+  options.per_registry = per_registry;
+  return PullGrants(options);
+}
+
+// A rolling update on a capped registry: the first grant went to a node
+// before swarm placed the first new task elsewhere. The task's pull takes the
+// slot (its node's engine pulls anyway, and would share the registry with
+// ours), the warming node waits, and gets the slot back when the task's image
+// is in.
+TEST(PullGrants, AStartingTaskTakesTheSlotOfAWarmingPull) {
+  auto grants = capped(0, 1);
+  grants.set("node-a", kApp, Input::pulling, false);
+  grants.set("node-b", kApp, Input::other, false);
+  grants.settle();
+  ASSERT_TRUE(grants.granted("node-a", kApp));
+
+  grants.set("node-b", kApp, Input::other, true);
+  EXPECT_EQ(grants.settle(), (std::vector<Pair>{{"node-a", kApp}, {"node-b", kApp}}));
+  EXPECT_FALSE(grants.granted("node-a", kApp));
+  EXPECT_TRUE(grants.granted("node-b", kApp));
+  EXPECT_EQ(grants.grants_by_registry().at("registry.example.com"), 1U);
+
+  grants.set("node-b", kApp, Input::present, true);
+  EXPECT_EQ(grants.settle(), (std::vector<Pair>{{"node-a", kApp}, {"node-b", kApp}}));
+  EXPECT_TRUE(grants.granted("node-a", kApp));
+}
+
+TEST(PullGrants, APullNotStartedYetGivesItsSlotUpFirst) {
+  auto grants = capped(0, 2);
+  grants.set("node-a", kApp, Input::pulling, false);
+  grants.set("node-b", kDb, Input::other, false);  // granted, not reported pulling yet
+  grants.settle();
+  grants.set("node-c", kApp, Input::other, true);
+  grants.settle();
+  EXPECT_TRUE(grants.granted("node-a", kApp));
+  EXPECT_FALSE(grants.granted("node-b", kDb));
+  EXPECT_TRUE(grants.granted("node-c", kApp));
+}
+
+TEST(PullGrants, AStartingTasksGrantIsNeverTakenBack) {
+  auto grants = capped(0, 1);
+  grants.set("node-a", kApp, Input::pulling, true);
+  grants.settle();
+  grants.set("node-b", kApp, Input::other, true);
+  EXPECT_TRUE(grants.settle().empty());
+  EXPECT_TRUE(grants.granted("node-a", kApp));
+  EXPECT_FALSE(grants.granted("node-b", kApp));
+}
+
+// Under the image's own cap only a grant of that image frees a slot for it.
+TEST(PullGrants, UnderTheImageCapOnlyThatImagesGrantIsTakenBack) {
+  auto grants = capped(1, 0);
+  grants.set("node-a", kApp, Input::pulling, false);
+  grants.set("node-a", kDb, Input::other, false);
+  grants.set("node-b", kApp, Input::other, false);
+  grants.settle();
+  grants.set("node-b", kApp, Input::other, true);
+  grants.settle();
+  EXPECT_FALSE(grants.granted("node-a", kApp));
+  EXPECT_TRUE(grants.granted("node-a", kDb));
+  EXPECT_TRUE(grants.granted("node-b", kApp));
 }
 
 }  // namespace

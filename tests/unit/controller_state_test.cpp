@@ -255,15 +255,16 @@ TEST_F(StateTest, ANodeWhereSwarmStartsATaskIsGrantedFirst) {
   state.report("id3", report({{ref_a, ImageState::present}}), now_);
   EXPECT_EQ(granted(state, ref_a, 3), std::vector<std::string>{"id1"});
 
-  // A task that starts while another node pulls: that pull keeps its grant,
-  // and the starting node is next, ahead of the node queued before it.
+  // A task that starts while another node only warms: the starting node
+  // takes that grant (its agent cancels the pull), and the warming node has it
+  // back once the task's image is in.
   auto later = make_state(0, 1);
   later.set_plan(plan({test_service("web", image_a)}, 3));
   later.report("id1", report({{ref_a, ImageState::pulling}}), now_);
   later.set_plan(starting_on(plan({test_service("web", image_a)}, 3), {{"id3", image_a}}));
-  EXPECT_EQ(granted(later, ref_a, 3), std::vector<std::string>{"id1"});
-  later.report("id1", report({{ref_a, ImageState::present}}), now_);
   EXPECT_EQ(granted(later, ref_a, 3), std::vector<std::string>{"id3"});
+  later.report("id3", report({{ref_a, ImageState::present}}), now_);
+  EXPECT_EQ(granted(later, ref_a, 3), std::vector<std::string>{"id1"});
 }
 
 // report() publishes only when a grant input changed; a full publish (what
