@@ -463,6 +463,10 @@ net::awaitable<void> Agent::pull(std::string ref, std::string via) {
       // only its manifest, and gives the engine the name swarm's task asks for.
       const bool through_cache = !via.empty() && co_await pull_from_cache(ref, via);
       if (stopping_) co_return;
+      // Withdrawn during the cache's pull: no origin pull to start (it would
+      // end at once, cancelled).
+      if (withdrawing_.contains(ref))
+        throw boost::system::system_error(net::error::operation_aborted);
       count_engine_request("/images/create");
       auto pulled = co_await engine_.pull(std::move(request));
       if (stopping_) co_return;
@@ -493,13 +497,16 @@ net::awaitable<void> Agent::pull(std::string ref, std::string via) {
   } catch (const std::exception& error) {
     failure = PullFailure{Reason::other, error.what()};
   }
-  pull_cancels_.erase(ref);
+  // Out of the map, alive until this coroutine ends: co_spawn keeps this
+  // coroutine's cancellation state in the signal's slot, which the awaits
+  // below still use.
+  const auto cancel = pull_cancels_.extract(ref);
   const auto now = Clock::now();
   const double seconds = seconds_between(started, now);
   // Cancelled for a starting task elsewhere: no failure, pulled again once
   // granted again. (One that finished anyway is finished as usual.)
   if (withdrawing_.erase(ref) != 0 && failure) {
-    if (!via.empty() && !desires(via)) {
+    if (!via.empty() && !desires(via) && !stopping_) {
       // The cache's name, if its pull got that far: the cancelled pull's
       // own removal of it was skipped (every operation after the cancellation
       // ends at once), and nothing else would remove it.
