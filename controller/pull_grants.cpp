@@ -180,9 +180,10 @@ void PullGrants::fill(Registry& registry) {
 }
 
 // A task swarm is starting waits for this pull, and the caps are full: a
-// grant that only warms a node gives its slot up. Else swarm's own pull on the
-// task's node shares the registry's link with ours, and a rolling update on a
-// capped registry ran slower than swarm alone (1.08-1.12x). A grant of the
+// grant that only warms a node gives its slot up, so that the task's pull
+// comes first within the registry's budget. (On the sandbox's shared uplink
+// this did not measure faster: a cancelled pull's partial layer crosses the
+// link again; docs/benchmarks.md.) A grant of the
 // same image if the image's cap is what is full, else any of the registry's;
 // one whose pull has not started before one that has; never a starting one's.
 bool PullGrants::take_back_for(Registry& registry, Image& starting) {

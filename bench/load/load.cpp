@@ -383,29 +383,31 @@ net::awaitable<api::Result<Answer>> long_poll(const api::ControllerClientOptions
   const http::Call call{options.url.endpoint.to_string(),
                         "GET " + target.substr(0, target.find('?'))};
   const auto& endpoint = options.url.endpoint;
-  net::ip::tcp::socket socket(co_await net::this_coro::executor);
+  // Shared with the deadline's handler, which may already be queued when
+  // this coroutine ends.
+  const auto socket = std::make_shared<net::ip::tcp::socket>(co_await net::this_coro::executor);
   boost::system::error_code error;
   const auto address = net::ip::make_address(endpoint.host, error);
   if (error) co_return call.fail(http::errc::invalid_address, "not an address: " + endpoint.host);
-  std::tie(error) = co_await socket.async_connect(net::ip::tcp::endpoint(address, endpoint.port),
-                                                  net::as_tuple(net::use_awaitable));
+  std::tie(error) = co_await socket->async_connect(net::ip::tcp::endpoint(address, endpoint.port),
+                                                   net::as_tuple(net::use_awaitable));
   if (error) co_return call.fail(http::errc::unavailable, "connecting: " + error.message());
   const int on = 1;
-  if (::setsockopt(socket.native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0) {
+  if (::setsockopt(socket->native_handle(), SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) != 0) {
     co_return call.fail(http::errc::unavailable,
                         std::string("SO_TIMESTAMPNS: ") + std::strerror(errno));
   }
   // As the agent's client bounds a long poll: its hold and a request's timeout.
-  net::steady_timer deadline(socket.get_executor(), options.wait + options.request_timeout);
-  deadline.async_wait([&socket](boost::system::error_code aborted) {
-    if (!aborted) socket.cancel();
+  net::steady_timer deadline(socket->get_executor(), options.wait + options.request_timeout);
+  deadline.async_wait([socket](boost::system::error_code aborted) {
+    if (!aborted) socket->cancel();
   });
   const std::string request = "GET " + target + " HTTP/1.1\r\nHost: " + endpoint.host_header() +
                               "\r\nUser-Agent: swarm-prepull-load\r\nAccept: application/json" +
                               "\r\nAuthorization: Bearer " + options.token +
                               "\r\nConnection: close\r\n\r\n";
   std::tie(error, std::ignore) =
-      co_await net::async_write(socket, net::buffer(request), net::as_tuple(net::use_awaitable));
+      co_await net::async_write(*socket, net::buffer(request), net::as_tuple(net::use_awaitable));
   if (error) co_return call.fail(http::errc::connection_lost, "sending: " + error.message());
   // Until the controller closes the connection (Connection: close).
   std::string data;
@@ -414,7 +416,7 @@ net::awaitable<api::Result<Answer>> long_poll(const api::ControllerClientOptions
   alignas(cmsghdr) std::array<char, CMSG_SPACE(sizeof(timespec))> control{};
   for (;;) {
     std::tie(error) =
-        co_await socket.async_wait(net::socket_base::wait_read, net::as_tuple(net::use_awaitable));
+        co_await socket->async_wait(net::socket_base::wait_read, net::as_tuple(net::use_awaitable));
     if (error == net::error::operation_aborted) {
       co_return call.fail(http::errc::timeout, "no answer within the long poll's bound");
     }
@@ -425,7 +427,7 @@ net::awaitable<api::Result<Answer>> long_poll(const api::ControllerClientOptions
     message.msg_iovlen = 1;
     message.msg_control = control.data();
     message.msg_controllen = control.size();
-    const ssize_t got = ::recvmsg(socket.native_handle(), &message, MSG_DONTWAIT);
+    const ssize_t got = ::recvmsg(socket->native_handle(), &message, MSG_DONTWAIT);
     if (got < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) continue;
     if (got < 0) co_return call.fail(http::errc::connection_lost, std::strerror(errno));
     if (got == 0) break;
