@@ -516,6 +516,7 @@ net::awaitable<void> run_agent(Fleet& fleet, Agent& agent) {
 
 struct Samples {
   std::vector<double> ms;
+  std::vector<Clock::time_point> started;  // of each of `ms`
   std::size_t failures = 0;
 };
 
@@ -538,6 +539,7 @@ net::awaitable<void> probe(const Probes& probes, Samples& samples, std::chrono::
     if (probes.recording) {
       if (answered) {
         samples.ms.push_back(Milliseconds(Clock::now() - started).count());
+        samples.started.push_back(started);
       } else {
         ++samples.failures;
       }
@@ -594,6 +596,42 @@ std::string distribution(std::vector<double> values) {
 
 double ms_between(Clock::time_point from, Clock::time_point to) {
   return Milliseconds(to - from).count();
+}
+
+// When the slowest probes were asked, against the rollouts: what they waited
+// behind on the controller's one thread (the answers, the reports, a pass).
+std::string slowest_when(const Samples& samples, const std::vector<Rollout>& rollouts) {
+  std::vector<std::size_t> order(samples.ms.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  const std::size_t shown = std::min<std::size_t>(3, order.size());
+  std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(shown), order.end(),
+                    [&](std::size_t a, std::size_t b) { return samples.ms[a] > samples.ms[b]; });
+  std::string text;
+  for (std::size_t i = 0; i < shown; ++i) {
+    const auto at = samples.started[order[i]];
+    const Rollout* before = nullptr;
+    for (const auto& rollout : rollouts) {
+      if (rollout.event <= at) before = &rollout;
+    }
+    char line[200];
+    if (before == nullptr) {
+      std::snprintf(line, sizeof line, "%s%.1f ms, asked before the first rollout",
+                    text.empty() ? "" : "; ", samples.ms[order[i]]);
+    } else {
+      std::snprintf(line, sizeof line,
+                    "%s%.1f ms, asked %.1f ms after rollout %zu's event (its last wake-up at "
+                    "%.1f ms, all present at %.1f ms)",
+                    text.empty() ? "" : "; ", samples.ms[order[i]], ms_between(before->event, at),
+                    static_cast<std::size_t>(before - rollouts.data()) + 1,
+                    before->woken.empty()
+                        ? 0.0
+                        : ms_between(before->event,
+                                     *std::max_element(before->woken.begin(), before->woken.end())),
+                    ms_between(before->event, before->all_present));
+    }
+    text += line;
+  }
+  return text;
 }
 
 // What the watchdog prints when the run takes too long.
@@ -934,8 +972,11 @@ int main_load(int argc, char** argv) {
             wake_counts(run.wake_before, run.wake_after).c_str());
         std::printf("figure: GET /healthz during the rollouts: %s, %zu failed\n",
                     distribution(probes.healthz.ms).c_str(), probes.healthz.failures);
+        std::printf("load:   the slowest: %s\n",
+                    slowest_when(probes.healthz, run.rollouts).c_str());
         std::printf("figure: GET /v1/images during the rollouts: %s, %zu failed\n",
                     distribution(probes.images.ms).c_str(), probes.images.failures);
+        std::printf("load:   the slowest: %s\n", slowest_when(probes.images, run.rollouts).c_str());
         std::printf(
             "figure: controller CPU per rollout: %.2f s (mean of %zu; min %.2f, max %.2f)\n",
             cpu_total / static_cast<double>(run.cpu_per_rollout.size()), run.cpu_per_rollout.size(),

@@ -42,7 +42,7 @@ Transfer transfer(const std::vector<RegistryProxy::Request>& requests, std::size
   for (std::size_t index = since; index < requests.size(); ++index) {
     const auto& request = requests[index];
     if (!client.empty() && request.client != client) continue;
-    if (request.is_blob() && request.method == "GET") {
+    if (request.is_download()) {
       total.blob_bytes += request.bytes;
       ++total.blob_gets;
       total.blobs.insert(request.target);
@@ -90,17 +90,21 @@ class CacheCopyTest : public ProcessSwarmTest {
     ProcessSwarmTest::TearDown();
   }
 
-  // A plain registry (no proxy mode) on the address the engines trust.
+  // Where the cache registry listens: the address the engines trust, unless
+  // a test puts a proxy of its own there.
+  virtual std::string cache_listen() const { return box_->test_cache_registry; }
+
+  // A plain registry (no proxy mode) on cache_listen().
   void start_cache() {
     const std::string config = dir_ + "/cache.yml";
     std::ofstream(config) << "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n"
                              "    rootdirectory: "
                           << dir_ << "/cache-data\n  delete:\n    enabled: true\nhttp:\n  addr: "
-                          << box_->test_cache_registry << "\n";
+                          << cache_listen() << "\n";
     cache_process_ =
         Process::start_program("/usr/bin/docker-registry", {"serve", config}, dir_ + "/cache.log");
     ASSERT_TRUE(wait_until("the cache registry to answer", 15s, [&] {
-      return run_command("curl -sf http://" + box_->test_cache_registry + "/v2/").status == 0;
+      return run_command("curl -sf http://" + cache_listen() + "/v2/").status == 0;
     })) << read_text(dir_ + "/cache.log");
   }
 
@@ -586,6 +590,66 @@ TEST_F(PullThroughTest, TheCacheNameGoesEvenWhenTheOriginRefusesItsOwn) {
     EXPECT_FALSE(engines_.present_on(node, origin_ref));
   }
   proxy.set_rate_limited(false);
+}
+
+// The cache behind a proxy of the test's on the address the engines trust,
+// so that a node's download from the cache can be held under way.
+class HeldCacheTest : public PullThroughTest {
+ protected:
+  // The same bridge address, another port: no engine is told of it.
+  std::string cache_listen() const override {
+    return box_->test_cache_registry.substr(0, box_->test_cache_registry.rfind(':')) + ":5013";
+  }
+};
+
+// A registry's one slot, granted to a node warming through the cache, taken
+// by a task swarm starts on another node while that node's download from the
+// cache is under way: the warming node cancels it, pulls nothing from the
+// origin instead, counts no failure, and once the slot and the cache come
+// back every node holds the origin's name and none the cache's.
+TEST_F(HeldCacheTest, APullWithdrawnWhileItReadsTheCacheFallsBackToNothing) {
+  RegistryProxy origin(box_->test_proxy_registry, box_->registry);
+  RegistryProxy cache(box_->test_cache_registry, cache_listen());
+  const std::string image = through_proxy(fresh_image(8));
+  const std::string origin_ref = pinned(image);
+  const std::string cache_ref = in_cache(origin_ref);
+  pulled_.push_back(cache_ref);
+  start_with_cache({"--max-pulls-per-registry", "1"});
+  if (HasFatalFailure()) return;
+  const auto service = create_service("withdrawn", image);
+  ASSERT_TRUE(copied(1)) << read_text(controller_.log);
+  cache.hold_new_blobs(true);
+  // Swarm's own pull for the task (from the origin: the task names it) stays
+  // under way long enough for the controller to see the task preparing.
+  origin.limit_rate(512 * 1024);
+  start_agents();
+
+  const auto warming = task_takes_the_slot(service, origin_ref);
+  ASSERT_LT(warming, box_->nodes.size());
+  EXPECT_TRUE(withdrew_one_pull(warming));
+  const auto log = read_text(agents_[warming].log);
+  EXPECT_EQ(log.find("cache pull failed"), std::string::npos) << "fell back to the origin:\n"
+                                                              << log;
+  // The manager (perhaps the warming node) asks the origin for the manifest
+  // and the config blob as it resolves the service; a pull of the origin's
+  // name downloads its 8 MiB layer.
+  for (const auto& request : origin.requests()) {
+    EXPECT_FALSE(request.client == box_->nodes[warming].addr && request.is_download() &&
+                 request.bytes >= 1024 * 1024)
+        << "the warming node downloaded " << request.target
+        << " from the origin before its pull came back\n"
+        << log;
+  }
+
+  cache.hold_new_blobs(false);
+  origin.limit_rate(0);
+  ASSERT_TRUE(wait_until("the image on every node", 120s, [&] {
+    return engines_.present_everywhere(origin_ref);
+  })) << read_text(controller_.log);
+  for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+    EXPECT_TRUE(wait_until("the cache's name gone from node " + std::to_string(node + 1), 30s,
+                           [&] { return !engines_.present_on(node, cache_ref); }));
+  }
 }
 
 }  // namespace

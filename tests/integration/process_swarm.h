@@ -193,6 +193,76 @@ class ProcessSwarmTest : public ::testing::Test {
     return parsed.is_discarded() ? nlohmann::json::object() : parsed;
   }
 
+  // The state GET /v1/images lists for `ref` on the node named `hostname`
+  // ("" when it lists none: present there, or not wanted).
+  std::string listed_state(const std::string& ref, const std::string& hostname) const {
+    const auto images = controller_images();
+    for (const auto& listed : images.value("images", nlohmann::json::array())) {
+      if (listed.value("ref", "") != ref) continue;
+      for (const auto& node : listed.value("nodes", nlohmann::json::array())) {
+        if (node.value("hostname", "") == hostname) return node.value("state", "");
+      }
+    }
+    return {};
+  }
+
+  // A registry's one slot, granted to a node that only warms `ref` and held
+  // there (its download held back), taken by a task swarm starts on another
+  // node (`service` updated to one replica there). Returns the warming
+  // node's index, or the nodes' count when it failed (with the failure
+  // recorded).
+  std::size_t task_takes_the_slot(const std::string& service, const std::string& ref) {
+    std::size_t warming = box_->nodes.size();
+    if (!wait_until("one node pulling, granted the registry's one slot", 60s, [&] {
+          for (std::size_t node = 0; node < box_->nodes.size(); ++node) {
+            if (listed_state(ref, box_->nodes[node].name) == "pulling") warming = node;
+          }
+          return warming < box_->nodes.size();
+        })) {
+      ADD_FAILURE() << read_text(controller_.log);
+      return box_->nodes.size();
+    }
+    const auto& starting = box_->nodes[(warming + 1) % box_->nodes.size()].name;
+    const auto& warming_name = box_->nodes[warming].name;
+    // Swarm starts a task on another node: preparing while its pull is held.
+    const auto scaled =
+        run_command(docker(manager().docker_host,
+                           "service update --detach --quiet --replicas 1 --constraint-add "
+                           "node.hostname==" +
+                               starting + " " + service));
+    EXPECT_EQ(scaled.status, 0) << scaled.output;
+    if (!wait_until("the task's node pulling and the warming node waiting", 60s, [&] {
+          return listed_state(ref, starting) == "pulling" &&
+                 listed_state(ref, warming_name) == "waiting";
+        })) {
+      ADD_FAILURE() << warming_name << ": " << listed_state(ref, warming_name) << ", " << starting
+                    << ": " << listed_state(ref, starting) << "\ncontroller:\n"
+                    << read_text(controller_.log) << "agent on " << warming_name << ":\n"
+                    << read_text(agents_[warming].log);
+      return box_->nodes.size();
+    }
+    return warming;
+  }
+
+  // Whether agents_[node] withdrew one pull, as a withdrawal and not as a
+  // failure.
+  ::testing::AssertionResult withdrew_one_pull(std::size_t node) {
+    if (read_text(agents_[node].log).find("pull withdrawn") == std::string::npos) {
+      return ::testing::AssertionFailure() << "no \"pull withdrawn\" in the agent's log:\n"
+                                           << read_text(agents_[node].log);
+    }
+    if (!wait_until("the withdrawn pull counted", 30s, [&] {
+          return counter_value(metrics_of(node), "swarm_prepull_pulls_withdrawn_total") == 1.0;
+        })) {
+      return ::testing::AssertionFailure() << metrics_of(node);
+    }
+    if (counter_value(metrics_of(node), "swarm_prepull_pulls_total{result=\"failure\"}") >= 1.0) {
+      return ::testing::AssertionFailure() << "a withdrawn pull counted as a failure\n"
+                                           << metrics_of(node);
+    }
+    return ::testing::AssertionSuccess();
+  }
+
   // "<node> <current state>" of each task of `service` that swarm wants
   // running, a line each ("node-4 Running 2 seconds ago").
   std::string running_tasks(const std::string& service) const {

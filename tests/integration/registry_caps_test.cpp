@@ -102,7 +102,7 @@ TEST_F(RegistryCapTest, OneNodeAtATimeDownloadsFromACappedRegistry) {
       wait_until("the proxy to end its answers", 10s, [&] { return proxy.all_answered(); }));
   const auto requests = proxy.requests();
   for (auto request = requests.begin() + before_agents; request != requests.end(); ++request) {
-    if (!request->is_blob() || request->method != "GET") continue;
+    if (!request->is_download()) continue;
     blobs.push_back(*request);
     clients.insert(request->client);
   }
@@ -148,53 +148,9 @@ TEST_F(RegistryCapTest, ATaskSwarmStartsTakesTheSlotOfAWarmingPull) {
   proxy.hold_new_blobs(true);  // every pull stays under way until released
   start_all({"--max-pulls-per-registry", "1"});
 
-  const auto state_on = [&](const std::string& hostname) {
-    const auto images = controller_images();
-    for (const auto& listed : images.value("images", nlohmann::json::array())) {
-      if (listed.value("ref", "") != ref) continue;
-      for (const auto& node : listed.value("nodes", nlohmann::json::array())) {
-        if (node.value("hostname", "") == hostname) return node.value("state", "");
-      }
-    }
-    return std::string();
-  };
-  std::string warming;
-  ASSERT_TRUE(wait_until("one node pulling, granted the registry's one slot", 60s, [&] {
-    for (const auto& node : box_->nodes) {
-      if (state_on(node.name) == "pulling") warming = node.name;
-    }
-    return !warming.empty();
-  })) << read_text(controller_.log);
-  const auto other = std::find_if(box_->nodes.begin(), box_->nodes.end(),
-                                  [&](const auto& node) { return node.name != warming; });
-  ASSERT_NE(other, box_->nodes.end());
-  const std::size_t warming_index = static_cast<std::size_t>(
-      std::find_if(box_->nodes.begin(), box_->nodes.end(),
-                   [&](const auto& node) { return node.name == warming; }) -
-      box_->nodes.begin());
-
-  // Swarm starts a task on another node: preparing while its pull is held.
-  const auto scaled =
-      run_command(docker(manager().docker_host,
-                         "service update --detach --quiet --replicas 1 --constraint-add "
-                         "node.hostname==" +
-                             other->name + " " + service));
-  ASSERT_EQ(scaled.status, 0) << scaled.output;
-  ASSERT_TRUE(wait_until(
-      "the task's node pulling and the warming node waiting", 60s,
-      [&] { return state_on(other->name) == "pulling" && state_on(warming) == "waiting"; }))
-      << warming << ": " << state_on(warming) << ", " << other->name << ": "
-      << state_on(other->name) << "\ncontroller:\n"
-      << read_text(controller_.log) << "agent on " << warming << ":\n"
-      << read_text(agents_[warming_index].log);
-  EXPECT_NE(read_text(agents_[warming_index].log).find("pull withdrawn"), std::string::npos);
-  ASSERT_TRUE(wait_until("the withdrawn pull counted", 30s, [&] {
-    return counter_value(metrics_of(warming_index), "swarm_prepull_pulls_withdrawn_total") == 1.0;
-  })) << metrics_of(warming_index);
-  EXPECT_LT(
-      counter_value(metrics_of(warming_index), "swarm_prepull_pulls_total{result=\"failure\"}"),
-      1.0)
-      << "a withdrawn pull counted as a failure";
+  const auto warming_index = task_takes_the_slot(service, ref);
+  ASSERT_LT(warming_index, box_->nodes.size());
+  EXPECT_TRUE(withdrew_one_pull(warming_index));
 
   proxy.hold_new_blobs(false);
   ASSERT_TRUE(wait_until("the image on every node", 120s, [&] {

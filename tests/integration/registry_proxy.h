@@ -45,6 +45,7 @@ class RegistryProxy {
     Clock::time_point ended;  // none while the answer is still being sent
     bool is_manifest() const { return target.find("/manifests/") != std::string::npos; }
     bool is_blob() const { return target.find("/blobs/") != std::string::npos; }
+    bool is_download() const { return is_blob() && method == "GET"; }
   };
 
   // `listen` and `upstream` as host:port.
@@ -92,17 +93,19 @@ class RegistryProxy {
   // While on, manifest requests get 429 and go no further.
   void set_rate_limited(bool on) { rate_limited_ = on; }
 
-  // While on, downloads of blobs that nobody asked for before it was turned on
-  // wait (until it is turned off, or the proxy stops). Those asked for before
-  // still pass: an engine reads an image's config blob to resolve its
-  // platform (`docker service create` does), the pull of its layers waits.
+  // While on, downloads (GETs) of blobs that nobody downloaded before it was
+  // turned on wait (until it is turned off, or the proxy stops). Those
+  // downloaded before still pass: an engine reads an image's config blob to
+  // resolve its platform (`docker service create` does), the pull of its
+  // layers waits. A HEAD (a copy into a cache asks whether the cache holds a
+  // blob) is no download and passes.
   void hold_new_blobs(bool on) {
     {
       std::lock_guard lock(mutex_);
       blobs_held_ = on;
       blobs_before_hold_.clear();
       for (const auto& request : requests_) {
-        if (request.is_blob()) blobs_before_hold_.insert(request.target);
+        if (request.is_download()) blobs_before_hold_.insert(request.target);
       }
     }
     blobs_released_.notify_all();
@@ -152,9 +155,12 @@ class RegistryProxy {
     const auto client = socket.remote_endpoint(error).address().to_string();
     boost::beast::flat_buffer buffer;
     while (!stopping_) {
-      http::request<http::string_body> request;
-      http::read(socket, buffer, request, error);
+      // A blob pushed through it (a copy into a cache) is one body.
+      http::request_parser<http::string_body> parser;
+      parser.body_limit(1024ull * 1024 * 1024);
+      http::read(socket, buffer, parser, error);
       if (error) return;
+      auto request = parser.release();
       Request record{.client = client,
                      .method = std::string(request.method_string()),
                      .target = std::string(request.target()),
@@ -172,7 +178,7 @@ class RegistryProxy {
             R"({"errors":[{"code":"TOOMANYREQUESTS","message":"You have reached your pull rate limit."}]})";
         response.prepare_payload();
       } else {
-        if (record.is_blob()) {
+        if (record.is_download()) {
           std::unique_lock lock(mutex_);
           blobs_released_.wait(lock, [&] {
             return !blobs_held_ || stopping_ || blobs_before_hold_.contains(record.target);
