@@ -601,6 +601,7 @@ double ms_between(Clock::time_point from, Clock::time_point to) {
 // When the slowest probes were asked, against the rollouts: what they waited
 // behind on the controller's one thread (the answers, the reports, a pass).
 std::string slowest_when(const Samples& samples, const std::vector<Rollout>& rollouts) {
+  if (samples.ms.empty()) return "no samples";
   std::vector<std::size_t> order(samples.ms.size());
   for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
   const std::size_t shown = std::min<std::size_t>(3, order.size());

@@ -37,19 +37,6 @@ class DiskTest : public ProcessSwarmTest {
     return blocks * size;
   }
 
-  // node's state for the image pinned as `ref` in GET /v1/images, or "".
-  std::string listed_state(const std::string& ref, const std::string& hostname) const {
-    const auto images = controller_images();
-    if (!images.contains("images")) return "";
-    for (const auto& image : images["images"]) {
-      if (image.value("ref", "") != ref) continue;
-      for (const auto& node : image["nodes"]) {
-        if (node.value("hostname", "") == hostname) return node.value("state", "");
-      }
-    }
-    return "";
-  }
-
   std::string logs() const {
     std::string text = "--- controller:\n" + read_text(controller_.log);
     for (const auto& agent : agents_) text += "--- " + agent.log + ":\n" + read_text(agent.log);

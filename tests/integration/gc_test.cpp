@@ -95,16 +95,8 @@ class GcTest : public ProcessSwarmTest {
     return nullptr;
   }
 
-  std::string listed_state(const std::string& ref) const {
-    const auto listing = controller_images();
-    if (!listing.contains("images")) return "";
-    for (const auto& image : listing["images"]) {
-      if (image.value("ref", "") != ref) continue;
-      for (const auto& node : image["nodes"]) {
-        if (node.value("hostname", "") == node3().name) return node.value("state", "");
-      }
-    }
-    return "";
+  std::string state_on_node3(const std::string& ref) const {
+    return listed_state(ref, node3().name);
   }
 
   // The running task's image of `service`, or "".
@@ -217,7 +209,7 @@ TEST_F(GcTest, RemovesTheOldestUnwantedImageAndKeepsCurrentPreviousAndInUse) {
 
   // Dry-run: held, said by wait, counted as what would go, nothing removed.
   ASSERT_TRUE(wait_until(wanted + " held on node-3", converge_limit,
-                         [&] { return listed_state(wanted) == "held"; }))
+                         [&] { return state_on_node3(wanted) == "held"; }))
       << controller_images().dump() << "\n"
       << logs();
   ASSERT_TRUE(wait_until(

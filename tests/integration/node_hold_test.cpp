@@ -86,7 +86,7 @@ class NodeHoldTest : public ProcessSwarmTest {
   }
 
   // The added node's state of `ref` in the controller's GET /v1/images.
-  std::string listed_state(const std::string& ref) const {
+  std::string added_node_state(const std::string& ref) const {
     const auto images = controller_images();
     for (const auto& image : images.value("images", nlohmann::json::array())) {
       if (image.value("ref", "") != ref) continue;
@@ -138,7 +138,7 @@ class NodeHoldTest : public ProcessSwarmTest {
 
     // Its pull is under way, held at the registry: the node stays paused.
     ASSERT_TRUE(wait_until("node-4 pulling the image", 60s, [&] {
-      return listed_state(ref_) == "pulling";
+      return added_node_state(ref_) == "pulling";
     })) << controller_images().dump();
     std::printf("-> pulling (as the controller lists it): %.2f s\n", since_join());
     EXPECT_EQ(availability(), "pause");

@@ -247,14 +247,14 @@ class ProcessSwarmTest : public ::testing::Test {
   // Whether agents_[node] withdrew one pull, as a withdrawal and not as a
   // failure.
   ::testing::AssertionResult withdrew_one_pull(std::size_t node) {
-    if (read_text(agents_[node].log).find("pull withdrawn") == std::string::npos) {
-      return ::testing::AssertionFailure() << "no \"pull withdrawn\" in the agent's log:\n"
-                                           << read_text(agents_[node].log);
-    }
     if (!wait_until("the withdrawn pull counted", 30s, [&] {
           return counter_value(metrics_of(node), "swarm_prepull_pulls_withdrawn_total") == 1.0;
         })) {
       return ::testing::AssertionFailure() << metrics_of(node);
+    }
+    if (read_text(agents_[node].log).find("pull withdrawn") == std::string::npos) {
+      return ::testing::AssertionFailure() << "no \"pull withdrawn\" in the agent's log:\n"
+                                           << read_text(agents_[node].log);
     }
     if (counter_value(metrics_of(node), "swarm_prepull_pulls_total{result=\"failure\"}") >= 1.0) {
       return ::testing::AssertionFailure() << "a withdrawn pull counted as a failure\n"

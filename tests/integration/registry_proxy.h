@@ -155,7 +155,8 @@ class RegistryProxy {
     const auto client = socket.remote_endpoint(error).address().to_string();
     boost::beast::flat_buffer buffer;
     while (!stopping_) {
-      // A blob pushed through it (a copy into a cache) is one body.
+      // The controller's copy into a cache PATCHes 8 MiB chunks through it;
+      // Beast reads at most 1 MiB of a request body unless told otherwise.
       http::request_parser<http::string_body> parser;
       parser.body_limit(1024ull * 1024 * 1024);
       http::read(socket, buffer, parser, error);

@@ -6,6 +6,7 @@
 // Timings are printed as figures, never asserted.
 #pragma once
 
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -55,25 +56,26 @@ std::optional<T> wait_for_value(std::chrono::milliseconds limit,
   return value;
 }
 
-// A TCP port on 127.0.0.1 that was free a moment ago: bound with port 0 (the
-// kernel picks), then released for a process that must be told its port
-// before it starts (an agent told where a controller that does not run yet
-// will listen). Prefer `listening_port` where the process can listen on :0.
-inline int free_port() {
+// A TCP port on `address` (an IPv4 address of this machine) that was free a
+// moment ago: bound with port 0 (the kernel picks), then released for a
+// process that must be told its port before it starts (an agent told where a
+// controller that does not run yet will listen). Prefer `listening_port`
+// where the process can listen on :0.
+inline int free_port(const std::string& address = "127.0.0.1") {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error("socket() failed");
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  address.sin_port = 0;
-  socklen_t length = sizeof address;
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) != 0 ||
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length) != 0) {
+  sockaddr_in bound{};
+  bound.sin_family = AF_INET;
+  bound.sin_port = 0;
+  socklen_t length = sizeof bound;
+  if (::inet_pton(AF_INET, address.c_str(), &bound.sin_addr) != 1 ||
+      ::bind(fd, reinterpret_cast<sockaddr*>(&bound), sizeof bound) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &length) != 0) {
     ::close(fd);
-    throw std::runtime_error("bind(127.0.0.1:0) failed");
+    throw std::runtime_error("bind(" + address + ":0) failed");
   }
   ::close(fd);
-  return ntohs(address.sin_port);
+  return ntohs(bound.sin_port);
 }
 
 // The port a swarm-prepull process told its log it bound on 127.0.0.1 (it
