@@ -90,8 +90,14 @@ net::awaitable<Result<WarmAnswer>> ControllerClient::warm(
 }
 
 net::awaitable<Result<ImagesListing>> ControllerClient::images(
-    std::optional<std::chrono::milliseconds> timeout) {
-  auto reply = co_await exchange(http::verb::get, "/v1/images", {}, {},
+    std::optional<std::chrono::milliseconds> timeout, const std::vector<std::string>& refs) {
+  std::string query;
+  if (!refs.empty()) {
+    // What a reference holds stays as it is: RFC 3986 allows it in a query.
+    query = "?refs=" + http::percent_encode(encode_refs_query(refs), ",:/@");
+    if (query.size() > max_refs_query) query.clear();
+  }
+  auto reply = co_await exchange(http::verb::get, "/v1/images", std::move(query), {},
                                  timeout.value_or(options_.request_timeout));
   if (!reply) co_return reply.error();
   co_return decode_reply(*reply, decode_images_listing,

@@ -12,10 +12,12 @@
 
 #include <boost/asio/awaitable.hpp>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "api/error.h"
 #include "api/messages.h"
@@ -55,9 +57,13 @@ class ControllerClient {
   // POST /v1/warm. `timeout` bounds this exchange (default: request_timeout).
   boost::asio::awaitable<Result<WarmAnswer>> warm(
       const WarmRequest& request, std::optional<std::chrono::milliseconds> timeout = {});
-  // GET /v1/images.
+  // GET /v1/images; with `refs`, ?refs= asks for those images alone (a
+  // target that would be longer than max_refs_query asks for all).
   boost::asio::awaitable<Result<ImagesListing>> images(
-      std::optional<std::chrono::milliseconds> timeout = {});
+      std::optional<std::chrono::milliseconds> timeout = {},
+      const std::vector<std::string>& refs = {});
+  // Well under the controller's 16 KiB of request head.
+  static constexpr std::size_t max_refs_query = 8 * 1024;
 
   const ControllerClientOptions& options() const { return options_; }
 

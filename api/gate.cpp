@@ -29,6 +29,11 @@ std::string join(const std::vector<std::string>& items, std::size_t limit = 0) {
   return text;
 }
 
+// A resolution failure the controller still lists under the requested ref.
+const std::string& listed_ref(const Tracked& image) {
+  return image.ref.empty() ? image.requested : image.ref;
+}
+
 std::string describe(const GateFailure& failure) {
   std::string text(to_string(failure.reason));
   if (!failure.message.empty()) text += ": " + failure.message;
@@ -91,6 +96,13 @@ Progress evaluate_answer(const std::vector<Tracked>& tracked) {
   return progress;
 }
 
+std::vector<std::string> listed_refs(const std::vector<Tracked>& tracked) {
+  std::vector<std::string> refs;
+  refs.reserve(tracked.size());
+  for (const auto& image : tracked) refs.push_back(listed_ref(image));
+  return refs;
+}
+
 Progress evaluate(const std::vector<Tracked>& tracked, const ImagesListing& listing) {
   std::map<std::string, const ListedImage*, std::less<>> listed;
   for (const auto& image : listing.images) listed.emplace(image.ref, &image);
@@ -100,9 +112,7 @@ Progress evaluate(const std::vector<Tracked>& tracked, const ImagesListing& list
   for (const auto& image : tracked) {
     ImageProgress item{.requested = image.requested, .ref = image.ref};
     item.failures = image.failures;
-    // A resolution failure the controller still lists under the requested ref.
-    const std::string& key = image.ref.empty() ? image.requested : image.ref;
-    const auto found = listed.find(key);
+    const auto found = listed.find(listed_ref(image));
     if (found != listed.end()) {
       const ListedImage& entry = *found->second;
       item.listed = !image.ref.empty();
@@ -329,7 +339,7 @@ net::awaitable<GateResult> run_gate(ControllerClient& client, GateOptions option
       }
     }
     if (posted) {
-      auto listing = co_await client.images(remaining());
+      auto listing = co_await client.images(remaining(), listed_refs(tracked));
       if (listing) {
         progress = evaluate(tracked, *listing);
         report(progress);

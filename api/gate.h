@@ -93,6 +93,10 @@ Progress evaluate_answer(const std::vector<Tracked>& tracked);
 // Progress from GET /v1/images.
 Progress evaluate(const std::vector<Tracked>& tracked, const ImagesListing& listing);
 
+// The refs under which GET /v1/images lists what `tracked` follows (its
+// ?refs=): the ref nodes get, or the ref as asked when it was refused.
+std::vector<std::string> listed_refs(const std::vector<Tracked>& tracked);
+
 // "10.0.0.1:5000/app:2  2/3 nodes" (+ "  ready", or the nodes still missing
 // with what each waits out: "node-3 failed: network", "node-2 unknown: its
 // agent's requests are refused: 401 (...) from 10.0.1.5").

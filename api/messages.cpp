@@ -622,6 +622,35 @@ Decoded<WarmAnswer> decode_warm_answer(std::string_view body) {
 
 // ---------------------------------------------------------------------------
 
+std::string encode_refs_query(const std::vector<std::string>& refs) {
+  std::string joined;
+  for (const auto& ref : refs) {
+    if (!joined.empty()) joined += ',';
+    joined += ref;
+  }
+  return joined;
+}
+
+Decoded<RefSet> decode_refs_query(std::string_view value) {
+  RefSet refs;
+  std::size_t index = 0;
+  for (std::size_t start = 0;; ++index) {
+    const auto comma = value.find(',', start);
+    const auto entry = value.substr(start, comma == value.npos ? value.npos : comma - start);
+    const std::string where = item_of("refs", index);
+    if (index >= max_warm_images) {
+      return fail("refs", "at most " + std::to_string(max_warm_images) + " references");
+    }
+    if (entry.empty()) return fail(where, "empty (expected image references, comma-separated)");
+    auto reference = reconcile::parse_reference(entry);
+    if (!reference) return fail(where, printable(reference.error().message));
+    refs.insert(reference->canonical());
+    if (comma == value.npos) break;
+    start = comma + 1;
+  }
+  return refs;
+}
+
 std::string encode(const ImagesListing& listing) {
   json images = json::array();
   for (const auto& image : listing.images) {

@@ -21,6 +21,7 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -328,6 +329,13 @@ struct ImagesListing {
 
 std::string encode(const ImagesListing& listing);
 Decoded<ImagesListing> decode_images_listing(std::string_view body);
+
+// GET /v1/images?refs=A,B: only the images a client follows (a gate's few
+// among a cluster's many), as the listing names them: canonical references,
+// comma-separated (a reference holds no comma), 1 to max_warm_images.
+using RefSet = std::set<std::string, std::less<>>;
+std::string encode_refs_query(const std::vector<std::string>& refs);
+Decoded<RefSet> decode_refs_query(std::string_view value);
 
 // ---------------------------------------------------------------------------
 // Every error answer (4xx, 5xx): {"error": "<what and where>"}

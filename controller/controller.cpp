@@ -967,15 +967,25 @@ void Controller::update_agent_metrics(bool log_transitions) {
 }
 
 net::awaitable<http::Response> Controller::get_images(const http::RequestContext& context) {
+  std::optional<RefSet> only;
+  if (const auto refs = context.query_value("refs")) {
+    auto decoded = api::decode_refs_query(*refs);
+    if (!decoded) {
+      co_return http::error_response(context.request, http::status::bad_request,
+                                     decoded.error().to_string());
+    }
+    only = std::move(*decoded);
+  }
   if (!state_.has_plan()) {
     co_return http::error_response(context.request, http::status::service_unavailable,
                                    "no reconcile has completed yet");
   }
-  co_return message_response(context.request, http::status::ok, images_listing());
+  co_return message_response(context.request, http::status::ok,
+                             images_listing(only ? &*only : nullptr));
 }
 
-api::ImagesListing Controller::images_listing() {
-  auto listing = state_.images(warm_.failures());
+api::ImagesListing Controller::images_listing(const RefSet* only) {
+  auto listing = state_.images(warm_.failures(), only);
   for (auto& image : listing.images) {
     if (const auto* tag = tag_digests_.find(image.ref)) {
       image.digest = tag->digest;
@@ -992,7 +1002,7 @@ api::ImagesListing Controller::images_listing() {
       node.agent = note->second;
     }
   }
-  add_status_fields(listing, notes, now);
+  add_status_fields(listing, notes, now, only);
   return listing;
 }
 

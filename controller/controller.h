@@ -175,11 +175,12 @@ class Controller {
   net::awaitable<http::Response> get_status_page(const http::RequestContext& context);
   // What GET /v1/images answers (after the first reconcile): readiness, and
   // for the status page the nodes, services, presence and warm requests.
-  api::ImagesListing images_listing();
+  // `only` (?refs=): these images alone, without the nodes and warm requests.
+  api::ImagesListing images_listing(const RefSet* only = nullptr);
   // The status page's fields of the listing (controller/status_listing.cpp);
   // `notes`: agent notes already computed, by node id.
   void add_status_fields(api::ImagesListing& listing, std::map<std::string, std::string>& notes,
-                         Clock::time_point now);
+                         Clock::time_point now, const RefSet* only);
   net::awaitable<http::Response> get_desired(const http::RequestContext& context);
   net::awaitable<http::Response> post_status(const http::RequestContext& context);
   net::awaitable<http::Response> post_warm(const http::RequestContext& context);

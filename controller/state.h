@@ -96,6 +96,8 @@ struct ResolveFailure {
   bool operator==(const ResolveFailure&) const = default;
 };
 
+using RefSet = api::RefSet;  // GET /v1/images?refs=
+
 struct AgentTransition {
   std::string node_id;
   std::string hostname;
@@ -177,7 +179,9 @@ class State {
 
   // GET /v1/images; resolve failures are listed under their ref, as failures
   // with node "" and stage "resolve" (agents' failures have stage "pull").
-  api::ImagesListing images(const std::vector<ResolveFailure>& resolve_failures = {}) const;
+  // `only`: when given, these refs alone (a gate's few among a cluster's many).
+  api::ImagesListing images(const std::vector<ResolveFailure>& resolve_failures = {},
+                            const RefSet* only = nullptr) const;
 
   // The highest generation handed out (0 before the first plan).
   std::uint64_t generation() const { return last_generation_; }

@@ -527,6 +527,7 @@ struct Probes {
   std::atomic<bool> recording = false;
   Samples healthz;
   Samples images;
+  Samples gate_images;  // GET /v1/images?refs= of the rolled-out image, as `wait` asks
 };
 
 // Times `ask` (an awaitable<bool>: answered or not) every `period`.
@@ -549,7 +550,7 @@ net::awaitable<void> probe(const Probes& probes, Samples& samples, std::chrono::
 }
 
 void start_probes(net::io_context& context, Probes& probes,
-                  const api::ControllerClientOptions& options) {
+                  const api::ControllerClientOptions& options, const FakeSwarm& swarm) {
   auto healthz = std::make_shared<http::Client>(
       options.url.endpoint,
       http::Limits{.timeout = 30s, .header_limit = 16 * 1024, .body_limit = 4096});
@@ -574,6 +575,22 @@ void start_probes(net::io_context& context, Probes& probes,
                         request.set(http::field::authorization, authorization);
                         auto reply = co_await images->request(images->prepare(std::move(request)));
                         co_return reply.has_value();
+                      }),
+                net::detached);
+  // The upgrade gate's question: the one image it follows.
+  auto gate = std::make_shared<http::Client>(
+      options.url.endpoint,
+      http::Limits{.timeout = 30s, .header_limit = 16 * 1024, .body_limit = options.body_limit});
+  net::co_spawn(context,
+                probe(probes, probes.gate_images, 250ms,
+                      [gate, target, authorization, &swarm]() -> net::awaitable<bool> {
+                        http::Request request{
+                            http::verb::get,
+                            target + "?refs=" + http::percent_encode(swarm.rollout_image(), ",:/@"),
+                            11};
+                        request.set(http::field::authorization, authorization);
+                        auto reply = co_await gate->request(gate->prepare(std::move(request)));
+                        co_return reply.has_value() && reply->status == 200;
                       }),
                 net::detached);
 }
@@ -735,6 +752,40 @@ net::awaitable<bool> wait_until(Condition done, std::chrono::milliseconds bound)
   co_return true;
 }
 
+// What one GET /v1/images costs with the controller otherwise idle (every
+// agent's long poll held): the whole listing, which the status page reads,
+// and the one image a gate follows (?refs=). Sequential, so each answer's
+// time is its own work and the loopback's.
+net::awaitable<void> time_idle_listings(const Run& run) {
+  http::Client client(
+      run.client_options.url.endpoint,
+      http::Limits{
+          .timeout = 30s, .header_limit = 16 * 1024, .body_limit = run.client_options.body_limit});
+  const std::string target = run.client_options.url.base_path + "/v1/images";
+  const std::string authorization = "Bearer " + run.client_options.token;
+  const auto timed = [&](std::string path, std::size_t times) -> net::awaitable<std::string> {
+    std::vector<double> ms;
+    std::size_t bytes = 0;
+    for (std::size_t i = 0; i < times; ++i) {
+      http::Request request{http::verb::get, path, 11};
+      request.set(http::field::authorization, authorization);
+      const auto started = Clock::now();
+      auto reply = co_await client.request(client.prepare(std::move(request)));
+      if (!reply || reply->status != 200) co_return "failed";
+      ms.push_back(ms_between(started, Clock::now()));
+      bytes = reply->body.size();
+    }
+    co_return distribution(std::move(ms)) + ", " + std::to_string(bytes) + " bytes";
+  };
+  const auto all = co_await timed(target, 20);
+  const auto one = co_await timed(
+      target + "?refs=" + http::percent_encode(run.swarm.rollout_image(), ",:/@"), 200);
+  std::printf(
+      "figure: GET /v1/images, the controller otherwise idle: every image %s; ?refs= of one "
+      "image %s\n",
+      all.c_str(), one.c_str());
+}
+
 net::awaitable<void> drive(Run& run) {
   auto& fleet = run.fleet;
   const std::size_t count = run.options.agents;
@@ -756,6 +807,7 @@ net::awaitable<void> drive(Run& run) {
   // client sends them; a quiet second lets them all be held.
   co_await sleep_for(1s);
   run.steady = read_process(run.controller.pid());
+  co_await time_idle_listings(run);
   run.wake_before = co_await scrape_wake_histogram(run.client_options);
   run.probes.recording = true;
   run.rollouts.resize(run.options.rollouts);
@@ -933,7 +985,7 @@ int main_load(int argc, char** argv) {
         net::co_spawn(context, run_agent(fleet, *agents.back()), net::detached);
       }
       net::io_context probe_context(1);
-      start_probes(probe_context, probes, client_options);
+      start_probes(probe_context, probes, client_options, swarm);
       std::thread probe_thread([&] { probe_context.run(); });
       const auto stop_probes = [&] {
         probes.running = false;
@@ -978,6 +1030,10 @@ int main_load(int argc, char** argv) {
         std::printf("figure: GET /v1/images during the rollouts: %s, %zu failed\n",
                     distribution(probes.images.ms).c_str(), probes.images.failures);
         std::printf("load:   the slowest: %s\n", slowest_when(probes.images, run.rollouts).c_str());
+        std::printf(
+            "figure: GET /v1/images?refs=<the rolled-out image> during the rollouts: %s, "
+            "%zu failed\n",
+            distribution(probes.gate_images.ms).c_str(), probes.gate_images.failures);
         std::printf(
             "figure: controller CPU per rollout: %.2f s (mean of %zu; min %.2f, max %.2f)\n",
             cpu_total / static_cast<double>(run.cpu_per_rollout.size()), run.cpu_per_rollout.size(),

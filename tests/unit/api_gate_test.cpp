@@ -75,6 +75,7 @@ class GateTest : public ::testing::Test {
                });
     router.add(http::verb::get, "/v1/images",
                [this](const http::RequestContext& context) -> net::awaitable<http::Response> {
+                 asked_refs_.push_back(context.query_value("refs").value_or("(all)"));
                  co_return answer(images_, ++listed_, context.request);
                });
     http::ServerOptions options;
@@ -124,6 +125,7 @@ class GateTest : public ::testing::Test {
   std::vector<Scripted> images_;
   std::vector<std::string> posted_;
   std::size_t listed_ = 0;
+  std::vector<std::string> asked_refs_;  // each GET /v1/images's ?refs=
   std::vector<std::string> lines_;
 };
 
@@ -136,6 +138,8 @@ TEST_F(GateTest, ReadyOnceEveryNodeHasIt) {
   const auto request = decode_warm_request(posted_[0]);
   ASSERT_TRUE(request) << request.error().to_string();
   EXPECT_EQ(request->images, std::vector<std::string>{tag});
+  // It follows the image the nodes get, not the cluster's every image.
+  EXPECT_THAT(asked_refs_, ::testing::Each(pinned));
   EXPECT_THAT(lines_, ::testing::ElementsAre(tag + "  1/2 nodes  waiting: node-2 pulling",
                                              tag + "  2/2 nodes  ready"));
   EXPECT_THAT(outcome_message(result, options(), "http://c"),

@@ -173,6 +173,38 @@ TEST_F(ControllerApiTest, ReportsUpdateReadinessAndMetrics) {
   EXPECT_EQ(metrics_text().find("registry.test/a:1"), std::string::npos);
 }
 
+// A gate follows its few images: ?refs= lists those alone, without the
+// swarm's nodes and the warm requests (the status page's, O(nodes) to build).
+TEST_F(ControllerApiTest, ImagesListsOnlyTheRefsAskedFor) {
+  publish({test_service("web", "registry.test/a:1"), test_service("api", "registry.test/b:1")});
+  const auto all = json::parse(http_call(port_, verb::get, "/v1/images", {}, token).body);
+  ASSERT_EQ(all["images"].size(), 2u);
+
+  // As a reference is written: canonical or not, the listing's name.
+  auto reply = http_call(port_, verb::get, "/v1/images?refs=registry.test/b:1", {}, token);
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  auto only = json::parse(reply.body);
+  ASSERT_EQ(only["images"].size(), 1u);
+  EXPECT_EQ(only["images"][0]["ref"], "registry.test/b:1");
+  EXPECT_EQ(only["images"][0], all["images"][1]);
+  EXPECT_FALSE(only.contains("nodes"));
+  EXPECT_FALSE(only.contains("warm"));
+  reply =
+      http_call(port_, verb::get,
+                "/v1/images?refs=registry.test/a:1,registry.test/b:1,registry.test/c:1", {}, token);
+  EXPECT_EQ(json::parse(reply.body)["images"].size(), 2u) << reply.body;
+
+  for (const auto& [target, said] : std::vector<std::pair<std::string, std::string>>{
+           {"/v1/images?refs=", "refs[0]: empty"},
+           {"/v1/images?refs=registry.test/a:1,,b", "refs[1]: empty"},
+           {"/v1/images?refs=registry.test/a:1,registry.test/a@sha256:00", "refs[1]: "}}) {
+    reply = http_call(port_, verb::get, target, {}, token);
+    EXPECT_EQ(reply.status, 400) << target;
+    const std::string error = json::parse(reply.body).value("error", "");
+    EXPECT_NE(error.find(said), std::string::npos) << target << ": " << error;
+  }
+}
+
 TEST_F(ControllerApiTest, StopAnswersLongPollsAtOnce) {
   const auto generation = publish({test_service("web", "registry.test/a:1")});
   auto poll = std::async(std::launch::async, [&] {
