@@ -7,8 +7,10 @@
 // the other reads back as the same message).
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 #include <string_view>
 #include <type_traits>
+#include <vector>
 
 #include "api/messages.h"
 
@@ -34,7 +36,7 @@ void check(const api::Decoded<T>& decoded, api::Decoded<T> (*decode)(std::string
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   if (size == 0) return 0;
   const std::string_view body(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 6) {
+  switch (data[0] % 7) {
     case 0:
       check(api::decode_desired_set(body), &api::decode_desired_set);
       break;
@@ -50,6 +52,18 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     case 4:
       check(api::decode_images_listing(body), &api::decode_images_listing);
       break;
+    case 6: {
+      // GET /v1/images?refs=: what decodes, encoded and decoded again, is the same set.
+      const auto refs = api::decode_refs_query(body);
+      if (!refs) {
+        if (refs.error().where.empty()) std::abort();
+        break;
+      }
+      const auto again = api::decode_refs_query(
+          api::encode_refs_query(std::vector<std::string>(refs->begin(), refs->end())));
+      if (!again || *again != *refs) std::abort();
+      break;
+    }
     default:
       // An error body from anything between us and the controller: always
       // some printable text, never the raw bytes.
