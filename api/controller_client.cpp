@@ -95,7 +95,10 @@ net::awaitable<Result<ImagesListing>> ControllerClient::images(
   if (!refs.empty()) {
     // What a reference holds stays as it is: RFC 3986 allows it in a query.
     query = "?refs=" + http::percent_encode(encode_refs_query(refs), ",:/@");
-    if (query.size() > max_refs_query) query.clear();
+    const std::string_view path = "/v1/images";
+    if (options_.url.base_path.size() + path.size() + query.size() > max_refs_target) {
+      query.clear();
+    }
   }
   auto reply = co_await exchange(http::verb::get, "/v1/images", std::move(query), {},
                                  timeout.value_or(options_.request_timeout));

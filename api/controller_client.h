@@ -58,12 +58,13 @@ class ControllerClient {
   boost::asio::awaitable<Result<WarmAnswer>> warm(
       const WarmRequest& request, std::optional<std::chrono::milliseconds> timeout = {});
   // GET /v1/images; with `refs`, ?refs= asks for those images alone (a
-  // target that would be longer than max_refs_query asks for all).
+  // target that would be longer than max_refs_target asks for all).
   boost::asio::awaitable<Result<ImagesListing>> images(
       std::optional<std::chrono::milliseconds> timeout = {},
       const std::vector<std::string>& refs = {});
-  // Well under the controller's 16 KiB of request head.
-  static constexpr std::size_t max_refs_query = 8 * 1024;
+  // Within what a proxy in front of the controller takes in a request line
+  // (nginx: 8 KiB by default), and the controller's 16 KiB of request head.
+  static constexpr std::size_t max_refs_target = 4 * 1024;
 
   const ControllerClientOptions& options() const { return options_; }
 

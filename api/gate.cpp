@@ -297,6 +297,7 @@ net::awaitable<GateResult> run_gate(ControllerClient& client, GateOptions option
   auto pause = std::min(options.first_interval, options.interval);
 
   std::vector<Tracked> tracked;
+  bool filtered = true;  // GET /v1/images?refs= for the tracked images alone
   Progress progress;
   for (const auto& image : options.request.images) {
     // A named variable, not a braced temporary: GCC 12 miscompiles the
@@ -339,7 +340,10 @@ net::awaitable<GateResult> run_gate(ControllerClient& client, GateOptions option
       }
     }
     if (posted) {
-      auto listing = co_await client.images(remaining(), listed_refs(tracked));
+      // Named, not a temporary in the co_await: GCC 12 destroyed a conditional's
+      // temporary there twice.
+      const auto refs = filtered ? listed_refs(tracked) : std::vector<std::string>{};
+      auto listing = co_await client.images(remaining(), refs);
       if (listing) {
         progress = evaluate(tracked, *listing);
         report(progress);
@@ -358,6 +362,12 @@ net::awaitable<GateResult> run_gate(ControllerClient& client, GateOptions option
         }
         if (error.code == api_errc::forbidden) {
           co_return finish(GateOutcome::request_refused, std::move(progress), error);
+        }
+        // ?refs= refused on the way (a proxy's limit on the request line, say):
+        // every image, as before it, from now on.
+        if (error.code == api_errc::rejected && filtered) {
+          filtered = false;
+          continue;
         }
         last_error = error;
         // Restarted and not ready yet: post again once it is.

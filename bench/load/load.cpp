@@ -771,7 +771,8 @@ net::awaitable<void> time_idle_listings(const Run& run) {
       request.set(http::field::authorization, authorization);
       const auto started = Clock::now();
       auto reply = co_await client.request(client.prepare(std::move(request)));
-      if (!reply || reply->status != 200) co_return "failed";
+      if (!reply) co_return "failed: " + reply.error().to_string();
+      if (reply->status != 200) co_return "failed: HTTP " + std::to_string(reply->status);
       ms.push_back(ms_between(started, Clock::now()));
       bytes = reply->body.size();
     }

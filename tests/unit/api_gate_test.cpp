@@ -146,6 +146,15 @@ TEST_F(GateTest, ReadyOnceEveryNodeHasIt) {
               ::testing::StartsWith("wait: ready: 1 image(s) present on every node, after "));
 }
 
+// A proxy in front of the controller that refuses the filtered request (its
+// limit on the request line, say): the gate asks for every image from then on.
+TEST_F(GateTest, AFilterRefusedOnTheWayFallsBackToEveryImage) {
+  images_ = {{http::status::uri_too_long, "<html>414 Request-URI Too Large</html>"}, listing(2)};
+  const auto result = run(options());
+  EXPECT_EQ(result.outcome, GateOutcome::ready) << outcome_message(result, options(), "http://c");
+  EXPECT_THAT(asked_refs_, ::testing::ElementsAre(pinned, "(all)"));
+}
+
 TEST_F(GateTest, PostsAgainWhenTheControllerForgotOrRestarted) {
   // The request vanished (the controller restarted, or its ttl ran out), then
   // the controller is not ready yet: each time the gate posts again.
