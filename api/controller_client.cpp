@@ -89,12 +89,16 @@ net::awaitable<Result<WarmAnswer>> ControllerClient::warm(
       http::Call{options_.url.endpoint.to_string(), "POST " + options_.url.base_path + "/v1/warm"});
 }
 
+std::string ControllerClient::images_query(const std::vector<std::string>& refs) {
+  // What a reference holds stays as it is where RFC 3986 allows it in a query.
+  return "?refs=" + http::percent_encode(encode_refs_query(refs), ",:/@");
+}
+
 net::awaitable<Result<ImagesListing>> ControllerClient::images(
     std::optional<std::chrono::milliseconds> timeout, const std::vector<std::string>& refs) {
   std::string query;
   if (!refs.empty()) {
-    // What a reference holds stays as it is: RFC 3986 allows it in a query.
-    query = "?refs=" + http::percent_encode(encode_refs_query(refs), ",:/@");
+    query = images_query(refs);
     const std::string_view path = "/v1/images";
     if (options_.url.base_path.size() + path.size() + query.size() > max_refs_target) {
       query.clear();

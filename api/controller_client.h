@@ -65,6 +65,8 @@ class ControllerClient {
   // Within what a proxy in front of the controller takes in a request line
   // (nginx: 8 KiB by default), and the controller's 16 KiB of request head.
   static constexpr std::size_t max_refs_target = 4 * 1024;
+  // "?refs=A,B", percent-encoded where a reference needs it.
+  static std::string images_query(const std::vector<std::string>& refs);
 
   const ControllerClientOptions& options() const { return options_; }
 

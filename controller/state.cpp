@@ -431,7 +431,6 @@ std::optional<Clock::time_point> State::last_heard(std::string_view node_id) con
 
 api::ImagesListing State::images(const std::vector<ResolveFailure>& resolve_failures,
                                  const RefSet* only) const {
-  const auto wanted = [&](std::string_view ref) { return only == nullptr || only->contains(ref); };
   std::map<std::string, api::ListedImage, std::less<>> by_ref;
   const auto item_of = [&](const std::string& ref) -> api::ListedImage& {
     auto& item = by_ref[ref];
@@ -439,7 +438,7 @@ api::ImagesListing State::images(const std::vector<ResolveFailure>& resolve_fail
     return item;
   };
   for (const auto& failure : resolve_failures) {
-    if (!wanted(failure.ref)) continue;
+    if (!filter_lists(only, failure.ref)) continue;
     item_of(failure.ref)
         .failures.push_back({.node = "",
                              .hostname = "",
@@ -449,7 +448,7 @@ api::ImagesListing State::images(const std::vector<ResolveFailure>& resolve_fail
   }
   for (const auto& [id, entry] : nodes_) {
     for (const auto& image : entry.published.images) {
-      if (!wanted(image.ref)) continue;
+      if (!filter_lists(only, image.ref)) continue;
       auto& item = item_of(image.ref);
       ++item.nodes_desired;
       const auto* state = state_of(entry, image.ref);

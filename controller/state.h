@@ -98,6 +98,11 @@ struct ResolveFailure {
 
 using RefSet = api::RefSet;  // GET /v1/images?refs=
 
+// Whether GET /v1/images lists `ref` under a ?refs= filter (none: every ref).
+inline bool filter_lists(const RefSet* only, std::string_view ref) {
+  return only == nullptr || only->contains(ref);
+}
+
 struct AgentTransition {
   std::string node_id;
   std::string hostname;

@@ -21,7 +21,6 @@ double unix_seconds(std::chrono::system_clock::time_point time) {
 void Controller::add_status_fields(api::ImagesListing& listing,
                                    std::map<std::string, std::string>& notes, Clock::time_point now,
                                    const RefSet* only) {
-  const auto listed = [&](std::string_view ref) { return only == nullptr || only->contains(ref); };
   const auto wall_now = std::chrono::system_clock::now();
   const auto note_of = [&](const std::string& id) -> const std::string& {
     auto note = notes.find(id);
@@ -40,7 +39,7 @@ void Controller::add_status_fields(api::ImagesListing& listing,
     const auto* published = state_.desired(node.node_id);
     if (published == nullptr) continue;
     for (const auto& image : published->images) {
-      if (!listed(image.ref)) continue;
+      if (!filter_lists(only, image.ref)) continue;
       auto& entry = wanted[image.ref];
       entry.nodes.push_back(node.node_id);
       if (!image.pull) entry.held.insert(node.node_id);
@@ -48,7 +47,7 @@ void Controller::add_status_fields(api::ImagesListing& listing,
   }
   std::map<std::string, std::set<std::string>, std::less<>> services;
   for (const auto& image : state_.plan().images) {
-    if (!listed(image.ref)) continue;
+    if (!filter_lists(only, image.ref)) continue;
     services[image.ref].insert(image.services.begin(), image.services.end());
   }
   for (auto& image : listing.images) {

@@ -530,6 +530,15 @@ struct Probes {
   Samples gate_images;  // GET /v1/images?refs= of the rolled-out image, as `wait` asks
 };
 
+// GET /v1/images with the agents' token; `query` from
+// ControllerClient::images_query, or none for every image.
+http::Request images_request(const api::ControllerClientOptions& options,
+                             const std::string& query = {}) {
+  http::Request request{http::verb::get, options.url.base_path + "/v1/images" + query, 11};
+  request.set(http::field::authorization, "Bearer " + options.token);
+  return request;
+}
+
 // Times `ask` (an awaitable<bool>: answered or not) every `period`.
 template <class Ask>
 net::awaitable<void> probe(const Probes& probes, Samples& samples, std::chrono::milliseconds period,
@@ -561,38 +570,26 @@ void start_probes(net::io_context& context, Probes& probes,
                         co_return (co_await healthz->request(std::move(request))).has_value();
                       }),
                 net::detached);
-  // Read, not decoded: decoding 1,000 nodes' listing took the harness's core
-  // for tens of milliseconds, which held up the agents' answers it timed.
-  auto images = std::make_shared<http::Client>(
-      options.url.endpoint,
-      http::Limits{.timeout = 30s, .header_limit = 16 * 1024, .body_limit = options.body_limit});
-  const std::string target = options.url.base_path + "/v1/images";
-  const std::string authorization = "Bearer " + options.token;
-  net::co_spawn(context,
-                probe(probes, probes.images, 250ms,
-                      [images, target, authorization]() -> net::awaitable<bool> {
-                        http::Request request{http::verb::get, target, 11};
-                        request.set(http::field::authorization, authorization);
-                        auto reply = co_await images->request(images->prepare(std::move(request)));
-                        co_return reply.has_value();
-                      }),
-                net::detached);
-  // The upgrade gate's question: the one image it follows.
-  auto gate = std::make_shared<http::Client>(
-      options.url.endpoint,
-      http::Limits{.timeout = 30s, .header_limit = 16 * 1024, .body_limit = options.body_limit});
-  net::co_spawn(context,
-                probe(probes, probes.gate_images, 250ms,
-                      [gate, target, authorization, &swarm]() -> net::awaitable<bool> {
-                        http::Request request{
-                            http::verb::get,
-                            target + "?refs=" + http::percent_encode(swarm.rollout_image(), ",:/@"),
-                            11};
-                        request.set(http::field::authorization, authorization);
-                        auto reply = co_await gate->request(gate->prepare(std::move(request)));
-                        co_return reply.has_value() && reply->status == 200;
-                      }),
-                net::detached);
+  // Every image (the status page's question) and the rolled-out one alone
+  // (the gate's). Read, not decoded: decoding 1,000 nodes' listing took the
+  // harness's core for tens of milliseconds, which held up the agents'
+  // answers it timed.
+  const auto listing_probe = [&](Samples& samples, std::function<std::string()> query) {
+    auto client = std::make_shared<http::Client>(
+        options.url.endpoint,
+        http::Limits{.timeout = 30s, .header_limit = 16 * 1024, .body_limit = options.body_limit});
+    net::co_spawn(context,
+                  probe(probes, samples, 250ms,
+                        [client, query, options]() -> net::awaitable<bool> {
+                          auto reply = co_await client->request(
+                              client->prepare(images_request(options, query())));
+                          co_return reply.has_value() && reply->status == 200;
+                        }),
+                  net::detached);
+  };
+  listing_probe(probes.images, [] { return std::string(); });
+  listing_probe(probes.gate_images,
+                [&swarm] { return api::ControllerClient::images_query({swarm.rollout_image()}); });
 }
 
 // ---------------------------------------------------------------------------
@@ -761,16 +758,14 @@ net::awaitable<void> time_idle_listings(const Run& run) {
       run.client_options.url.endpoint,
       http::Limits{
           .timeout = 30s, .header_limit = 16 * 1024, .body_limit = run.client_options.body_limit});
-  const std::string target = run.client_options.url.base_path + "/v1/images";
-  const std::string authorization = "Bearer " + run.client_options.token;
-  const auto timed = [&](std::string path, std::size_t times) -> net::awaitable<std::string> {
+  const auto timed = [&](const std::string& query,
+                         std::size_t times) -> net::awaitable<std::string> {
     std::vector<double> ms;
     std::size_t bytes = 0;
     for (std::size_t i = 0; i < times; ++i) {
-      http::Request request{http::verb::get, path, 11};
-      request.set(http::field::authorization, authorization);
       const auto started = Clock::now();
-      auto reply = co_await client.request(client.prepare(std::move(request)));
+      auto reply =
+          co_await client.request(client.prepare(images_request(run.client_options, query)));
       if (!reply) co_return "failed: " + reply.error().to_string();
       if (reply->status != 200) co_return "failed: HTTP " + std::to_string(reply->status);
       ms.push_back(ms_between(started, Clock::now()));
@@ -778,9 +773,11 @@ net::awaitable<void> time_idle_listings(const Run& run) {
     }
     co_return distribution(std::move(ms)) + ", " + std::to_string(bytes) + " bytes";
   };
-  const auto all = co_await timed(target, 20);
-  const auto one = co_await timed(
-      target + "?refs=" + http::percent_encode(run.swarm.rollout_image(), ",:/@"), 200);
+  // Named, not braced temporaries in the co_await: GCC 12 refuses them there.
+  const std::string every_image;
+  const std::string one_image = api::ControllerClient::images_query({run.swarm.rollout_image()});
+  const auto all = co_await timed(every_image, 20);
+  const auto one = co_await timed(one_image, 200);
   std::printf(
       "figure: GET /v1/images, the controller otherwise idle: every image %s; ?refs= of one "
       "image %s\n",

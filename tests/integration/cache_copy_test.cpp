@@ -14,7 +14,6 @@
 #include <fstream>
 #include <optional>
 #include <set>
-#include <sstream>
 #include <string>
 
 #include "engine/registry_auth.h"
@@ -50,16 +49,6 @@ Transfer transfer(const std::vector<RegistryProxy::Request>& requests, std::size
     if (request.is_manifest()) ++total.manifest_requests;
   }
   return total;
-}
-
-// The lines of `text` holding `word`, for the figures a test prints.
-std::string grep_lines(const std::string& text, const std::string& word) {
-  std::string lines;
-  std::istringstream stream(text);
-  for (std::string line; std::getline(stream, line);) {
-    if (line.find(word) != std::string::npos) lines += line + "\n";
-  }
-  return lines;
 }
 
 // The size of the images the rollout figures use, in MiB:

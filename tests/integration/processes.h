@@ -36,6 +36,16 @@ inline std::string read_text(const std::string& path) {
   return text.str();
 }
 
+// The lines of `text` holding `word`, for the figures a test prints.
+inline std::string grep_lines(const std::string& text, const std::string& word) {
+  std::string lines;
+  std::istringstream stream(text);
+  for (std::string line; std::getline(stream, line);) {
+    if (line.find(word) != std::string::npos) lines += line + "\n";
+  }
+  return lines;
+}
+
 inline std::string trim(std::string text) {
   while (!text.empty() && (text.back() == '\n' || text.back() == ' ')) text.pop_back();
   return text;

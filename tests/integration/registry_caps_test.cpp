@@ -108,18 +108,8 @@ TEST_F(RegistryCapTest, OneNodeAtATimeDownloadsFromACappedRegistry) {
   }
   for (const auto& node : box_->nodes) EXPECT_TRUE(clients.contains(node.addr)) << node.name;
   const auto timeline = [&] {
-    std::string lines;
-    const auto origin = blobs.empty() ? RegistryProxy::Clock::time_point{} : blobs.front().started;
-    const auto ms = [&](RegistryProxy::Clock::time_point at) {
-      return std::to_string(
-          std::chrono::duration_cast<std::chrono::milliseconds>(at - origin).count());
-    };
-    for (const auto& blob : blobs) {
-      lines += blob.client + " " + ms(blob.started) + ".." + ms(blob.ended) + " ms " +
-               blob.target.substr(blob.target.rfind('/') + 1, 19) + " " +
-               std::to_string(blob.status) + "\n";
-    }
-    return lines;
+    return download_timeline(
+        blobs, blobs.empty() ? RegistryProxy::Clock::time_point{} : blobs.front().started);
   };
   for (std::size_t i = 0; i < blobs.size(); ++i) {
     for (std::size_t j = i + 1; j < blobs.size(); ++j) {

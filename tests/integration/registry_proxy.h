@@ -22,6 +22,9 @@
 #include <boost/beast/http.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -267,5 +270,30 @@ class RegistryProxy {
   std::vector<std::thread> serving_;
   std::vector<Request> requests_;
 };
+
+// The blob downloads among `requests` of at least `min_bytes`, a line each,
+// for a test's figures or its failure message: who (`name_of` the client's
+// address, when given), when (ms from `origin`; -1 while still answering),
+// how much, which blob, the status.
+inline std::string download_timeline(
+    const std::vector<RegistryProxy::Request>& requests, RegistryProxy::Clock::time_point origin,
+    const std::function<std::string(const std::string&)>& name_of = {},
+    std::uint64_t min_bytes = 0) {
+  const auto ms = [&](RegistryProxy::Clock::time_point at) -> long long {
+    if (at == RegistryProxy::Clock::time_point{}) return -1;
+    return std::chrono::duration_cast<std::chrono::milliseconds>(at - origin).count();
+  };
+  std::string lines;
+  for (const auto& request : requests) {
+    if (!request.is_download() || request.bytes < min_bytes) continue;
+    char line[200];
+    std::snprintf(line, sizeof line, "    %s %lld..%lld ms, %.1f MiB, %s, %u\n",
+                  (name_of ? name_of(request.client) : request.client).c_str(), ms(request.started),
+                  ms(request.ended), static_cast<double>(request.bytes) / (1024.0 * 1024.0),
+                  request.target.substr(request.target.rfind('/') + 1, 19).c_str(), request.status);
+    lines += line;
+  }
+  return lines;
+}
 
 }  // namespace swarm_prepull::testing

@@ -30,7 +30,10 @@ class RolloutFiguresTest : public ProcessSwarmTest {
  protected:
   void SetUp() override {
     const char* pairs = std::getenv("SWARM_PREPULL_ROLLOUT_FIGURES");
-    if (pairs == nullptr || *pairs == '\0') GTEST_SKIP() << "SWARM_PREPULL_ROLLOUT_FIGURES unset";
+    // About 30 s a pair: a figures run a person starts, not a check CI needs.
+    if (pairs == nullptr || *pairs == '\0') {
+      GTEST_SKIP() << "a figures run: SWARM_PREPULL_ROLLOUT_FIGURES=N runs N pairs of rollouts";
+    }
     pairs_ = std::max(1, std::atoi(pairs));
     set_up("rollout-figures");
     if (box_ != nullptr && box_->test_proxy_registry.empty()) {
@@ -85,32 +88,20 @@ class RolloutFiguresTest : public ProcessSwarmTest {
     return seconds_since(started);
   }
 
-  // The registry's downloads of 1 MiB or more since request `since`, by node,
-  // in ms from `origin`.
+  // The registry's downloads of a layer (1 MiB or more) since request
+  // `since`, by node, in ms from `origin`.
   std::string timeline(const RegistryProxy& proxy, std::size_t since,
                        RegistryProxy::Clock::time_point origin) const {
-    std::string lines;
     const auto requests = proxy.requests();
-    for (std::size_t index = since; index < requests.size(); ++index) {
-      const auto& request = requests[index];
-      if (!request.is_download() || request.bytes < 1024 * 1024) continue;
-      std::string node = request.client;
-      for (const auto& each : box_->nodes) {
-        if (each.addr == request.client) node = each.name;
+    const auto node_at = [&](const std::string& address) {
+      for (const auto& node : box_->nodes) {
+        if (node.addr == address) return node.name;
       }
-      const auto ms = [&](RegistryProxy::Clock::time_point at) {
-        return std::chrono::duration_cast<std::chrono::milliseconds>(at - origin).count();
-      };
-      char line[160];
-      std::snprintf(line, sizeof line, "    %s %lld..%lld ms, %.1f MiB\n", node.c_str(),
-                    static_cast<long long>(ms(request.started)),
-                    static_cast<long long>(request.ended == RegistryProxy::Clock::time_point{}
-                                               ? -1
-                                               : ms(request.ended)),
-                    static_cast<double>(request.bytes) / (1024.0 * 1024.0));
-      lines += line;
-    }
-    return lines;
+      return address;
+    };
+    return download_timeline(
+        {requests.begin() + static_cast<std::ptrdiff_t>(since), requests.end()}, origin, node_at,
+        1024 * 1024);
   }
 
   int pairs_ = 1;
@@ -166,16 +157,8 @@ TEST_F(RolloutFiguresTest, CappedRollingUpdateOnASharedLink) {
             << ratios[ratios.size() / 2] << "x over " << ratios.size() << " pairs, on one "
             << kRate / (1024 * 1024) << " MiB/s link, " << kMib << " MiB images\n";
   for (std::size_t node = 0; node < agents_.size(); ++node) {
-    std::cout << "agent " << node + 1 << ":\n";
-    const auto log = read_text(agents_[node].log);
-    std::size_t start = 0;
-    while (start < log.size()) {
-      auto end = log.find('\n', start);
-      if (end == std::string::npos) end = log.size();
-      const auto line = log.substr(start, end - start);
-      if (line.find("\"pull ") != std::string::npos) std::cout << "    " << line << "\n";
-      start = end + 1;
-    }
+    std::cout << "agent " << node + 1 << ":\n"
+              << grep_lines(read_text(agents_[node].log), "\"pull ");
   }
 }
 
